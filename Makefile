@@ -1,0 +1,32 @@
+# Two commands on a fresh machine: `make run` serves the webhook, `make test` tests it.
+# Both create the virtualenv .venv and install the project into it on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint fix clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+run: $(BIN)/.installed
+	$(BIN)/sidecar-injector serve --host 127.0.0.1 --port 9443 --cert-dir certs --log-format text
+
+test: $(BIN)/.installed
+	$(BIN)/pytest
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check injector tests bench
+	$(BIN)/ruff format --check injector tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+fix: $(BIN)/.installed
+	$(BIN)/ruff format injector tests bench
+	$(BIN)/ruff check --fix injector tests bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

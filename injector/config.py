@@ -1,0 +1,317 @@
+"""The injector's configuration: one YAML file, validated once at load.
+
+A loaded `Config` is immutable. Reloading means building a new one and swapping it in;
+a file that fails validation never replaces a good configuration. Keys are camelCase like
+the Kubernetes objects the file sits next to, and every key is optional: the defaults
+below are the documented defaults (see the README's configuration table).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+import yaml
+
+from injector import grammar, labels
+
+NativeMode = Literal["auto", "true", "false"]
+
+DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+# controller-runtime's reasoning: kube-apiserver caps an object at 3 MiB; an
+# AdmissionReview can carry the object and the old object plus the envelope.
+DEFAULT_MAX_BODY_BYTES = 7 * 1024 * 1024
+
+
+class ConfigError(ValueError):
+    """The configuration file is unusable; the message names the key and the problem."""
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Requests and limits as Kubernetes quantities, e.g. {"cpu": "100m"}."""
+
+    requests: Mapping[str, str]
+    limits: Mapping[str, str]
+
+    def as_dict(self) -> dict[str, dict[str, str]]:
+        return {"requests": dict(self.requests), "limits": dict(self.limits)}
+
+
+@dataclass(frozen=True)
+class Interception:
+    """Defaults for the init container's redirect rules (annotations override them)."""
+
+    includeOutboundIPRanges: str = "*"
+    excludeOutboundIPRanges: str = ""
+    includeInboundPorts: str = "*"
+    excludeInboundPorts: str = ""
+    excludeOutboundPorts: str = ""
+    excludeInterfaces: str = ""
+
+
+@dataclass(frozen=True)
+class Mesh:
+    """Values the proxy needs to find its control plane."""
+
+    clusterDomain: str = "cluster.local"
+    caAddress: str = "istiod.istio-system.svc:15012"
+    clusterId: str = "Kubernetes"
+    trustDomain: str = "cluster.local"
+
+
+@dataclass(frozen=True)
+class Proxy:
+    """The injected proxy and its init container."""
+
+    image: str = "docker.io/istio/proxyv2:1.20.8"
+    imagePullPolicy: str = "IfNotPresent"
+    uid: int = 1337
+    resources: Resources = field(
+        default_factory=lambda: Resources(
+            requests={"cpu": "100m", "memory": "128Mi"},
+            limits={"cpu": "2000m", "memory": "1024Mi"},
+        )
+    )
+    initResources: Resources = field(
+        default_factory=lambda: Resources(
+            requests={"cpu": "10m", "memory": "40Mi"},
+            limits={"cpu": "100m", "memory": "64Mi"},
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Certificates:
+    """Names the self-generated serving certificate is valid for."""
+
+    service: str = "sidecar-injector"
+    extraDNSNames: tuple[str, ...] = ()
+    extraIPs: tuple[str, ...] = ("127.0.0.1",)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration. Field names are the YAML keys."""
+
+    policy: Literal["enabled", "disabled"] = "enabled"
+    nativeSidecar: NativeMode = "auto"
+    injectorNamespace: str = "sidecar-injector"
+    systemNamespaces: tuple[str, ...] = ("kube-system", "kube-public", "kube-node-lease")
+    neverInjectSelector: tuple[Mapping[str, Any], ...] = ()
+    alwaysInjectSelector: tuple[Mapping[str, Any], ...] = ()
+    templates: Path = DEFAULT_TEMPLATES
+    maxBodyBytes: int = DEFAULT_MAX_BODY_BYTES
+    proxy: Proxy = field(default_factory=Proxy)
+    interception: Interception = field(default_factory=Interception)
+    mesh: Mesh = field(default_factory=Mesh)
+    certificates: Certificates = field(default_factory=Certificates)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The effective configuration as plain data (what `check` prints)."""
+        plain: dict[str, Any] = _plain(self)
+        return plain
+
+    def fingerprint(self, template_text: str) -> str:
+        """A short stable hash of what shapes an injected sidecar: the settings that feed
+        the template, and the template itself. Policy settings are left out on purpose:
+        they decide *whether* to inject, not *what*."""
+        shaping = {key: _plain(getattr(self, key)) for key in _SHAPING_KEYS}
+        digest = hashlib.sha256(orjson.dumps(shaping, option=orjson.OPT_SORT_KEYS))
+        digest.update(template_text.encode())
+        return digest.hexdigest()[:16]
+
+
+_SHAPING_KEYS = ("nativeSidecar", "proxy", "interception", "mesh")
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "__dataclass_fields__"):
+        return {name: _plain(getattr(value, name)) for name in value.__dataclass_fields__}
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def load(path: Path | None) -> Config:
+    """Load and validate a configuration file; `None` gives the defaults."""
+    if path is None:
+        return Config()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read: {err.strerror}") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    if data is None:
+        data = {}
+    try:
+        return from_mapping(data, base=path.parent)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+
+
+class _Reader:
+    """Reads one mapping of the file, remembering where it is for error messages."""
+
+    def __init__(self, data: Any, where: str) -> None:
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{where or 'the top level'} must be a mapping")
+        self.data, self.where, self.seen = data, where, set[str]()
+
+    def _path(self, key: str) -> str:
+        return f"{self.where}.{key}" if self.where else key
+
+    def get(self, key: str, kind: type, default: Any) -> Any:
+        self.seen.add(key)
+        if key not in self.data or self.data[key] is None:
+            return default
+        value = self.data[key]
+        if kind is str and isinstance(value, bool):
+            # YAML turns an unquoted true/false into a bool; accept it for string switches.
+            value = "true" if value else "false"
+        if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
+            raise ConfigError(f"{self._path(key)} must be a {kind.__name__}, got {value!r}")
+        return value
+
+    def choice(self, key: str, options: Sequence[str], default: str) -> Any:
+        value = self.get(key, str, default)
+        if value not in options:
+            raise ConfigError(f"{self._path(key)} must be one of {', '.join(options)}")
+        return value
+
+    def strings(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        value = self.get(key, list, list(default))
+        if not all(isinstance(item, str) and item for item in value):
+            raise ConfigError(f"{self._path(key)} must be a list of non-empty strings")
+        return tuple(value)
+
+    def child(self, key: str) -> _Reader:
+        return _Reader(self.get(key, Mapping, {}), self._path(key))
+
+    def done(self) -> None:
+        unknown = sorted(str(key) for key in self.data if key not in self.seen)
+        if unknown:
+            raise ConfigError(f"unknown key {self._path(unknown[0])}")
+
+
+def _resources(reader: _Reader, key: str, default: Resources) -> Resources:
+    section = reader.child(key)
+    parts: dict[str, dict[str, str]] = {}
+    for part in ("requests", "limits"):
+        values = section.child(part)
+        parts[part] = {}
+        for resource in ("cpu", "memory"):
+            quantity = values.get(resource, str, getattr(default, part).get(resource))
+            if quantity is None:
+                continue
+            try:
+                grammar.parse_quantity(quantity)
+            except grammar.GrammarError as err:
+                raise ConfigError(f"{values._path(resource)}: {err}") from None
+            parts[part][resource] = quantity
+        values.done()
+    section.done()
+    resources = Resources(requests=parts["requests"], limits=parts["limits"])
+    for resource, request in resources.requests.items():
+        limit = resources.limits.get(resource)
+        if limit is not None and grammar.parse_quantity(request) > grammar.parse_quantity(limit):
+            raise ConfigError(f"{section.where}: {resource} request {request} > limit {limit}")
+    return resources
+
+
+def _selectors(reader: _Reader, key: str) -> tuple[Mapping[str, Any], ...]:
+    selectors = reader.get(key, list, [])
+    for index, selector in enumerate(selectors):
+        try:
+            labels.check_selector(selector)
+        except ValueError as err:
+            raise ConfigError(f"{reader._path(key)}[{index}]: {err}") from None
+    return tuple(selectors)
+
+
+def _interception(reader: _Reader) -> Interception:
+    section = reader.child("interception")
+    default = Interception()
+    checks = {
+        "includeOutboundIPRanges": lambda v: grammar.parse_cidrs(v, wildcard=True),
+        "excludeOutboundIPRanges": grammar.parse_cidrs,
+        "includeInboundPorts": lambda v: grammar.parse_ports(v, wildcard=True),
+        "excludeInboundPorts": grammar.parse_ports,
+        "excludeOutboundPorts": grammar.parse_ports,
+        "excludeInterfaces": grammar.parse_interfaces,
+    }
+    values: dict[str, str] = {}
+    for name, check in checks.items():
+        values[name] = section.get(name, str, getattr(default, name))
+        try:
+            check(values[name])
+        except grammar.GrammarError as err:
+            raise ConfigError(f"{section._path(name)}: {err}") from None
+    section.done()
+    return Interception(**values)
+
+
+def _proxy(reader: _Reader) -> Proxy:
+    section, default = reader.child("proxy"), Proxy()
+    uid = section.get("uid", int, default.uid)
+    if not 0 < uid < 2**31:
+        raise ConfigError("proxy.uid must be a positive user id")
+    proxy = Proxy(
+        image=section.get("image", str, default.image),
+        imagePullPolicy=section.choice(
+            "imagePullPolicy", ("Always", "IfNotPresent", "Never"), default.imagePullPolicy
+        ),
+        uid=uid,
+        resources=_resources(section, "resources", default.resources),
+        initResources=_resources(section, "initResources", default.initResources),
+    )
+    section.done()
+    return proxy
+
+
+def _simple(reader: _Reader, key: str, cls: type[Any]) -> Any:
+    section, default = reader.child(key), cls()
+    values: dict[str, Any] = {}
+    for name in default.__dataclass_fields__:
+        current = getattr(default, name)
+        if isinstance(current, tuple):
+            values[name] = section.strings(name, current)
+        else:
+            values[name] = section.get(name, type(current), current)
+    section.done()
+    return cls(**values)
+
+
+def from_mapping(data: Any, *, base: Path = Path()) -> Config:
+    """Validate already-parsed YAML; relative paths are taken from `base`."""
+    top, default = _Reader(data, ""), Config()
+    templates = Path(top.get("templates", str, str(default.templates)))
+    max_body = top.get("maxBodyBytes", int, default.maxBodyBytes)
+    if not 1024 <= max_body <= 64 * 1024 * 1024:
+        raise ConfigError("maxBodyBytes must be between 1024 and 67108864")
+    config = Config(
+        policy=top.choice("policy", ("enabled", "disabled"), default.policy),
+        nativeSidecar=top.choice("nativeSidecar", ("auto", "true", "false"), "auto"),
+        injectorNamespace=top.get("injectorNamespace", str, default.injectorNamespace),
+        systemNamespaces=top.strings("systemNamespaces", default.systemNamespaces),
+        neverInjectSelector=_selectors(top, "neverInjectSelector"),
+        alwaysInjectSelector=_selectors(top, "alwaysInjectSelector"),
+        templates=templates if templates.is_absolute() else base / templates,
+        maxBodyBytes=max_body,
+        proxy=_proxy(top),
+        interception=_interception(top),
+        mesh=_simple(top, "mesh", Mesh),
+        certificates=_simple(top, "certificates", Certificates),
+    )
+    top.done()
+    return config

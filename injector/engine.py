@@ -1,0 +1,180 @@
+"""The injection pipeline for one Pod: check shape, decide, resolve, render, patch.
+
+Pure and shared: the webhook and the offline `inject` command both call `Engine.inject`
+with a Pod as plain data, exactly as it came in (never a typed model, which would drop
+fields it does not know). The input is never modified.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import orjson
+
+from injector import mutate, names, overrides, policy
+from injector.config import Config
+from injector.template import Template
+
+# kube-apiserver refuses an object whose annotations exceed 256 KiB in total.
+ANNOTATION_SIZE_LIMIT = 256 * 1024
+
+Result = Literal["injected", "skipped", "denied"]
+
+
+@dataclass
+class Outcome:
+    """What happened to one Pod. `ops` is set when injected, `message` when denied."""
+
+    result: Result
+    reasons: list[str]
+    warnings: list[str] = field(default_factory=list)
+    ops: list[mutate.Operation] | None = None
+    message: str | None = None
+
+
+def _is_str_map(value: Any) -> bool:
+    return value is None or (
+        isinstance(value, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+    )
+
+
+def _named_list(value: Any, where: str, *, required: bool = False) -> str | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, list) or (required and not value):
+        return f"{where} must be a {'non-empty ' if required else ''}list"
+    for index, item in enumerate(value):
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            return f"{where}[{index}] must be an object with a string name"
+    return None
+
+
+def _container_problem(container: Mapping[str, Any], where: str) -> str | None:
+    ports = container.get("ports")
+    if ports is not None and not (
+        isinstance(ports, list) and all(isinstance(p, dict) for p in ports)
+    ):
+        return f"{where}.ports must be a list of objects"
+    resources = container.get("resources")
+    if resources is not None and not (
+        isinstance(resources, dict)
+        and all(isinstance(resources.get(k) or {}, dict) for k in ("requests", "limits"))
+    ):
+        return f"{where}.resources must hold requests/limits objects"
+    return None
+
+
+def shape_problem(pod: Any) -> str | None:
+    """Say what makes `pod` impossible to patch safely, or None if it can be patched."""
+    if not isinstance(pod, dict):
+        return "the object is not a JSON object"
+    metadata = pod.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        return "metadata must be an object"
+    for key in ("labels", "annotations"):
+        if not _is_str_map((metadata or {}).get(key)):
+            return f"metadata.{key} must map strings to strings"
+    spec = pod.get("spec")
+    if not isinstance(spec, dict):
+        return "spec must be an object"
+    problem = (
+        _named_list(spec.get("containers"), "spec.containers", required=True)
+        or _named_list(spec.get("initContainers"), "spec.initContainers")
+        or _named_list(spec.get("volumes"), "spec.volumes")
+    )
+    if problem:
+        return problem
+    for key in ("initContainers", "containers"):
+        for index, container in enumerate(spec.get(key) or []):
+            problem = _container_problem(container, f"spec.{key}[{index}]")
+            if problem:
+                return problem
+    return None
+
+
+def _annotation_bytes(annotations: Mapping[str, str]) -> int:
+    return sum(len(k.encode()) + len(v.encode()) for k, v in annotations.items())
+
+
+class Engine:
+    """Injection with one configuration and template; build a new one to reconfigure."""
+
+    def __init__(self, config: Config, template: Template) -> None:
+        self.config = config
+        self.template = template
+        self.fingerprint = config.fingerprint(template.text)
+        self.injected = policy.Injected(
+            containers=frozenset({template.proxy_name, template.init_name}),
+            volumes=frozenset(template.volume_names),
+        )
+        # Whether the API server runs native sidecars; None until a cluster says so.
+        self.native_supported: bool | None = None
+
+    def inject(self, pod: Any, *, namespace: str, ns: policy.Namespace | None) -> Outcome:
+        """Decide and, when injecting, return the patch for one Pod."""
+        problem = shape_problem(pod)
+        if problem:
+            return Outcome("denied", [policy.MALFORMED_POD], message=f"cannot inject: {problem}")
+        decision = policy.decide(
+            pod, namespace=namespace, ns=ns, config=self.config, injected=self.injected
+        )
+        if not decision.inject:
+            return Outcome("skipped", decision.reasons, decision.warnings)
+        annotations = (pod.get("metadata") or {}).get("annotations") or {}
+        effective = self._effective_annotations(annotations, ns)
+        try:
+            resolved = overrides.resolve(
+                pod["spec"],
+                annotations=effective,
+                config=self.config,
+                native_supported=self.native_supported,
+            )
+        except overrides.Refused as refused:
+            message = "cannot inject the sidecar: " + "; ".join(refused.problems)
+            return Outcome(
+                "denied", [policy.INVALID_ANNOTATION], decision.warnings, message=message
+            )
+        warnings = decision.warnings + resolved.warnings
+        status = self._status(resolved.native, effective)
+        if _annotation_bytes(annotations) + len(names.STATUS) + len(status) > ANNOTATION_SIZE_LIMIT:
+            return Outcome("skipped", [policy.ANNOTATIONS_FULL], warnings)
+        rendered = self.template.render(resolved.values)
+        ops = mutate.sidecar_ops(
+            pod,
+            init=rendered["initContainer"],
+            proxy=rendered["proxy"],
+            volumes=rendered["volumes"],
+            native=resolved.native,
+            annotations={names.STATUS: status},
+        )
+        return Outcome("injected", decision.reasons, warnings, ops=ops)
+
+    @staticmethod
+    def _effective_annotations(
+        annotations: Mapping[str, str], ns: policy.Namespace | None
+    ) -> dict[str, str]:
+        """Pod annotations over the namespace's inheritable defaults."""
+        inherited = {
+            key: ns.annotations[key]
+            for key in names.INHERITABLE_ANNOTATIONS
+            if ns is not None and isinstance(ns.annotations.get(key), str)
+        }
+        return {**inherited, **annotations}
+
+    def _status(self, native: bool, effective: Mapping[str, str]) -> str:
+        template = self.template
+        proxy_in_init = [template.init_name, template.proxy_name]
+        status = {
+            "initContainers": proxy_in_init if native else [template.init_name],
+            "containers": [] if native else [template.proxy_name],
+            "volumes": list(template.volume_names),
+            "imagePullSecrets": None,
+            "revision": "default",
+            "configHash": self.fingerprint,
+            "native": native,
+            "values": {k: effective[k] for k in names.INHERITABLE_ANNOTATIONS if k in effective},
+        }
+        return orjson.dumps(status).decode()

@@ -1,0 +1,96 @@
+"""One admission call, from decoded body to AdmissionReview answer. No HTTP here.
+
+`handle` is the whole admission contract: the HTTP edge decodes the body, calls it, and
+writes back what it returns. It also reports what it decided, for metrics and logs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from injector import names, policy, review
+from injector.engine import Engine, Outcome
+
+log = logging.getLogger("injector.handler")
+
+NamespaceLookup = Callable[[str], policy.Namespace | None]
+
+
+def no_cluster(_name: str) -> policy.Namespace | None:
+    """The namespace lookup without a cluster: nothing is known."""
+    return None
+
+
+@dataclass(frozen=True)
+class Handled:
+    """An answer plus what it means, for the edge's metrics and logs."""
+
+    answer: dict[str, Any]
+    result: str  # injected | skipped | denied | ignored
+    reasons: tuple[str, ...]
+    uid: str
+    namespace: str
+    name: str
+
+
+def _pod_name(pod: Any, request: review.Request) -> str:
+    metadata = pod.get("metadata") if isinstance(pod, dict) else None
+    if isinstance(metadata, dict):
+        for key in ("name", "generateName"):
+            if isinstance(metadata.get(key), str) and metadata[key]:
+                return str(metadata[key])
+    return request.get("name", "")
+
+
+def _is_pod_create(request: review.Request) -> bool:
+    kind = request["kind"]
+    return (
+        request["operation"] == "CREATE"
+        and kind["group"] == ""
+        and kind["kind"] == "Pod"
+        and not request.get("subResource")
+    )
+
+
+def _respond(outcome: Outcome) -> review.Response:
+    warnings = [f"sidecar-injector: {w}" for w in outcome.warnings]
+    if outcome.result == "denied":
+        return review.denied(outcome.message or "denied", warnings=warnings)
+    if outcome.result == "skipped":
+        sentences = "; ".join(policy.SENTENCES[r] for r in outcome.reasons)
+        if outcome.warnings or policy.NOTEWORTHY.intersection(outcome.reasons):
+            warnings.append(f"sidecar-injector: sidecar not injected: {sentences}")
+        return review.allowed(warnings=warnings)
+    return review.patched(outcome.ops or [], warnings=warnings)
+
+
+def handle(body: Any, *, engine: Engine, namespaces: NamespaceLookup = no_cluster) -> Handled:
+    """Answer one decoded AdmissionReview; raises `review.ReviewError` for a bad call."""
+    api_version, request = review.parse(body)
+    uid = request["uid"]
+    pod = request.get("object")
+    name = _pod_name(pod, request)
+    if not _is_pod_create(request):
+        answer = review.finish(api_version, uid, review.allowed())
+        return Handled(answer, "ignored", (policy.NOT_POD_CREATE,), uid, "", name)
+    # A controller-made Pod has neither metadata.namespace nor metadata.name yet.
+    metadata = pod.get("metadata") if isinstance(pod, dict) else None
+    namespace = request.get("namespace") or (
+        metadata.get("namespace", "") if isinstance(metadata, dict) else ""
+    )
+    namespace = namespace if isinstance(namespace, str) else ""
+    try:
+        outcome = engine.inject(pod, namespace=namespace, ns=namespaces(namespace))
+        response = _respond(outcome)
+    except Exception:
+        # A bug of ours must not become a 500 with a stack trace: refuse this Pod, log it.
+        log.exception("injection failed", extra={"uid": uid, "namespace": namespace})
+        outcome = Outcome("denied", [policy.INTERNAL_ERROR])
+        message = f"sidecar-injector failed on this Pod (uid {uid}); see the injector's logs"
+        response = review.denied(message, code=500)
+    audit = {names.AUDIT_DECISION: outcome.result, names.AUDIT_REASONS: ",".join(outcome.reasons)}
+    answer = review.finish(api_version, uid, response, audit)
+    return Handled(answer, outcome.result, tuple(outcome.reasons), uid, namespace, name)

@@ -1,0 +1,80 @@
+"""The JSON Patch (RFC 6902) that adds a rendered sidecar to a Pod.
+
+Only `add` operations are emitted, built from what is added rather than from a diff of
+the whole Pod: nothing the Pod had is removed or changed (the status annotation is merged
+into an existing annotations map), a missing parent is created whole, and the cost does
+not grow with the size of the Pod. Keys in JSON Pointers are escaped (`~` -> `~0`,
+`/` -> `~1`).
+
+Order in the Pod:
+- classic sidecar: user init containers keep their order and `istio-init` runs last,
+  so they are not cut off from the network before the proxy runs; the proxy is the last
+  container, so `kubectl exec` and `kubectl logs` still default to the app;
+- native sidecar: `istio-init` then the proxy (with `restartPolicy: Always`) run first,
+  so user init containers already have the mesh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+Operation = dict[str, Any]
+
+
+def escape(key: str) -> str:
+    """Escape one JSON Pointer reference token (RFC 6901)."""
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def _append(ops: list[Operation], path: str, existing: Any, items: list[Any]) -> None:
+    if not items:
+        return
+    if existing is None:
+        ops.append({"op": "add", "path": path, "value": items})
+    else:
+        ops.extend({"op": "add", "path": f"{path}/-", "value": item} for item in items)
+
+
+def _annotations(ops: list[Operation], pod: Mapping[str, Any], added: Mapping[str, str]) -> None:
+    metadata = pod.get("metadata")
+    if metadata is None:
+        ops.append({"op": "add", "path": "/metadata", "value": {"annotations": dict(added)}})
+        return
+    if metadata.get("annotations") is None:
+        ops.append({"op": "add", "path": "/metadata/annotations", "value": dict(added)})
+        return
+    for key, value in added.items():
+        ops.append({"op": "add", "path": f"/metadata/annotations/{escape(key)}", "value": value})
+
+
+def sidecar_ops(
+    pod: Mapping[str, Any],
+    *,
+    init: dict[str, Any],
+    proxy: dict[str, Any],
+    volumes: list[dict[str, Any]],
+    native: bool,
+    annotations: Mapping[str, str],
+) -> list[Operation]:
+    """Operations that add the rendered containers, volumes and annotations to `pod`.
+
+    `pod` must have passed the engine's shape check: a `spec` mapping whose
+    `containers` is a list and whose `initContainers`/`volumes` are lists or absent.
+    """
+    spec = pod["spec"]
+    ops: list[Operation] = []
+    existing_init = spec.get("initContainers")
+    if native:
+        sidecar = {**proxy, "restartPolicy": "Always"}
+        if existing_init is None:
+            ops.append({"op": "add", "path": "/spec/initContainers", "value": [init, sidecar]})
+        else:
+            ops.append({"op": "add", "path": "/spec/initContainers/0", "value": init})
+            ops.append({"op": "add", "path": "/spec/initContainers/1", "value": sidecar})
+    else:
+        _append(ops, "/spec/initContainers", existing_init, [init])
+        ops.append({"op": "add", "path": "/spec/containers/-", "value": proxy})
+    _append(ops, "/spec/volumes", spec.get("volumes"), volumes)
+    _annotations(ops, pod, annotations)
+    return ops

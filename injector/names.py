@@ -1,0 +1,57 @@
+"""Every label and annotation key the injector reads or writes, in one place.
+
+A different mesh vocabulary is a change to this module, not a rewrite: nothing else
+spells a key out.
+"""
+
+from __future__ import annotations
+
+# Namespace label: `enabled` injects every Pod of the namespace, `disabled` none.
+NAMESPACE_INJECTION_LABEL = "istio-injection"
+
+# Pod label (wins) and the older annotation of the same name: "true"/"false".
+INJECT = "sidecar.istio.io/inject"
+
+# Written by us: what was injected and with which configuration.
+STATUS = "sidecar.istio.io/status"
+
+# Per-pod overrides of the proxy's resources (Kubernetes quantities).
+PROXY_CPU = "sidecar.istio.io/proxyCPU"
+PROXY_MEMORY = "sidecar.istio.io/proxyMemory"
+PROXY_CPU_LIMIT = "sidecar.istio.io/proxyCPULimit"
+PROXY_MEMORY_LIMIT = "sidecar.istio.io/proxyMemoryLimit"
+RESOURCE_ANNOTATIONS = (PROXY_CPU, PROXY_MEMORY, PROXY_CPU_LIMIT, PROXY_MEMORY_LIMIT)
+
+# Native sidecar switch per pod: "true"/"false".
+NATIVE_SIDECAR = "sidecar.istio.io/nativeSidecar"
+
+# Traffic interception, fed to the init container's redirect rules.
+INCLUDE_OUTBOUND_IP_RANGES = "traffic.sidecar.istio.io/includeOutboundIPRanges"
+EXCLUDE_OUTBOUND_IP_RANGES = "traffic.sidecar.istio.io/excludeOutboundIPRanges"
+INCLUDE_INBOUND_PORTS = "traffic.sidecar.istio.io/includeInboundPorts"
+EXCLUDE_INBOUND_PORTS = "traffic.sidecar.istio.io/excludeInboundPorts"
+EXCLUDE_OUTBOUND_PORTS = "traffic.sidecar.istio.io/excludeOutboundPorts"
+EXCLUDE_INTERFACES = "traffic.sidecar.istio.io/excludeInterfaces"
+
+# Static (mirror) pods are immutable copies made by the kubelet.
+MIRROR_POD = "kubernetes.io/config.mirror"
+
+# Pod Security Admission level of a namespace.
+PSA_ENFORCE = "pod-security.kubernetes.io/enforce"
+
+# Keys of the AdmissionResponse's auditAnnotations. kube-apiserver prefixes them with the
+# webhook's name, so they carry no prefix of their own.
+AUDIT_DECISION = "decision"
+AUDIT_REASONS = "reasons"
+
+# Namespace annotations that Pods inherit unless they set their own.
+INHERITABLE_ANNOTATIONS = (
+    *RESOURCE_ANNOTATIONS,
+    NATIVE_SIDECAR,
+    INCLUDE_OUTBOUND_IP_RANGES,
+    EXCLUDE_OUTBOUND_IP_RANGES,
+    INCLUDE_INBOUND_PORTS,
+    EXCLUDE_INBOUND_PORTS,
+    EXCLUDE_OUTBOUND_PORTS,
+    EXCLUDE_INTERFACES,
+)

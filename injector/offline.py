@@ -1,0 +1,124 @@
+"""Offline injection (`sidecar-injector inject`): the webhook's engine applied to files.
+
+Workloads are injected through their Pod template; kinds that carry no Pod pass through
+unchanged, so a whole multi-document manifest can be piped through.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import jsonpatch
+import yaml
+
+from injector import policy
+from injector.engine import Engine
+
+# Where each kind keeps the Pod it makes (an empty path: the object is the Pod).
+POD_PATHS: dict[str, tuple[str, ...]] = {
+    "Pod": (),
+    "Deployment": ("spec", "template"),
+    "StatefulSet": ("spec", "template"),
+    "DaemonSet": ("spec", "template"),
+    "ReplicaSet": ("spec", "template"),
+    "ReplicationController": ("spec", "template"),
+    "Job": ("spec", "template"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template"),
+}
+
+
+@dataclass
+class Report:
+    """One line of the per-object report."""
+
+    object: str
+    result: str  # injected | skipped | denied | unchanged
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.object}: {self.result}" + (f" ({self.detail})" if self.detail else "")
+
+
+def _describe(obj: dict[str, Any]) -> str:
+    metadata = obj["metadata"] if isinstance(obj.get("metadata"), dict) else {}
+    name = metadata.get("name") or metadata.get("generateName") or "<unnamed>"
+    return f"{obj.get('kind', '<no kind>')}/{name}"
+
+
+def _inject_one(
+    obj: dict[str, Any], engine: Engine, ns_labels: dict[str, str] | None, namespace: str
+) -> tuple[dict[str, Any], Report]:
+    path = POD_PATHS[obj["kind"]]
+    holder: Any = obj
+    for key in path:
+        holder = holder.get(key) if isinstance(holder, dict) else None
+    label = _describe(obj)
+    if not isinstance(holder, dict):
+        return obj, Report(label, "denied", f"no Pod template at {'.'.join(path)}")
+    metadata = obj["metadata"] if isinstance(obj.get("metadata"), dict) else {}
+    ns_name = metadata.get("namespace") or namespace
+    ns = policy.Namespace(ns_name, ns_labels) if ns_labels is not None else None
+    outcome = engine.inject(holder, namespace=ns_name, ns=ns)
+    notes = "; ".join(outcome.warnings)
+    if outcome.result == "denied":
+        return obj, Report(label, "denied", "; ".join(filter(None, [outcome.message, notes])))
+    if outcome.result == "skipped":
+        why = ", ".join(f"{r}: {policy.SENTENCES[r]}" for r in outcome.reasons)
+        return obj, Report(label, "skipped", "; ".join(filter(None, [why, notes])))
+    # Rendered parts are shared between renders: copy them into the output.
+    injected = jsonpatch.apply_patch(holder, copy.deepcopy(outcome.ops or []))
+    result = copy.copy(obj)
+    if not path:
+        result = injected
+    else:
+        parent = result
+        for key in path[:-1]:
+            parent[key] = copy.copy(parent[key])
+            parent = parent[key]
+        parent[path[-1]] = injected
+    return result, Report(
+        label, "injected", "; ".join(filter(None, [",".join(outcome.reasons), notes]))
+    )
+
+
+def _walk(
+    obj: Any, engine: Engine, ns_labels: dict[str, str] | None, namespace: str
+) -> tuple[Any, list[Report]]:
+    """Return the transformed object and a report line per object that was looked at."""
+    if not isinstance(obj, dict):
+        return obj, []
+    kind = obj.get("kind")
+    if isinstance(kind, str) and kind.endswith("List") and isinstance(obj.get("items"), list):
+        items, reports = [], []
+        for item in obj["items"]:
+            out, found = _walk(item, engine, ns_labels, namespace)
+            items.append(out)
+            reports += found
+        return {**obj, "items": items}, reports
+    if kind in POD_PATHS:
+        out, report = _inject_one(obj, engine, ns_labels, namespace)
+        return out, [report]
+    return obj, [Report(_describe(obj), "unchanged", "kind carries no Pod")]
+
+
+def inject_text(
+    text: str,
+    engine: Engine,
+    *,
+    ns_labels: dict[str, str] | None = None,
+    namespace: str = "default",
+) -> tuple[str, list[Report]]:
+    """Inject every Pod-carrying object of a (multi-document) YAML text.
+
+    Raises yaml.YAMLError when the text is not YAML. Empty documents are dropped.
+    """
+    outputs, reports = [], []
+    for document in yaml.safe_load_all(text):
+        if document is None:
+            continue
+        out, found = _walk(document, engine, ns_labels, namespace)
+        outputs.append(out)
+        reports += found
+    return yaml.safe_dump_all(outputs, sort_keys=False), reports

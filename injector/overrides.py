@@ -1,0 +1,248 @@
+"""Per-Pod values for the template, resolved from configuration and annotations.
+
+Every annotation value is checked with a strict grammar before it is used. A value that
+would change *what* is injected (resources, redirect rules) and cannot be parsed refuses
+the Pod with a message naming the annotation; a switch that cannot be parsed falls back to
+its default with a warning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from injector import grammar, names
+from injector.config import Config, Resources
+
+_RESOURCE_KEYS = {
+    names.PROXY_CPU: ("requests", "cpu"),
+    names.PROXY_MEMORY: ("requests", "memory"),
+    names.PROXY_CPU_LIMIT: ("limits", "cpu"),
+    names.PROXY_MEMORY_LIMIT: ("limits", "memory"),
+}
+_REQUEST_KEY = {"cpu": names.PROXY_CPU, "memory": names.PROXY_MEMORY}
+_LIMIT_KEY = {"cpu": names.PROXY_CPU_LIMIT, "memory": names.PROXY_MEMORY_LIMIT}
+
+# Ports of the proxy that inbound redirection must always leave alone:
+# Envoy's Prometheus port, the readiness port and the agent's status port.
+_ALWAYS_EXCLUDED_INBOUND = ("15090", "15021", "15020")
+
+
+class Refused(Exception):
+    """The Pod's annotations cannot be honoured; `problems` lists each one."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = list(problems)
+
+
+@dataclass
+class Resolved:
+    values: dict[str, Any]
+    native: bool
+    warnings: list[str] = field(default_factory=list)
+
+
+def _quantity(value: Any) -> Decimal | None:
+    try:
+        return grammar.parse_quantity(str(value))
+    except grammar.GrammarError:
+        return None
+
+
+def is_guaranteed(spec: Mapping[str, Any]) -> bool:
+    """True when every container has CPU and memory limits equal to its requests."""
+    for container in [*(spec.get("initContainers") or []), *spec["containers"]]:
+        resources = container.get("resources") or {}
+        limits, requests = resources.get("limits") or {}, resources.get("requests") or {}
+        for resource in ("cpu", "memory"):
+            limit = _quantity(limits[resource]) if resource in limits else None
+            if limit is None:
+                return False
+            if resource in requests and _quantity(requests[resource]) != limit:
+                return False
+    return True
+
+
+def _proxy_resources(
+    annotations: Mapping[str, str],
+    default: Resources,
+    guaranteed: bool,
+    problems: list[str],
+    warnings: list[str],
+) -> dict[str, dict[str, str]]:
+    chosen = {"requests": dict(default.requests), "limits": dict(default.limits)}
+    explicit: set[str] = set()
+    for key, (part, resource) in _RESOURCE_KEYS.items():
+        if key in annotations:
+            try:
+                grammar.parse_quantity(annotations[key])
+            except grammar.GrammarError as err:
+                problems.append(f"annotation {key}={grammar.printable(annotations[key])}: {err}")
+                continue
+            chosen[part][resource] = annotations[key]
+            explicit.add(key)
+    for resource in ("cpu", "memory"):
+        _reconcile(
+            chosen,
+            resource=resource,
+            explicit=explicit,
+            guaranteed=guaranteed,
+            problems=problems,
+            warnings=warnings,
+        )
+    return chosen
+
+
+def _reconcile(
+    chosen: dict[str, dict[str, str]],
+    *,
+    resource: str,
+    explicit: set[str],
+    guaranteed: bool,
+    problems: list[str],
+    warnings: list[str],
+) -> None:
+    """Keep request <= limit (and request == limit for a Guaranteed Pod)."""
+    requests, limits = chosen["requests"], chosen["limits"]
+    request_key, limit_key = _REQUEST_KEY[resource], _LIMIT_KEY[resource]
+    request, limit = requests.get(resource), limits.get(resource)
+    if request is None or limit is None:
+        return
+    if guaranteed:
+        if request_key in explicit and limit_key in explicit:
+            if grammar.parse_quantity(request) != grammar.parse_quantity(limit):
+                warnings.append(f"{request_key} != {limit_key}: the Pod loses Guaranteed QoS")
+                return
+        elif limit_key in explicit:
+            requests[resource] = limit
+            return
+        else:
+            limits[resource] = request
+            return
+    if grammar.parse_quantity(request) <= grammar.parse_quantity(limit):
+        return
+    if request_key in explicit and limit_key in explicit:
+        problems.append(f"annotation {request_key}={request} is above {limit_key}={limit}")
+    elif request_key in explicit:
+        limits[resource] = request
+        warnings.append(f"proxy {resource} limit raised to {request} to match {request_key}")
+    else:
+        requests[resource] = limit
+        warnings.append(f"proxy {resource} request lowered to {limit} to match {limit_key}")
+
+
+def _setting(
+    annotations: Mapping[str, str],
+    key: str,
+    default: str,
+    parse: Callable[[str], list[str]],
+    problems: list[str],
+) -> list[str]:
+    text = annotations.get(key, default)
+    try:
+        return parse(text)
+    except grammar.GrammarError as err:
+        problems.append(f"annotation {key}={grammar.printable(text)}: {err}")
+        return []
+
+
+def _init_args(annotations: Mapping[str, str], config: Config, problems: list[str]) -> list[str]:
+    defaults = config.interception
+
+    def read(key: str, default: str, parse: Callable[[str], list[str]]) -> str:
+        return ",".join(_setting(annotations, key, default, parse, problems))
+
+    include_ranges = read(
+        names.INCLUDE_OUTBOUND_IP_RANGES,
+        defaults.includeOutboundIPRanges,
+        lambda text: grammar.parse_cidrs(text, wildcard=True),
+    )
+    exclude_ranges = read(
+        names.EXCLUDE_OUTBOUND_IP_RANGES, defaults.excludeOutboundIPRanges, grammar.parse_cidrs
+    )
+    include_ports = read(
+        names.INCLUDE_INBOUND_PORTS,
+        defaults.includeInboundPorts,
+        lambda text: grammar.parse_ports(text, wildcard=True),
+    )
+    excluded = _setting(
+        annotations,
+        names.EXCLUDE_INBOUND_PORTS,
+        defaults.excludeInboundPorts,
+        grammar.parse_ports,
+        problems,
+    )
+    exclude_inbound = ",".join(dict.fromkeys([*_ALWAYS_EXCLUDED_INBOUND, *excluded]))
+    exclude_outbound = read(
+        names.EXCLUDE_OUTBOUND_PORTS, defaults.excludeOutboundPorts, grammar.parse_ports
+    )
+    interfaces = read(
+        names.EXCLUDE_INTERFACES, defaults.excludeInterfaces, grammar.parse_interfaces
+    )
+    uid = str(config.proxy.uid)
+    args = ["istio-iptables", "-p", "15001", "-z", "15006", "-u", uid, "-m", "REDIRECT"]
+    args += ["-i", include_ranges, "-x", exclude_ranges, "-b", include_ports, "-d", exclude_inbound]
+    if exclude_outbound:
+        args += ["-o", exclude_outbound]
+    if interfaces:
+        args += ["-c", interfaces]
+    return [*args, "--log_output_level=default:info"]
+
+
+def _native(
+    annotations: Mapping[str, str], config: Config, supported: bool | None, warnings: list[str]
+) -> bool:
+    if names.NATIVE_SIDECAR in annotations:
+        try:
+            return grammar.parse_bool(annotations[names.NATIVE_SIDECAR])
+        except grammar.GrammarError:
+            shown = grammar.printable(annotations[names.NATIVE_SIDECAR])
+            warnings.append(f"annotation {names.NATIVE_SIDECAR}={shown} is not a boolean; ignored")
+    if config.nativeSidecar == "auto":
+        # Without a cluster to ask for its version, the classic sidecar is the safe choice.
+        return bool(supported)
+    return config.nativeSidecar == "true"
+
+
+def resolve(
+    spec: Mapping[str, Any],
+    *,
+    annotations: Mapping[str, str],
+    config: Config,
+    native_supported: bool | None,
+) -> Resolved:
+    """Resolve every placeholder value for one Pod, or raise `Refused`."""
+    problems: list[str] = []
+    warnings: list[str] = []
+    guaranteed = is_guaranteed(spec)
+    proxy = _proxy_resources(annotations, config.proxy.resources, guaranteed, problems, warnings)
+    init = config.proxy.initResources.as_dict()
+    if guaranteed:
+        init["limits"] = dict(init["requests"])
+    args = _init_args(annotations, config, problems)
+    if problems:
+        raise Refused(problems)
+    containers = spec["containers"]
+    ports = [port for c in containers for port in c.get("ports") or []]
+    mesh = config.mesh
+    values = {
+        "proxy.image": config.proxy.image,
+        "proxy.imagePullPolicy": config.proxy.imagePullPolicy,
+        "proxy.uid": config.proxy.uid,
+        "proxy.resources": proxy,
+        "init.args": args,
+        "init.resources": init,
+        "mesh.clusterDomain": mesh.clusterDomain,
+        "mesh.caAddress": mesh.caAddress,
+        "mesh.clusterId": mesh.clusterId,
+        "mesh.trustDomain": mesh.trustDomain,
+        "pod.ports": orjson.dumps(ports).decode(),
+        "pod.appContainers": ",".join(c["name"] for c in containers),
+    }
+    native = _native(annotations, config, native_supported, warnings)
+    return Resolved(values=values, native=native, warnings=warnings)

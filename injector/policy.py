@@ -1,0 +1,213 @@
+"""Whether a Pod gets the sidecar, and every reason why (or why not).
+
+Each reason is a snake_case code (used in metrics, logs and auditAnnotations) plus a
+sentence for people (used in warnings and reports). `decide` returns all the reasons that
+apply, not only the first, so an operator sees the whole picture at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from injector import grammar, labels, names
+from injector.config import Config
+
+# Codes for skipping. Each also appears as a metric label, so the set is closed.
+HOST_NETWORK = "host_network"
+MIRROR_POD = "mirror_pod"
+SYSTEM_NAMESPACE = "system_namespace"
+INJECTOR_NAMESPACE = "injector_namespace"
+ALREADY_INJECTED = "already_injected"
+CONTAINER_NAME_CONFLICT = "container_name_conflict"
+VOLUME_NAME_CONFLICT = "volume_name_conflict"
+PORT_CONFLICT = "port_conflict"
+NAMESPACE_DISABLED = "namespace_disabled"
+POD_LABEL_DISABLED = "pod_label_disabled"
+POD_ANNOTATION_DISABLED = "pod_annotation_disabled"
+NEVER_INJECT_SELECTOR = "never_inject_selector"
+NAMESPACE_NOT_ENABLED = "namespace_not_enabled"
+POLICY_DISABLED = "policy_disabled"
+ANNOTATIONS_FULL = "annotation_size_limit"
+# Codes for not mutating a call that is not a Pod creation.
+NOT_POD_CREATE = "not_pod_create"
+# Codes for refusing a Pod.
+MALFORMED_POD = "malformed_pod"
+INVALID_ANNOTATION = "invalid_annotation"
+INTERNAL_ERROR = "internal_error"
+# Codes for injecting.
+POD_LABEL_ENABLED = "pod_label_enabled"
+POD_ANNOTATION_ENABLED = "pod_annotation_enabled"
+ALWAYS_INJECT_SELECTOR = "always_inject_selector"
+NAMESPACE_ENABLED = "namespace_enabled"
+NAMESPACE_SELECTOR_TRUSTED = "namespace_selector_trusted"
+
+SENTENCES = {
+    HOST_NETWORK: "the Pod uses the node's network (hostNetwork: true)",
+    MIRROR_POD: "the Pod is a static (mirror) Pod, which cannot be changed",
+    SYSTEM_NAMESPACE: "the namespace is a system namespace",
+    INJECTOR_NAMESPACE: "the namespace is the injector's own",
+    ALREADY_INJECTED: f"the Pod already carries {names.STATUS}",
+    CONTAINER_NAME_CONFLICT: "the Pod already has a container named like an injected one",
+    VOLUME_NAME_CONFLICT: "the Pod already has a volume named like an injected one",
+    PORT_CONFLICT: "a container declares a port the proxy listens on",
+    NAMESPACE_DISABLED: f"the namespace is labelled {names.NAMESPACE_INJECTION_LABEL}=disabled",
+    POD_LABEL_DISABLED: f"the Pod is labelled {names.INJECT}=false",
+    POD_ANNOTATION_DISABLED: f"the Pod is annotated {names.INJECT}=false",
+    NEVER_INJECT_SELECTOR: "the Pod matches neverInjectSelector",
+    NAMESPACE_NOT_ENABLED: (
+        f"the namespace is not labelled {names.NAMESPACE_INJECTION_LABEL}=enabled"
+        " and the Pod did not opt in"
+    ),
+    POLICY_DISABLED: "the default policy is disabled and the Pod did not opt in",
+    ANNOTATIONS_FULL: "the status annotation would push the annotations over 256 KiB",
+    NOT_POD_CREATE: "only Pod creation is mutated",
+    MALFORMED_POD: "the Pod's structure cannot be patched safely",
+    INVALID_ANNOTATION: "an annotation value is invalid",
+    INTERNAL_ERROR: "the injector failed unexpectedly",
+    POD_LABEL_ENABLED: f"the Pod is labelled {names.INJECT}=true",
+    POD_ANNOTATION_ENABLED: f"the Pod is annotated {names.INJECT}=true",
+    ALWAYS_INJECT_SELECTOR: "the Pod matches alwaysInjectSelector",
+    NAMESPACE_ENABLED: f"the namespace is labelled {names.NAMESPACE_INJECTION_LABEL}=enabled",
+    NAMESPACE_SELECTOR_TRUSTED: (
+        "the namespace's labels are not known here; the webhook's namespaceSelector matched"
+    ),
+}
+
+# Skips a person should hear about: the Pod asked for (or was due) a sidecar and did not
+# get one because of something in it that can be fixed.
+NOTEWORTHY = frozenset(
+    {CONTAINER_NAME_CONFLICT, VOLUME_NAME_CONFLICT, PORT_CONFLICT, ANNOTATIONS_FULL}
+)
+
+# Ports the proxy and its agent listen on inside the Pod's network namespace.
+PROXY_PORTS = frozenset({15000, 15001, 15004, 15006, 15020, 15021, 15053, 15090})
+
+
+@dataclass(frozen=True)
+class Namespace:
+    """What the injector knows about a namespace. `None` in its place means unknown."""
+
+    name: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Injected:
+    """The names the sidecar template adds, used to detect collisions."""
+
+    containers: frozenset[str]
+    volumes: frozenset[str]
+
+
+@dataclass
+class Decision:
+    inject: bool
+    reasons: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+
+def _switch(values: Mapping[str, str], key: str, what: str, warnings: list[str]) -> bool | None:
+    """Read a true/false switch; an unparsable value is reported and treated as unset."""
+    if key not in values:
+        return None
+    try:
+        return grammar.parse_bool(values[key])
+    except grammar.GrammarError:
+        warnings.append(f"{what} {key}={grammar.printable(values[key])} is not a boolean; ignored")
+        return None
+
+
+def _hard_skips(
+    pod: Mapping[str, Any], namespace: str, ns: Namespace | None, config: Config, injected: Injected
+) -> list[str]:
+    """Reasons that no opt-in can override."""
+    spec, meta = pod["spec"], pod.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
+    found = []
+    if spec.get("hostNetwork") is True:
+        found.append(HOST_NETWORK)
+    if names.MIRROR_POD in annotations:
+        found.append(MIRROR_POD)
+    if namespace in config.systemNamespaces:
+        found.append(SYSTEM_NAMESPACE)
+    if namespace == config.injectorNamespace:
+        found.append(INJECTOR_NAMESPACE)
+    if names.STATUS in annotations:
+        found.append(ALREADY_INJECTED)
+    else:
+        found.extend(_collisions(spec, injected))
+    if ns is not None and ns.labels.get(names.NAMESPACE_INJECTION_LABEL) == "disabled":
+        found.append(NAMESPACE_DISABLED)
+    return found
+
+
+def _collisions(spec: Mapping[str, Any], injected: Injected) -> list[str]:
+    containers = [*(spec.get("initContainers") or []), *spec["containers"]]
+    found = []
+    if any(c.get("name") in injected.containers for c in containers):
+        found.append(CONTAINER_NAME_CONFLICT)
+    if any(v.get("name") in injected.volumes for v in spec.get("volumes") or []):
+        found.append(VOLUME_NAME_CONFLICT)
+    ports = (p.get("containerPort") for c in spec["containers"] for p in c.get("ports") or [])
+    if any(port in PROXY_PORTS for port in ports):
+        found.append(PORT_CONFLICT)
+    return found
+
+
+def _matches_any(selectors: Sequence[Mapping[str, Any]], pod_labels: Mapping[str, str]) -> bool:
+    return any(labels.matches(selector, pod_labels) for selector in selectors)
+
+
+# The truth table, first matching row wins (hard skips are checked before all rows):
+#
+#   pod label   pod annotation   never/always sel.   namespace label   policy   -> result
+#   true        any              any                 any but disabled  any      -> inject
+#   false       any              any                 any               any      -> skip
+#   unset       true             any                 any but disabled  any      -> inject
+#   unset       false            any                 any               any      -> skip
+#   unset       unset            never matches       any               any      -> skip
+#   unset       unset            always matches      any but disabled  any      -> inject
+#   unset       unset            none                enabled/unknown   enabled  -> inject
+#   unset       unset            none                enabled/unknown   disabled -> skip
+#   unset       unset            none                absent (known)    any      -> skip
+#
+# "disabled" on the namespace is a hard skip: the manifest's selectors never call us for
+# such a namespace, and the in-process policy agrees with them. "unknown" means there is
+# no namespace cache (no cluster); kube-apiserver only calls us for selected namespaces.
+def decide(
+    pod: Mapping[str, Any],
+    *,
+    namespace: str,
+    ns: Namespace | None,
+    config: Config,
+    injected: Injected,
+) -> Decision:
+    """Decide for a Pod whose shape has been checked (spec and containers present)."""
+    meta = pod.get("metadata") or {}
+    pod_labels, annotations = meta.get("labels") or {}, meta.get("annotations") or {}
+    warnings: list[str] = []
+    label = _switch(pod_labels, names.INJECT, "label", warnings)
+    annotation = _switch(annotations, names.INJECT, "annotation", warnings)
+    skips = _hard_skips(pod, namespace, ns, config, injected)
+    if label is False:
+        skips.append(POD_LABEL_DISABLED)
+    elif label is None and annotation is False:
+        skips.append(POD_ANNOTATION_DISABLED)
+    if skips:
+        return Decision(False, skips, warnings)
+    if label:
+        return Decision(True, [POD_LABEL_ENABLED], warnings)
+    if annotation:
+        return Decision(True, [POD_ANNOTATION_ENABLED], warnings)
+    if _matches_any(config.neverInjectSelector, pod_labels):
+        return Decision(False, [NEVER_INJECT_SELECTOR], warnings)
+    if _matches_any(config.alwaysInjectSelector, pod_labels):
+        return Decision(True, [ALWAYS_INJECT_SELECTOR], warnings)
+    if ns is not None and ns.labels.get(names.NAMESPACE_INJECTION_LABEL) != "enabled":
+        return Decision(False, [NAMESPACE_NOT_ENABLED], warnings)
+    if config.policy == "disabled":
+        return Decision(False, [POLICY_DISABLED], warnings)
+    return Decision(True, [NAMESPACE_ENABLED if ns else NAMESPACE_SELECTOR_TRUSTED], warnings)

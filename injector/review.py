@@ -1,0 +1,130 @@
+"""AdmissionReview wire types, envelope parsing and the only response constructors.
+
+Mind the two ways an error is reported. A call that is not a usable AdmissionReview
+raises `ReviewError`, which the HTTP edge turns into a 4xx (kube-apiserver then applies
+the webhook's failurePolicy). A well-formed review that we refuse is answered normally,
+with `allowed: false` and a `status.message` a person can act on.
+
+`finish` is the one place that echoes the uid and apiVersion and encodes the patch.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from typing import Any, Literal, NotRequired, TypedDict
+
+import orjson
+
+API_VERSIONS = frozenset({"admission.k8s.io/v1", "admission.k8s.io/v1beta1"})
+MAX_UID_LENGTH = 1024
+# The API server keeps warnings short: 120 characters advised, 256 may be cut.
+MAX_WARNING_LENGTH = 256
+MAX_WARNINGS = 16
+
+Operation = Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
+
+
+class GroupVersionKind(TypedDict):
+    group: str
+    version: str
+    kind: str
+
+
+class Request(TypedDict):
+    uid: str
+    kind: GroupVersionKind
+    operation: Operation
+    namespace: NotRequired[str]
+    name: NotRequired[str]
+    subResource: NotRequired[str]
+    object: NotRequired[Any]
+    dryRun: NotRequired[bool]
+
+
+class Status(TypedDict):
+    code: int
+    message: str
+
+
+class Response(TypedDict):
+    uid: str
+    allowed: bool
+    status: NotRequired[Status]
+    patchType: NotRequired[Literal["JSONPatch"]]
+    patch: NotRequired[str]
+    warnings: NotRequired[list[str]]
+    auditAnnotations: NotRequired[dict[str, str]]
+
+
+class ReviewError(ValueError):
+    """The call is not a usable AdmissionReview (answered with HTTP 400)."""
+
+
+def parse(body: Any) -> tuple[str, Request]:
+    """Check the envelope of a decoded body; return its apiVersion and request."""
+    if not isinstance(body, dict):
+        raise ReviewError("the body must be a JSON object (an AdmissionReview)")
+    if body.get("kind") != "AdmissionReview" or body.get("apiVersion") not in API_VERSIONS:
+        raise ReviewError("expected kind AdmissionReview of admission.k8s.io/v1 or v1beta1")
+    request = body.get("request")
+    if not isinstance(request, dict):
+        raise ReviewError("request is missing")
+    uid = request.get("uid")
+    if not isinstance(uid, str) or not uid or len(uid) > MAX_UID_LENGTH:
+        raise ReviewError("request.uid must be a non-empty string")
+    kind = request.get("kind")
+    if not isinstance(kind, dict) or not all(
+        isinstance(kind.get(k), str) for k in ("group", "version", "kind")
+    ):
+        raise ReviewError("request.kind must name a group, version and kind")
+    if request.get("operation") not in ("CREATE", "UPDATE", "DELETE", "CONNECT"):
+        raise ReviewError("request.operation must be CREATE, UPDATE, DELETE or CONNECT")
+    for key in ("namespace", "name", "subResource"):
+        if not isinstance(request.get(key, ""), str):
+            raise ReviewError(f"request.{key} must be a string")
+    if request["operation"] in ("CREATE", "UPDATE") and request.get("object") is None:
+        raise ReviewError(f"request.object is missing for {request['operation']}")
+    return body["apiVersion"], request  # type: ignore[return-value]
+
+
+def allowed(*, warnings: Sequence[str] = ()) -> Response:
+    response: Response = {"uid": "", "allowed": True}
+    if warnings:
+        response["warnings"] = list(warnings)
+    return response
+
+
+def denied(message: str, *, code: int = 400, warnings: Sequence[str] = ()) -> Response:
+    response: Response = {"uid": "", "allowed": False, "status": {"code": code, "message": message}}
+    if warnings:
+        response["warnings"] = list(warnings)
+    return response
+
+
+def patched(ops: list[dict[str, Any]], *, warnings: Sequence[str] = ()) -> Response:
+    """An allowed response carrying a patch; an empty patch is never sent."""
+    response = allowed(warnings=warnings)
+    if ops:
+        response["patchType"] = "JSONPatch"
+        response["patch"] = base64.b64encode(orjson.dumps(ops)).decode("ascii")
+    return response
+
+
+def _clean_warnings(warnings: list[str]) -> list[str]:
+    return [
+        w if len(w) <= MAX_WARNING_LENGTH else w[: MAX_WARNING_LENGTH - 3] + "..."
+        for w in warnings[:MAX_WARNINGS]
+    ]
+
+
+def finish(
+    api_version: str, uid: str, response: Response, audit: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Wrap a response into the AdmissionReview answer for a request."""
+    response["uid"] = uid
+    if "warnings" in response:
+        response["warnings"] = _clean_warnings(response["warnings"])
+    if audit:
+        response["auditAnnotations"] = audit
+    return {"apiVersion": api_version, "kind": "AdmissionReview", "response": response}

@@ -1,0 +1,48 @@
+"""The server's TLS: a listening context whose certificate can be swapped while serving.
+
+`ssl.SSLContext.load_cert_chain` on a live context with a bad pair leaves that context
+without a usable key, and every later handshake fails. So each certificate gets a new,
+fully validated context, and the listening context's SNI callback hands every handshake
+the current one (with or without SNI). A pair that fails to load never replaces the one
+being served, and connections already open keep the context they started with.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from pathlib import Path
+
+# TLS 1.2 at least (kube-apiserver's floor), forward-secret AEAD suites only.
+CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
+
+
+def server_context(cert_file: Path, key_file: Path) -> ssl.SSLContext:
+    """A server context for one certificate; raises ssl.SSLError/OSError on a bad pair."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(CIPHERS)
+    context.set_alpn_protocols(["http/1.1"])
+    context.load_cert_chain(str(cert_file), str(key_file))
+    return context
+
+
+class ServingTLS:
+    """Holds the certificate being served and the listening context that serves it."""
+
+    def __init__(self, cert_file: Path, key_file: Path) -> None:
+        self._lock = threading.Lock()
+        self._current = server_context(cert_file, key_file)
+        self.listening = server_context(cert_file, key_file)
+        self.listening.sni_callback = self._choose
+
+    def _choose(
+        self, connection: ssl.SSLObject, _server_name: str | None, _context: ssl.SSLContext
+    ) -> None:
+        connection.context = self._current
+
+    def reload(self, cert_file: Path, key_file: Path) -> None:
+        """Serve a new pair from the next handshake on; keep the old one if it is bad."""
+        context = server_context(cert_file, key_file)
+        with self._lock:
+            self._current = context
