@@ -1,0 +1,48 @@
+"""Fixtures shared by the tests."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from injector import config, template
+from injector.engine import Engine
+
+
+@pytest.fixture(scope="session")
+def default_template() -> template.Template:
+    return template.load(config.DEFAULT_TEMPLATES)
+
+
+@pytest.fixture
+def engine(default_template: template.Template) -> Engine:
+    return Engine(config.Config(), default_template)
+
+
+@pytest.fixture
+def make_engine(default_template: template.Template) -> Callable[..., Engine]:
+    """An engine for a configuration given as YAML-shaped data."""
+
+    def make(data: dict[str, Any] | None = None) -> Engine:
+        return Engine(config.from_mapping(data or {}), default_template)
+
+    return make
+
+
+BASE_POD: dict[str, Any] = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"generateName": "web-7d4b9c-", "labels": {"app": "web"}},
+    "spec": {
+        "containers": [{"name": "web", "image": "nginx:1.27", "ports": [{"containerPort": 8080}]}],
+    },
+}
+
+
+@pytest.fixture
+def pod() -> dict[str, Any]:
+    """A small Pod as a ReplicaSet controller creates it (no name, no namespace)."""
+    return copy.deepcopy(BASE_POD)
