@@ -1,0 +1,45 @@
+# syntax=docker/dockerfile:1
+# The injector's image: `docker build -t sidecar-injector:0.1.0 .`
+#
+# Two stages. The build stage installs the project's dependencies with pip into a plain
+# directory; the final stage is distroless (no shell, no package manager, no compiler)
+# and only gets that directory, the `injector` package and the sidecar templates.
+#
+# Both stages run Python 3.11: gcr.io/distroless/python3-debian12 ships Debian 12's
+# Python 3.11 at /usr/bin/python3, so the CPython 3.11 wheels installed by the build
+# stage (same glibc family, bookworm) load in the final one. A virtualenv would not
+# carry over (its interpreter links point into the build image); a --target
+# directory on PYTHONPATH does.
+
+FROM python:3.11-slim-bookworm AS build
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore
+WORKDIR /src
+# README.m[d]: the readme pyproject.toml names, copied when present (a wildcard that
+# matches nothing is allowed next to a source that exists).
+COPY pyproject.toml README.m[d] ./
+COPY injector/ injector/
+# Install the project with its dependencies, then drop the installed copy of the
+# package and the console scripts: the final stage runs the package from /app/injector
+# (next to /app/templates, its default template directory) with `python3 -m injector`.
+RUN pip install --target /app/deps . \
+ && rm -rf /app/deps/injector /app/deps/bin
+
+FROM gcr.io/distroless/python3-debian12:nonroot
+WORKDIR /app
+COPY --from=build /app/deps /app/deps
+COPY injector/ /app/injector/
+COPY templates/ /app/templates/
+# PYTHONDONTWRITEBYTECODE: the root filesystem is read-only in the cluster.
+ENV PYTHONPATH=/app/deps:/app \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+# distroless's "nonroot" user, by number so that runAsNonRoot can verify it.
+USER 65532:65532
+EXPOSE 9443
+ENTRYPOINT ["python3", "-m", "injector"]
+# Standalone defaults (`docker run -p 9443:9443 sidecar-injector:0.1.0`): built-in
+# configuration, certificates generated into a writable directory. The Deployment in
+# manifests/ passes its own arguments.
+CMD ["serve", "--host", "0.0.0.0", "--port", "9443", "--cert-dir", "/tmp/sidecar-injector/certs"]
