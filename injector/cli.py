@@ -21,7 +21,10 @@ from injector.engine import Engine
 SAMPLE_POD = {
     "apiVersion": "v1",
     "kind": "Pod",
-    "metadata": {"generateName": "check-", "labels": {"app": "check"}},
+    "metadata": {
+        "generateName": "check-",
+        "labels": {"app": "check", "sidecar.istio.io/inject": "true"},
+    },
     "spec": {"containers": [{"name": "app", "image": "app:1", "ports": [{"containerPort": 8080}]}]},
 }
 

@@ -107,7 +107,7 @@ def _single_container(spec: Mapping[str, Any], key: str, where: str) -> str:
     if not isinstance(items, list) or len(items) != 1 or not isinstance(items[0], dict):
         raise TemplateError(f"{where}: spec.{key} must hold exactly one container")
     name = items[0].get("name")
-    if not isinstance(name, str) or not name:
+    if not isinstance(name, str) or not name or _PLACEHOLDER.search(name):
         raise TemplateError(f"{where}: spec.{key}[0].name must be a fixed, non-empty string")
     return name
 
@@ -128,9 +128,12 @@ def parse(text: str, where: str) -> Template:
     init = _single_container(spec, "initContainers", where)
     volumes = spec.get("volumes") or []
     if not isinstance(volumes, list) or not all(
-        isinstance(v, dict) and isinstance(v.get("name"), str) for v in volumes
+        isinstance(v, dict)
+        and isinstance(v.get("name"), str)
+        and not _PLACEHOLDER.search(v["name"])
+        for v in volumes
     ):
-        raise TemplateError(f"{where}: spec.volumes must be a list of named volumes")
+        raise TemplateError(f"{where}: spec.volumes must be a list of volumes with fixed names")
     volume_names = tuple(v["name"] for v in volumes)
     if len(set(volume_names)) != len(volume_names) or proxy == init:
         raise TemplateError(f"{where}: injected names must be unique")

@@ -105,18 +105,25 @@ def test_a_client_that_does_not_trust_the_ca_is_refused(running: Running) -> Non
         httpx.get(f"{running.url}/healthz", verify=ssl.create_default_context(), timeout=10)
 
 
-@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1:DeprecationWarning")
-def test_tls_below_1_2_is_refused(running: Running) -> None:
+def _handshake(running: Running, highest: ssl.TLSVersion) -> str | None:
+    """Connect with TLS versions up to `highest`; return the version agreed."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.load_verify_locations(str(running.ca))
     context.minimum_version = ssl.TLSVersion.TLSv1
-    context.maximum_version = ssl.TLSVersion.TLSv1_1
+    context.maximum_version = highest
     context.set_ciphers("ALL:@SECLEVEL=0")
     with (
         socket.create_connection(("127.0.0.1", running.port), timeout=10) as raw,
-        pytest.raises(ssl.SSLError, match="PROTOCOL_VERSION|UNSUPPORTED_PROTOCOL"),
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
     ):
-        context.wrap_socket(raw, server_hostname="127.0.0.1")
+        return tls.version()
+
+
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1:DeprecationWarning")
+def test_tls_below_1_2_is_refused(running: Running) -> None:
+    assert _handshake(running, ssl.TLSVersion.TLSv1_2) == "TLSv1.2"
+    with pytest.raises(ssl.SSLError, match=r"PROTOCOL_VERSION|UNSUPPORTED_PROTOCOL|EOF"):
+        _handshake(running, ssl.TLSVersion.TLSv1_1)
 
 
 def test_keep_alive_outlasts_the_api_servers_idle_connections(running: Running) -> None:

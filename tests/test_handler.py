@@ -1,0 +1,219 @@
+"""The admission contract of `handler.handle`, without HTTP."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+import support
+
+from injector import handler, policy, review
+from injector.engine import Engine
+
+
+def _handle(engine: Engine, body: dict[str, Any], ns: policy.Namespace | None = None) -> Any:
+    return handler.handle(body, engine=engine, namespaces=lambda _name: ns)
+
+
+def test_the_uid_is_echoed_byte_for_byte(engine: Engine, pod: dict[str, Any]) -> None:
+    uid = 'ünïcode-and-spaces and "quotes"'
+    answer = _handle(engine, support.review(pod, uid=uid)).answer
+    assert answer["response"]["uid"] == uid
+
+
+@pytest.mark.parametrize("version", ["admission.k8s.io/v1", "admission.k8s.io/v1beta1"])
+def test_the_answer_has_the_apiversion_of_the_request(
+    engine: Engine, pod: dict[str, Any], version: str
+) -> None:
+    answer = _handle(engine, support.review(pod, api_version=version)).answer
+    assert answer["apiVersion"] == version
+    assert answer["kind"] == "AdmissionReview"
+
+
+def test_the_namespace_comes_from_the_request_when_the_pod_has_none(
+    engine: Engine, pod: dict[str, Any]
+) -> None:
+    assert "namespace" not in pod["metadata"]
+    handled = _handle(engine, support.review(pod, namespace="kube-system"))
+    assert handled.reasons == ("system_namespace",)
+    assert handled.namespace == "kube-system"
+    assert handled.name == "web-7d4b9c-"
+
+
+def test_the_request_namespace_wins_over_the_pods(engine: Engine, pod: dict[str, Any]) -> None:
+    pod["metadata"]["namespace"] = "kube-system"
+    handled = _handle(engine, support.review(pod, namespace="shop"))
+    assert handled.result == "injected"
+
+
+def test_the_namespace_lookup_is_asked_for_the_requests_namespace(
+    engine: Engine, pod: dict[str, Any]
+) -> None:
+    asked: list[str] = []
+
+    def lookup(name: str) -> policy.Namespace | None:
+        asked.append(name)
+        return policy.Namespace(name, {})
+
+    handled = handler.handle(support.review(pod, namespace="shop"), engine=engine,
+                             namespaces=lookup)  # fmt: skip
+    assert asked == ["shop"]
+    assert handled.reasons == ("namespace_not_enabled",)
+
+
+@pytest.mark.parametrize(
+    ("operation", "kind", "group", "sub_resource"),
+    [
+        pytest.param("UPDATE", "Pod", "", None, id="update"),
+        pytest.param("CONNECT", "Pod", "", None, id="connect"),
+        pytest.param("CREATE", "Deployment", "apps", None, id="deployment"),
+        pytest.param("CREATE", "Pod", "example.com", None, id="pod-of-another-group"),
+        pytest.param("CREATE", "Pod", "", "binding", id="binding-subresource"),
+        pytest.param("UPDATE", "Pod", "", "ephemeralcontainers", id="ephemeral-containers"),
+    ],
+)
+def test_anything_but_pod_create_is_allowed_without_a_patch(
+    engine: Engine,
+    pod: dict[str, Any],
+    operation: str,
+    kind: str,
+    group: str,
+    sub_resource: str | None,
+) -> None:
+    body = support.review(pod, operation=operation, kind=kind, group=group,
+                          sub_resource=sub_resource)  # fmt: skip
+    handled = _handle(engine, body)
+    assert handled.answer["response"] == {"uid": body["request"]["uid"], "allowed": True}
+    assert handled.result == "ignored"
+
+
+def test_delete_with_a_null_object_is_allowed(engine: Engine) -> None:
+    handled = _handle(engine, support.review(None, operation="DELETE"))
+    assert handled.answer["response"]["allowed"] is True
+    assert support.patch_of(handled.answer) is None
+
+
+def test_a_dry_run_gets_the_same_patch(engine: Engine, pod: dict[str, Any]) -> None:
+    real = _handle(engine, support.review(copy.deepcopy(pod))).answer
+    dry = _handle(engine, support.review(copy.deepcopy(pod), dry_run=True)).answer
+    assert support.patch_of(real) == support.patch_of(dry)
+
+
+def test_the_input_pod_is_never_modified(engine: Engine, pod: dict[str, Any]) -> None:
+    body = support.review(pod)
+    before = copy.deepcopy(body)
+    _handle(engine, body)
+    assert body == before
+
+
+def test_audit_annotations_carry_the_decision_and_every_reason(
+    engine: Engine, pod: dict[str, Any]
+) -> None:
+    pod["spec"]["hostNetwork"] = True
+    pod["metadata"]["labels"]["sidecar.istio.io/inject"] = "false"
+    answer = _handle(engine, support.review(pod)).answer
+    assert answer["response"]["auditAnnotations"] == {
+        "decision": "skipped",
+        "reasons": "host_network,pod_label_disabled",
+    }
+
+
+def test_a_skip_for_a_conflict_warns_the_user(engine: Engine, pod: dict[str, Any]) -> None:
+    pod["spec"]["containers"].append({"name": "istio-proxy", "image": "my-proxy"})
+    response = _handle(engine, support.review(pod)).answer["response"]
+    assert response["allowed"] is True and "patch" not in response
+    assert any("named like an injected one" in w for w in response["warnings"])
+
+
+def test_a_plain_opt_out_does_not_warn(engine: Engine, pod: dict[str, Any]) -> None:
+    pod["metadata"]["labels"]["sidecar.istio.io/inject"] = "false"
+    response = _handle(engine, support.review(pod)).answer["response"]
+    assert "warnings" not in response
+
+
+def test_an_unparsable_inject_label_warns_and_falls_back(
+    engine: Engine, pod: dict[str, Any]
+) -> None:
+    pod["metadata"]["labels"]["sidecar.istio.io/inject"] = "yes"
+    response = _handle(engine, support.review(pod)).answer["response"]
+    assert "patch" in response
+    assert response["warnings"] == [
+        "sidecar-injector: label sidecar.istio.io/inject='yes' is not a boolean; ignored"
+    ]
+
+
+def test_an_invalid_quantity_is_denied_with_the_annotation_and_value(
+    engine: Engine, pod: dict[str, Any]
+) -> None:
+    pod["metadata"]["annotations"] = {"sidecar.istio.io/proxyMemory": "128Mi\n"}
+    response = _handle(engine, support.review(pod)).answer["response"]
+    assert response["allowed"] is False
+    assert response["status"]["code"] == 400
+    message = response["status"]["message"]
+    assert "sidecar.istio.io/proxyMemory='128Mi\\n'" in message
+    assert "not a Kubernetes quantity" in message
+
+
+@pytest.mark.parametrize(
+    ("mangle", "problem"),
+    [
+        pytest.param(lambda p: p.update(spec=[]), "spec must be an object", id="spec-list"),
+        pytest.param(lambda p: p["spec"].update(containers={"a": 1}), "spec.containers",
+                     id="containers-map"),
+        pytest.param(lambda p: p["spec"].update(containers=[]), "spec.containers",
+                     id="no-containers"),
+        pytest.param(lambda p: p["spec"]["containers"].append("x"), "spec.containers[1]",
+                     id="container-string"),
+        pytest.param(lambda p: p["spec"].update(initContainers={}), "spec.initContainers",
+                     id="init-containers-map"),
+        pytest.param(lambda p: p["spec"].update(volumes=[{"name": 1}]), "spec.volumes[0]",
+                     id="volume-unnamed"),
+        pytest.param(lambda p: p["metadata"].update(annotations={"a": 1}),
+                     "metadata.annotations", id="annotation-not-string"),
+        pytest.param(lambda p: p["metadata"].update(labels=[]), "metadata.labels",
+                     id="labels-list"),
+        pytest.param(lambda p: p.update(metadata="x"), "metadata", id="metadata-string"),
+        pytest.param(lambda p: p["spec"]["containers"][0].update(ports={"a": 1}), "ports",
+                     id="ports-map"),
+        pytest.param(lambda p: p["spec"]["containers"][0].update(resources=[]), "resources",
+                     id="resources-list"),
+    ],
+)  # fmt: skip
+def test_a_pod_that_cannot_be_understood_is_denied_with_a_message(
+    engine: Engine, pod: dict[str, Any], mangle: Any, problem: str
+) -> None:
+    mangle(pod)
+    response = _handle(engine, support.review(pod)).answer["response"]
+    assert response["allowed"] is False
+    assert problem in response["status"]["message"]
+
+
+def test_an_object_that_is_not_a_json_object_is_denied(engine: Engine) -> None:
+    response = _handle(engine, support.review(["not", "a", "pod"])).answer["response"]
+    assert response["allowed"] is False
+
+
+def test_an_internal_error_denies_the_pod_without_a_traceback(
+    engine: Engine, pod: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(engine, "inject", broken)
+    handled = _handle(engine, support.review(pod))
+    status = handled.answer["response"]["status"]
+    assert handled.answer["response"]["allowed"] is False
+    assert status["code"] == 500
+    assert "secret internals" not in status["message"]
+    assert handled.reasons == ("internal_error",)
+
+
+def test_warnings_are_cut_to_what_the_api_server_keeps(engine: Engine) -> None:
+    response = review.finish("admission.k8s.io/v1", "u", review.allowed(warnings=["w" * 1000]))
+    assert len(response["response"]["warnings"][0]) == review.MAX_WARNING_LENGTH
+
+
+def test_an_empty_patch_is_never_sent() -> None:
+    assert "patch" not in review.patched([])
+    assert "patchType" not in review.patched([])

@@ -1,0 +1,99 @@
+"""The template is data: placeholders are values, never structure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from injector import config, template
+
+GOOD = """
+spec:
+  initContainers:
+  - name: init
+    image: ${proxy.image}
+    args: ${init.args}
+  containers:
+  - name: proxy
+    image: ${proxy.image}
+    args: ["--domain", "$(POD_NAMESPACE).svc.${mesh.clusterDomain}"]
+    env:
+    - {name: FIXED, value: "x"}
+  volumes:
+  - {name: data, emptyDir: {}}
+"""
+
+VALUES: dict[str, Any] = {
+    "proxy.image": "proxy:1",
+    "init.args": ["a", "b"],
+    "mesh.clusterDomain": "cluster.local",
+}
+
+
+def test_placeholders_take_values_whole_or_as_text() -> None:
+    rendered = template.parse(GOOD, "good").render(VALUES)
+    assert rendered["initContainer"]["args"] == ["a", "b"]
+    assert rendered["proxy"]["args"] == ["--domain", "$(POD_NAMESPACE).svc.cluster.local"]
+    assert rendered["volumes"] == [{"name": "data", "emptyDir": {}}]
+
+
+def test_a_hostile_value_stays_one_string() -> None:
+    hostile = 'x"\n  - name: injected\n    image: "busybox\n    securityContext: {privileged: true}'
+    rendered = template.parse(GOOD, "good").render({**VALUES, "proxy.image": hostile})
+    assert rendered["proxy"]["image"] == hostile
+    assert list(rendered) == ["initContainer", "proxy", "volumes"]
+    assert set(rendered["proxy"]) == {"name", "image", "args", "env"}
+
+
+def test_renders_do_not_share_the_parts_that_vary() -> None:
+    compiled = template.parse(GOOD, "good")
+    first = compiled.render(VALUES)
+    second = compiled.render({**VALUES, "proxy.image": "other"})
+    assert first["proxy"]["image"] == "proxy:1"
+    assert second["proxy"]["image"] == "other"
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        pytest.param("spec: {containers: []}", "exactly one container", id="no-proxy"),
+        pytest.param(GOOD.replace("${proxy.image}", "${proxy.evil}", 1), "unknown placeholder",
+                     id="unknown-placeholder"),
+        pytest.param(GOOD + "  hostNetwork: true\n", "cannot be injected", id="extra-spec-key"),
+        pytest.param("metadata: {}\n" + GOOD, "only a spec", id="extra-top-key"),
+        pytest.param(GOOD.replace("name: init", "name: proxy"), "unique", id="same-names"),
+        pytest.param(GOOD.replace("name: proxy", "name: ${proxy.image}"), "fixed",
+                     id="placeholder-name"),
+        pytest.param("spec: [", "not valid YAML", id="broken-yaml"),
+        pytest.param("!!python/object/apply:os.system ['true']", "not valid YAML",
+                     id="python-tag"),
+    ],
+)  # fmt: skip
+def test_a_bad_template_is_refused_at_load(text: str, problem: str) -> None:
+    with pytest.raises(template.TemplateError, match=problem):
+        template.parse(text, "bad")
+
+
+def test_a_missing_template_directory_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(template.TemplateError, match="cannot read"):
+        template.load(tmp_path)
+
+
+def test_the_shipped_template_uses_every_value_the_engine_provides() -> None:
+    text = (config.DEFAULT_TEMPLATES / template.SIDECAR_FILE).read_text()
+    unused = [name for name in template.PLACEHOLDERS if "${" + name + "}" not in text]
+    assert unused == []
+
+
+def test_the_shipped_init_container_needs_only_net_admin_and_net_raw(
+    default_template: template.Template,
+) -> None:
+    init = default_template.render(dict.fromkeys(template.PLACEHOLDERS, "v") | {"proxy.uid": 1337})[
+        "initContainer"
+    ]
+    security = init["securityContext"]
+    assert security["capabilities"] == {"add": ["NET_ADMIN", "NET_RAW"], "drop": ["ALL"]}
+    assert security["privileged"] is False
+    assert security["allowPrivilegeEscalation"] is False
