@@ -3,6 +3,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+SOURCES := injector tests $(wildcard bench)
 
 .PHONY: run test lint fix clean
 
@@ -19,14 +20,14 @@ test: $(BIN)/.installed
 	$(BIN)/pytest
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check injector tests bench
-	$(BIN)/ruff format --check injector tests bench
+	$(BIN)/ruff check $(SOURCES)
+	$(BIN)/ruff format --check $(SOURCES)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 fix: $(BIN)/.installed
-	$(BIN)/ruff format injector tests bench
-	$(BIN)/ruff check --fix injector tests bench
+	$(BIN)/ruff format $(SOURCES)
+	$(BIN)/ruff check --fix $(SOURCES)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
