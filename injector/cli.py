@@ -48,7 +48,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logs.setup(level=args.log_level, fmt=args.log_format)
     server.serve(
         server.Options(
-            host=args.host, port=args.port, cert_dir=args.cert_dir, config_file=args.config
+            host=args.host,
+            port=args.port,
+            cert_dir=args.cert_dir,
+            config_file=args.config,
+            client_ca_file=args.client_ca_file,
         )
     )
     return 0
@@ -100,6 +104,11 @@ def parser() -> argparse.ArgumentParser:
         help="directory of ca.crt/tls.crt/tls.key; generated when empty",
     )
     serve.add_argument("--config", type=Path, help="configuration file (YAML)")
+    serve.add_argument(
+        "--client-ca-file",
+        type=Path,
+        help="require client certificates signed by this CA (kube-apiserver's)",
+    )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.add_argument("--log-format", default="json", choices=["json", "text"])
     serve.set_defaults(run=cmd_serve)

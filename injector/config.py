@@ -96,6 +96,29 @@ class Certificates:
 
 
 @dataclass(frozen=True)
+class Server:
+    """Limits of the HTTP server; see the README for why each default was chosen."""
+
+    maxBodyBytes: int = DEFAULT_MAX_BODY_BYTES
+    maxConcurrentReviews: int = 64
+    reviewTimeoutSeconds: float = 4.0
+    keepAliveSeconds: int = 120
+    drainSeconds: float = 5.0
+    shutdownTimeoutSeconds: float = 20.0
+
+
+# (lowest, highest) accepted for each server setting.
+_SERVER_RANGES: dict[str, tuple[float, float]] = {
+    "maxBodyBytes": (1024, 64 * 1024 * 1024),
+    "maxConcurrentReviews": (1, 100_000),
+    "reviewTimeoutSeconds": (0.1, 30),
+    "keepAliveSeconds": (1, 3600),
+    "drainSeconds": (0, 300),
+    "shutdownTimeoutSeconds": (1, 600),
+}
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration. Field names are the YAML keys."""
 
@@ -106,7 +129,7 @@ class Config:
     neverInjectSelector: tuple[Mapping[str, Any], ...] = ()
     alwaysInjectSelector: tuple[Mapping[str, Any], ...] = ()
     templates: Path = DEFAULT_TEMPLATES
-    maxBodyBytes: int = DEFAULT_MAX_BODY_BYTES
+    server: Server = field(default_factory=Server)
     proxy: Proxy = field(default_factory=Proxy)
     interception: Interception = field(default_factory=Interception)
     mesh: Mesh = field(default_factory=Mesh)
@@ -171,7 +194,7 @@ class _Reader:
     def _path(self, key: str) -> str:
         return f"{self.where}.{key}" if self.where else key
 
-    def get(self, key: str, kind: type, default: Any) -> Any:
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any) -> Any:
         self.seen.add(key)
         if key not in self.data or self.data[key] is None:
             return default
@@ -180,7 +203,8 @@ class _Reader:
             # YAML turns an unquoted true/false into a bool; accept it for string switches.
             value = "true" if value else "false"
         if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
-            raise ConfigError(f"{self._path(key)} must be a {kind.__name__}, got {value!r}")
+            what = kind.__name__ if isinstance(kind, type) else "number"
+            raise ConfigError(f"{self._path(key)} must be a {what}, got {value!r}")
         return value
 
     def choice(self, key: str, options: Sequence[str], default: str) -> Any:
@@ -279,6 +303,20 @@ def _proxy(reader: _Reader) -> Proxy:
     return proxy
 
 
+def _server(reader: _Reader) -> Server:
+    section, default = reader.child("server"), Server()
+    values: dict[str, Any] = {}
+    for name, (low, high) in _SERVER_RANGES.items():
+        current = getattr(default, name)
+        kind = int if isinstance(current, int) else (int, float)
+        value = section.get(name, kind, current)
+        if isinstance(value, bool) or not low <= value <= high:
+            raise ConfigError(f"server.{name} must be between {low:g} and {high:g}")
+        values[name] = type(current)(value)
+    section.done()
+    return Server(**values)
+
+
 def _simple(reader: _Reader, key: str, cls: type[Any]) -> Any:
     section, default = reader.child(key), cls()
     values: dict[str, Any] = {}
@@ -296,9 +334,6 @@ def from_mapping(data: Any, *, base: Path = Path()) -> Config:
     """Validate already-parsed YAML; relative paths are taken from `base`."""
     top, default = _Reader(data, ""), Config()
     templates = Path(top.get("templates", str, str(default.templates)))
-    max_body = top.get("maxBodyBytes", int, default.maxBodyBytes)
-    if not 1024 <= max_body <= 64 * 1024 * 1024:
-        raise ConfigError("maxBodyBytes must be between 1024 and 67108864")
     config = Config(
         policy=top.choice("policy", ("enabled", "disabled"), default.policy),
         nativeSidecar=top.choice("nativeSidecar", ("auto", "true", "false"), "auto"),
@@ -307,7 +342,7 @@ def from_mapping(data: Any, *, base: Path = Path()) -> Config:
         neverInjectSelector=_selectors(top, "neverInjectSelector"),
         alwaysInjectSelector=_selectors(top, "alwaysInjectSelector"),
         templates=templates if templates.is_absolute() else base / templates,
-        maxBodyBytes=max_body,
+        server=_server(top),
         proxy=_proxy(top),
         interception=_interception(top),
         mesh=_simple(top, "mesh", Mesh),

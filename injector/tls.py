@@ -17,23 +17,33 @@ from pathlib import Path
 CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
 
 
-def server_context(cert_file: Path, key_file: Path) -> ssl.SSLContext:
-    """A server context for one certificate; raises ssl.SSLError/OSError on a bad pair."""
+def server_context(
+    cert_file: Path, key_file: Path, client_ca_file: Path | None = None
+) -> ssl.SSLContext:
+    """A server context for one certificate; raises ssl.SSLError/OSError on a bad pair.
+
+    With `client_ca_file`, every client must present a certificate signed by it (as
+    kube-apiserver does when given an admission kubeconfig with a client certificate).
+    """
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.set_ciphers(CIPHERS)
     context.set_alpn_protocols(["http/1.1"])
     context.load_cert_chain(str(cert_file), str(key_file))
+    if client_ca_file is not None:
+        context.load_verify_locations(str(client_ca_file))
+        context.verify_mode = ssl.CERT_REQUIRED
     return context
 
 
 class ServingTLS:
     """Holds the certificate being served and the listening context that serves it."""
 
-    def __init__(self, cert_file: Path, key_file: Path) -> None:
+    def __init__(self, cert_file: Path, key_file: Path, client_ca_file: Path | None = None) -> None:
         self._lock = threading.Lock()
-        self._current = server_context(cert_file, key_file)
-        self.listening = server_context(cert_file, key_file)
+        self._client_ca = client_ca_file
+        self._current = server_context(cert_file, key_file, client_ca_file)
+        self.listening = server_context(cert_file, key_file, client_ca_file)
         self.listening.sni_callback = self._choose
 
     def _choose(
@@ -43,6 +53,6 @@ class ServingTLS:
 
     def reload(self, cert_file: Path, key_file: Path) -> None:
         """Serve a new pair from the next handshake on; keep the old one if it is bad."""
-        context = server_context(cert_file, key_file)
+        context = server_context(cert_file, key_file, self._client_ca)
         with self._lock:
             self._current = context

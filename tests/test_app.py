@@ -55,7 +55,7 @@ def test_content_type_parameters_are_accepted(client: TestClient) -> None:
 def test_a_body_over_the_limit_is_refused_by_its_declared_length(
     make_engine: object,
 ) -> None:
-    engine = make_engine({"maxBodyBytes": 2048})  # type: ignore[operator]
+    engine = make_engine({"server": {"maxBodyBytes": 2048}})  # type: ignore[operator]
     with TestClient(create_app(State(engine=engine))) as client:
         body = b'{"pad": "' + b"x" * 4096 + b'"}'
         response = client.post("/inject", content=body, headers={"content-type": JSON})
@@ -63,7 +63,7 @@ def test_a_body_over_the_limit_is_refused_by_its_declared_length(
 
 
 def test_a_chunked_body_over_the_limit_is_refused(make_engine: object) -> None:
-    engine = make_engine({"maxBodyBytes": 2048})  # type: ignore[operator]
+    engine = make_engine({"server": {"maxBodyBytes": 2048}})  # type: ignore[operator]
 
     def chunks() -> Iterator[bytes]:
         for _ in range(10):

@@ -17,7 +17,8 @@ def test_no_file_gives_the_documented_defaults() -> None:
     assert loaded.proxy.image == "docker.io/istio/proxyv2:1.20.8"
     assert loaded.proxy.uid == 1337
     assert loaded.systemNamespaces == ("kube-system", "kube-public", "kube-node-lease")
-    assert loaded.maxBodyBytes == 7 * 1024 * 1024
+    assert loaded.server.maxBodyBytes == 7 * 1024 * 1024
+    assert loaded.server.keepAliveSeconds >= 90
 
 
 def test_a_file_overrides_only_what_it_names(tmp_path: Path) -> None:
@@ -56,7 +57,10 @@ def test_a_file_overrides_only_what_it_names(tmp_path: Path) -> None:
                      id="in-without-values"),
         pytest.param({"systemNamespaces": ["kube-system", ""]}, "non-empty strings",
                      id="empty-namespace"),
-        pytest.param({"maxBodyBytes": 10}, "maxBodyBytes", id="tiny-body-limit"),
+        pytest.param({"server": {"maxBodyBytes": 10}}, "server.maxBodyBytes", id="tiny-body-limit"),
+        pytest.param({"server": {"drainSeconds": True}}, "server.drainSeconds", id="bool-number"),
+        pytest.param({"server": {"reviewTimeoutSeconds": "4"}}, "server.reviewTimeoutSeconds",
+                     id="string-number"),
         pytest.param(["a"], "must be a mapping", id="not-a-mapping"),
     ],
 )  # fmt: skip

@@ -6,68 +6,31 @@ from __future__ import annotations
 import contextlib
 import socket
 import ssl
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import http_cases
 import httpx
 import pytest
-import uvicorn
-
-from injector import server
-from injector.app import create_app
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Running:
-    url: str
-    port: int
-    ca: Path
-    config: uvicorn.Config
+import servers
 
 
 @pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    cert_dir = tmp_path_factory.mktemp("certs")
-    config_file = cert_dir.parent / "config.yaml"
-    config_file.write_text("maxBodyBytes: 262144\n")
-    port = _free_port()
-    options = server.Options(host="127.0.0.1", port=port, cert_dir=cert_dir,
-                             config_file=config_file)  # fmt: skip
-    state, tls = server.prepare(options)
-    config = server.uvicorn_config(create_app(state), tls, "127.0.0.1", port)
-    uvicorn_server = uvicorn.Server(config)
-    thread = threading.Thread(target=uvicorn_server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not uvicorn_server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    try:
-        yield Running(f"https://127.0.0.1:{port}", port, cert_dir / "ca.crt", config)
-    finally:
-        uvicorn_server.should_exit = True
-        thread.join(timeout=10)
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.Running]:
+    with servers.running(
+        tmp_path_factory.mktemp("https"), "server: {maxBodyBytes: 262144}\n"
+    ) as instance:
+        yield instance
 
 
 @pytest.fixture(scope="module")
-def client(running: Running) -> Iterator[httpx.Client]:
+def client(running: servers.Running) -> Iterator[httpx.Client]:
     context = ssl.create_default_context(cafile=str(running.ca))
     with httpx.Client(base_url=running.url, verify=context, timeout=10) as client:
         yield client
 
 
 def test_the_generated_certificate_files_are_there_with_a_private_key_mode(
-    running: Running,
+    running: servers.Running,
 ) -> None:
     directory = running.ca.parent
     assert {p.name for p in directory.iterdir()} >= {"ca.crt", "ca.key", "tls.crt", "tls.key"}
@@ -94,18 +57,18 @@ def test_a_broken_call_over_https_gets_a_4xx(
     assert client.get("/healthz").status_code == 200
 
 
-def test_the_certificate_verifies_for_localhost_too(running: Running) -> None:
+def test_the_certificate_verifies_for_localhost_too(running: servers.Running) -> None:
     context = ssl.create_default_context(cafile=str(running.ca))
     url = f"https://localhost:{running.port}/healthz"
     assert httpx.get(url, verify=context, timeout=10).status_code == 200
 
 
-def test_a_client_that_does_not_trust_the_ca_is_refused(running: Running) -> None:
+def test_a_client_that_does_not_trust_the_ca_is_refused(running: servers.Running) -> None:
     with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
         httpx.get(f"{running.url}/healthz", verify=ssl.create_default_context(), timeout=10)
 
 
-def _handshake(running: Running, highest: ssl.TLSVersion) -> str | None:
+def _handshake(running: servers.Running, highest: ssl.TLSVersion) -> str | None:
     """Connect with TLS versions up to `highest`; return the version agreed."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.load_verify_locations(str(running.ca))
@@ -120,18 +83,18 @@ def _handshake(running: Running, highest: ssl.TLSVersion) -> str | None:
 
 
 @pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1:DeprecationWarning")
-def test_tls_below_1_2_is_refused(running: Running) -> None:
+def test_tls_below_1_2_is_refused(running: servers.Running) -> None:
     assert _handshake(running, ssl.TLSVersion.TLSv1_2) == "TLSv1.2"
     with pytest.raises(ssl.SSLError, match=r"PROTOCOL_VERSION|UNSUPPORTED_PROTOCOL|EOF"):
         _handshake(running, ssl.TLSVersion.TLSv1_1)
 
 
-def test_keep_alive_outlasts_the_api_servers_idle_connections(running: Running) -> None:
+def test_keep_alive_outlasts_the_api_servers_idle_connections(running: servers.Running) -> None:
     assert running.config.timeout_keep_alive >= 90
 
 
 def test_a_streamed_body_is_cut_off_at_the_limit_before_it_is_all_sent(
-    running: Running,
+    running: servers.Running,
 ) -> None:
     context = ssl.create_default_context(cafile=str(running.ca))
     with (

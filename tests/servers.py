@@ -1,0 +1,72 @@
+"""Starting the real server (uvicorn over TLS on 127.0.0.1) for a test, and stopping it."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+
+from injector import server
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Running:
+    url: str
+    port: int
+    ca: Path
+    server: server.DrainingServer
+
+    @property
+    def config(self) -> uvicorn.Config:
+        return self.server.config
+
+    def client_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca))
+
+    def tls_socket(self) -> ssl.SSLSocket:
+        raw = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        return self.client_context().wrap_socket(raw, server_hostname="127.0.0.1")
+
+
+@contextlib.contextmanager
+def running(
+    directory: Path, config_text: str = "", client_ca: Path | None = None
+) -> Iterator[Running]:
+    """Serve in a thread of this process; stop and join on exit."""
+    cert_dir = directory / "certs"
+    config_file = directory / "config.yaml"
+    config_file.write_text(config_text)
+    port = free_port()
+    options = server.Options(
+        host="127.0.0.1",
+        port=port,
+        cert_dir=cert_dir,
+        config_file=config_file,
+        client_ca_file=client_ca,
+    )
+    instance = server.build(options)
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not instance.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.02)
+    try:
+        yield Running(f"https://127.0.0.1:{port}", port, cert_dir / "ca.crt", instance)
+    finally:
+        instance.should_exit = True
+        thread.join(timeout=30)
+        assert not thread.is_alive(), "server did not stop"
