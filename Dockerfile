@@ -16,9 +16,8 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore
 WORKDIR /src
-# README.m[d]: the readme pyproject.toml names, copied when present (a wildcard that
-# matches nothing is allowed next to a source that exists).
-COPY pyproject.toml README.m[d] ./
+# README.md is the readme pyproject.toml names (the package's long description).
+COPY pyproject.toml README.md ./
 COPY injector/ injector/
 # Install the project with its dependencies, then drop the installed copy of the
 # package and the console scripts: the final stage runs the package from /app/injector
