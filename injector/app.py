@@ -130,6 +130,11 @@ def create_app(state: State) -> FastAPI:
         except BadCall as bad:
             state.metrics.bad_calls.labels(str(bad.status)).inc()
             return _error(bad.status, bad.message, close=state.draining)
+        except Exception:
+            # A bug of ours in reading the call: logged with its stack, never shown.
+            log.exception("could not process an admission call")
+            state.metrics.bad_calls.labels("400").inc()
+            return _error(400, "the call could not be processed", close=state.draining)
         finally:
             state.in_flight -= 1
         state.metrics.answered(handled.result, handled.reasons, time.perf_counter() - started)

@@ -58,6 +58,8 @@ def _container_problem(container: Mapping[str, Any], where: str) -> str | None:
         isinstance(ports, list) and all(isinstance(p, dict) for p in ports)
     ):
         return f"{where}.ports must be a list of objects"
+    if not isinstance(container.get("securityContext") or {}, dict):
+        return f"{where}.securityContext must be an object"
     resources = container.get("resources")
     if resources is not None and not (
         isinstance(resources, dict)
@@ -80,6 +82,8 @@ def shape_problem(pod: Any) -> str | None:
     spec = pod.get("spec")
     if not isinstance(spec, dict):
         return "spec must be an object"
+    if not isinstance(spec.get("securityContext") or {}, dict):
+        return "spec.securityContext must be an object"
     problem = (
         _named_list(spec.get("containers"), "spec.containers", required=True)
         or _named_list(spec.get("initContainers"), "spec.initContainers")

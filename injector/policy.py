@@ -24,6 +24,8 @@ CONTAINER_NAME_CONFLICT = "container_name_conflict"
 VOLUME_NAME_CONFLICT = "volume_name_conflict"
 PORT_CONFLICT = "port_conflict"
 NAMESPACE_DISABLED = "namespace_disabled"
+POD_SECURITY_LEVEL = "pod_security_level"
+APP_RUNS_AS_PROXY_UID = "app_runs_as_proxy_uid"
 POD_LABEL_DISABLED = "pod_label_disabled"
 POD_ANNOTATION_DISABLED = "pod_annotation_disabled"
 NEVER_INJECT_SELECTOR = "never_inject_selector"
@@ -53,6 +55,12 @@ SENTENCES = {
     VOLUME_NAME_CONFLICT: "the Pod already has a volume named like an injected one",
     PORT_CONFLICT: "a container declares a port the proxy listens on",
     NAMESPACE_DISABLED: f"the namespace is labelled {names.NAMESPACE_INJECTION_LABEL}=disabled",
+    POD_SECURITY_LEVEL: (
+        "the namespace enforces Pod Security baseline or restricted, which forbids the"
+        " NET_ADMIN/NET_RAW capabilities the traffic redirect needs"
+    ),
+    APP_RUNS_AS_PROXY_UID: "an app container runs as the proxy's user id, so its traffic"
+    " would bypass the proxy",
     POD_LABEL_DISABLED: f"the Pod is labelled {names.INJECT}=false",
     POD_ANNOTATION_DISABLED: f"the Pod is annotated {names.INJECT}=false",
     NEVER_INJECT_SELECTOR: "the Pod matches neverInjectSelector",
@@ -78,8 +86,17 @@ SENTENCES = {
 # Skips a person should hear about: the Pod asked for (or was due) a sidecar and did not
 # get one because of something in it that can be fixed.
 NOTEWORTHY = frozenset(
-    {CONTAINER_NAME_CONFLICT, VOLUME_NAME_CONFLICT, PORT_CONFLICT, ANNOTATIONS_FULL}
+    {
+        CONTAINER_NAME_CONFLICT,
+        VOLUME_NAME_CONFLICT,
+        PORT_CONFLICT,
+        ANNOTATIONS_FULL,
+        POD_SECURITY_LEVEL,
+        APP_RUNS_AS_PROXY_UID,
+    }
 )
+# Pod Security levels whose capability rules forbid the init container's NET_ADMIN/NET_RAW.
+_RESTRICTIVE_LEVELS = frozenset({"baseline", "restricted"})
 
 # Ports the proxy and its agent listen on inside the Pod's network namespace.
 PROXY_PORTS = frozenset({15000, 15001, 15004, 15006, 15020, 15021, 15053, 15090})
@@ -141,7 +158,22 @@ def _hard_skips(
         found.extend(_collisions(spec, injected))
     if ns is not None and ns.labels.get(names.NAMESPACE_INJECTION_LABEL) == "disabled":
         found.append(NAMESPACE_DISABLED)
+    if ns is not None and ns.labels.get(names.PSA_ENFORCE) in _RESTRICTIVE_LEVELS:
+        # Pod Security admission runs after us and would reject the injected Pod.
+        found.append(POD_SECURITY_LEVEL)
+    if _runs_as(spec, config.proxy.uid):
+        found.append(APP_RUNS_AS_PROXY_UID)
     return found
+
+
+def _runs_as(spec: Mapping[str, Any], uid: int) -> bool:
+    """True when an app container (or the Pod's default) runs as `uid`."""
+    pod_user = (spec.get("securityContext") or {}).get("runAsUser")
+    for container in spec["containers"]:
+        user = (container.get("securityContext") or {}).get("runAsUser", pod_user)
+        if user == uid and not isinstance(user, bool):
+            return True
+    return False
 
 
 def _collisions(spec: Mapping[str, Any], injected: Injected) -> list[str]:

@@ -65,7 +65,10 @@ def parse(body: Any) -> tuple[str, Request]:
     """Check the envelope of a decoded body; return its apiVersion and request."""
     if not isinstance(body, dict):
         raise ReviewError("the body must be a JSON object (an AdmissionReview)")
-    if body.get("kind") != "AdmissionReview" or body.get("apiVersion") not in API_VERSIONS:
+    api_version = body.get("apiVersion")
+    if body.get("kind") != "AdmissionReview" or not (
+        isinstance(api_version, str) and api_version in API_VERSIONS
+    ):
         raise ReviewError("expected kind AdmissionReview of admission.k8s.io/v1 or v1beta1")
     request = body.get("request")
     if not isinstance(request, dict):
@@ -78,7 +81,12 @@ def parse(body: Any) -> tuple[str, Request]:
         isinstance(kind.get(k), str) for k in ("group", "version", "kind")
     ):
         raise ReviewError("request.kind must name a group, version and kind")
-    if request.get("operation") not in ("CREATE", "UPDATE", "DELETE", "CONNECT"):
+    if not isinstance(request.get("operation"), str) or request["operation"] not in (
+        "CREATE",
+        "UPDATE",
+        "DELETE",
+        "CONNECT",
+    ):
         raise ReviewError("request.operation must be CREATE, UPDATE, DELETE or CONNECT")
     for key in ("namespace", "name", "subResource"):
         if not isinstance(request.get(key, ""), str):

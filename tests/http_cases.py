@@ -106,6 +106,10 @@ BAD_CALLS = [
                  id="wrong-kind"),
     pytest.param(VALID.replace("admission.k8s.io/v1", "admission.k8s.io/v2").encode(),
                  "application/json", 400, id="unknown-api-version"),
+    pytest.param(VALID.replace('"admission.k8s.io/v1"', "[]").encode(), "application/json", 400,
+                 id="api-version-not-a-string"),
+    pytest.param(_with_request(operation=["CREATE"]), "application/json", 400,
+                 id="operation-not-a-string"),
     pytest.param(json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"})
                  .encode(), "application/json", 400, id="missing-request"),
     pytest.param(_with_request(uid=...), "application/json", 400, id="missing-uid"),
