@@ -19,6 +19,8 @@ from injector.template import Template
 
 # kube-apiserver refuses an object whose annotations exceed 256 KiB in total.
 ANNOTATION_SIZE_LIMIT = 256 * 1024
+SETTINGS_CACHE_SIZE = 1024
+SHAPING = overrides.SHAPING_KEYS
 
 Result = Literal["injected", "skipped", "denied"]
 
@@ -116,6 +118,9 @@ class Engine:
         )
         # Whether the API server runs native sidecars; None until a cluster says so.
         self.native_supported: bool | None = None
+        # Settings by (shaping annotations, Guaranteed QoS): the Pods of one workload
+        # share them, so most reviews skip the quantity and list parsing.
+        self._settings: dict[tuple[Any, ...], overrides.Settings] = {}
 
     def inject(self, pod: Any, *, namespace: str, ns: policy.Namespace | None) -> Outcome:
         """Decide and, when injecting, return the patch for one Pod."""
@@ -135,6 +140,7 @@ class Engine:
                 annotations=effective,
                 config=self.config,
                 native_supported=self.native_supported,
+                shared=self._shared_settings(pod["spec"], effective),
             )
         except overrides.Refused as refused:
             message = "cannot inject the sidecar: " + "; ".join(refused.problems)
@@ -155,6 +161,20 @@ class Engine:
             annotations={names.STATUS: status},
         )
         return Outcome("injected", decision.reasons, warnings, ops=ops)
+
+    def _shared_settings(
+        self, spec: Mapping[str, Any], annotations: Mapping[str, str]
+    ) -> overrides.Settings:
+        guaranteed = overrides.is_guaranteed(spec)
+        shaping = tuple(sorted((k, v) for k, v in annotations.items() if k in SHAPING))
+        key = (guaranteed, shaping)
+        found = self._settings.get(key)
+        if found is None:
+            found = overrides.settings(annotations, self.config, guaranteed=guaranteed)
+            if len(self._settings) >= SETTINGS_CACHE_SIZE:
+                self._settings.clear()
+            self._settings[key] = found
+        return found
 
     @staticmethod
     def _effective_annotations(

@@ -209,17 +209,35 @@ def _native(
     return config.nativeSidecar == "true"
 
 
-def resolve(
-    spec: Mapping[str, Any],
-    *,
-    annotations: Mapping[str, str],
-    config: Config,
-    native_supported: bool | None,
-) -> Resolved:
-    """Resolve every placeholder value for one Pod, or raise `Refused`."""
+# Annotations that change the resources or the redirect rules.
+SHAPING_KEYS = frozenset(
+    {
+        *_RESOURCE_KEYS,
+        names.INCLUDE_OUTBOUND_IP_RANGES,
+        names.EXCLUDE_OUTBOUND_IP_RANGES,
+        names.INCLUDE_INBOUND_PORTS,
+        names.EXCLUDE_INBOUND_PORTS,
+        names.EXCLUDE_OUTBOUND_PORTS,
+        names.EXCLUDE_INTERFACES,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The values that follow from the configuration and the shaping annotations only,
+    so every Pod of a workload shares them (and they can be computed once)."""
+
+    proxy: dict[str, dict[str, str]]
+    init: dict[str, dict[str, str]]
+    args: list[str]
+    warnings: tuple[str, ...]
+
+
+def settings(annotations: Mapping[str, str], config: Config, *, guaranteed: bool) -> Settings:
+    """Resources and redirect arguments for these annotations, or raise `Refused`."""
     problems: list[str] = []
     warnings: list[str] = []
-    guaranteed = is_guaranteed(spec)
     proxy = _proxy_resources(annotations, config.proxy.resources, guaranteed, problems, warnings)
     init = config.proxy.initResources.as_dict()
     if guaranteed:
@@ -227,6 +245,25 @@ def resolve(
     args = _init_args(annotations, config, problems)
     if problems:
         raise Refused(problems)
+    return Settings(proxy, init, args, tuple(warnings))
+
+
+def resolve(
+    spec: Mapping[str, Any],
+    *,
+    annotations: Mapping[str, str],
+    config: Config,
+    native_supported: bool | None,
+    shared: Settings | None = None,
+) -> Resolved:
+    """Resolve every placeholder value for one Pod, or raise `Refused`.
+
+    `shared` is what `settings` returned for this Pod's annotations, when the caller has
+    it already; it is computed here otherwise.
+    """
+    if shared is None:
+        shared = settings(annotations, config, guaranteed=is_guaranteed(spec))
+    warnings = list(shared.warnings)
     containers = spec["containers"]
     ports = [port for c in containers for port in c.get("ports") or []]
     mesh = config.mesh
@@ -234,9 +271,9 @@ def resolve(
         "proxy.image": config.proxy.image,
         "proxy.imagePullPolicy": config.proxy.imagePullPolicy,
         "proxy.uid": config.proxy.uid,
-        "proxy.resources": proxy,
-        "init.args": args,
-        "init.resources": init,
+        "proxy.resources": shared.proxy,
+        "init.args": shared.args,
+        "init.resources": shared.init,
         "mesh.clusterDomain": mesh.clusterDomain,
         "mesh.caAddress": mesh.caAddress,
         "mesh.clusterId": mesh.clusterId,

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 import yaml
 
 SIDECAR_FILE = "sidecar.yaml"
@@ -82,24 +83,39 @@ def _compile_string(text: str, where: str) -> tuple[Node, bool]:
     return (lambda v: _PLACEHOLDER.sub(lambda m: str(v[m[1]]), text)), True
 
 
+RENDER_CACHE_SIZE = 512
+
+
 @dataclass(frozen=True)
 class Template:
-    """A compiled sidecar template."""
+    """A compiled sidecar template.
+
+    Renders are remembered by their values (the Pods of one workload render alike), so
+    what `render` returns is shared: callers must copy before changing it.
+    """
 
     text: str
     proxy_name: str
     init_name: str
     volume_names: tuple[str, ...]
     _render: Node
+    _cache: dict[bytes, dict[str, Any]] = field(default_factory=dict, compare=False)
 
     def render(self, values: Values) -> dict[str, Any]:
         """Return {"initContainer", "proxy", "volumes"} for one Pod's values."""
-        spec: dict[str, Any] = self._render(values)["spec"]
-        return {
-            "initContainer": spec["initContainers"][0],
-            "proxy": spec["containers"][0],
-            "volumes": spec.get("volumes") or [],
-        }
+        key = orjson.dumps(values, option=orjson.OPT_SORT_KEYS)
+        found = self._cache.get(key)
+        if found is None:
+            spec: dict[str, Any] = self._render(values)["spec"]
+            found = {
+                "initContainer": spec["initContainers"][0],
+                "proxy": spec["containers"][0],
+                "volumes": spec.get("volumes") or [],
+            }
+            if len(self._cache) >= RENDER_CACHE_SIZE:
+                self._cache.clear()
+            self._cache[key] = found
+        return found
 
 
 def _single_container(spec: Mapping[str, Any], key: str, where: str) -> str:

@@ -217,3 +217,33 @@ def test_warnings_are_cut_to_what_the_api_server_keeps(engine: Engine) -> None:
 def test_an_empty_patch_is_never_sent() -> None:
     assert "patch" not in review.patched([])
     assert "patchType" not in review.patched([])
+
+
+def test_pods_sharing_annotations_get_the_same_patch_and_warnings_from_the_caches(
+    engine: Engine, pod: dict[str, Any]
+) -> None:
+    pod["metadata"]["annotations"] = {"sidecar.istio.io/proxyCPU": "3"}
+    answers = [_handle(engine, support.review(copy.deepcopy(pod))).answer for _ in range(3)]
+    assert all(a["response"] == answers[0]["response"] for a in answers)
+    assert answers[0]["response"]["warnings"] == [
+        "sidecar-injector: proxy cpu limit raised to 3 to match sidecar.istio.io/proxyCPU"
+    ]
+
+
+def test_cached_parts_are_not_changed_by_applying_a_patch(
+    engine: Engine, pod: dict[str, Any]
+) -> None:
+    first = support.apply(pod, _handle(engine, support.review(copy.deepcopy(pod))).answer)
+    first["spec"]["containers"][-1]["image"] = "tampered"
+    second = support.apply(pod, _handle(engine, support.review(copy.deepcopy(pod))).answer)
+    assert second["spec"]["containers"][-1]["image"] == "docker.io/istio/proxyv2:1.20.8"
+
+
+def test_a_different_pod_shape_gets_a_different_render(engine: Engine, pod: dict[str, Any]) -> None:
+    first = support.apply(pod, _handle(engine, support.review(copy.deepcopy(pod))).answer)
+    pod["spec"]["containers"][0]["ports"] = [{"containerPort": 9999}]
+    second = support.apply(pod, _handle(engine, support.review(copy.deepcopy(pod))).answer)
+    env = {e["name"]: e.get("value") for e in second["spec"]["containers"][-1]["env"]}
+    first_env = {e["name"]: e.get("value") for e in first["spec"]["containers"][-1]["env"]}
+    assert env["ISTIO_META_POD_PORTS"] == '[{"containerPort":9999}]'
+    assert first_env["ISTIO_META_POD_PORTS"] == '[{"containerPort":8080}]'
