@@ -9,6 +9,7 @@ re-injecting the result changes nothing.
 from __future__ import annotations
 
 import copy
+import os
 from typing import Any
 
 import jsonpatch
@@ -26,7 +27,7 @@ settings.register_profile(
 settings.register_profile(
     "long", max_examples=20_000, deadline=None, suppress_health_check=list(HealthCheck)
 )
-settings.load_profile("ci")
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 DNS_LABEL = st.from_regex(r"[a-z]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)
 ANY_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=20)
