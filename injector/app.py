@@ -1,9 +1,14 @@
 """The HTTP edge: the only module that knows HTTP.
 
-It reads the body under a size cap while streaming, decodes it with orjson (which rejects
-invalid UTF-8, lone surrogates, NaN/Infinity and nesting deeper than 1024 levels), hands
-the decoded review to `handler.handle`, and writes the answer. A broken call gets a 4xx
-with a short JSON error; nothing becomes a 500 or shows a stack trace.
+`POST /inject` is served by a small ASGI handler of its own, in front of FastAPI: every
+Pod creation waits on it, and routing, dependency solving and request objects cost more
+than the injection itself on a small Pod. It reads the body under a size cap while
+streaming, decodes it with orjson (which rejects invalid UTF-8, lone surrogates,
+NaN/Infinity and nesting deeper than 1024 levels), hands the decoded review to
+`handler.handle`, and writes the answer. FastAPI serves the other endpoints.
+
+A broken call gets a 4xx with a short JSON error; nothing becomes a 500 or shows a
+stack trace.
 """
 
 from __future__ import annotations
@@ -12,25 +17,30 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from injector import handler, review
+from injector import handler, policy, review
 from injector.engine import Engine
 from injector.metrics import Metrics
 
 log = logging.getLogger("injector.app")
 
 JSON = "application/json"
-
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # kube-apiserver appends its own deadline to the URL, e.g. /inject?timeout=10s.
-_TIMEOUT_PARAM = re.compile(r"([0-9]{1,4})s")
+_TIMEOUT_PARAM = re.compile(rb"(?:^|&)timeout=([0-9]{1,4})s(?:&|$)")
 # Time kept back from the caller's deadline to write the answer.
 _ANSWER_MARGIN_SECONDS = 0.5
 
@@ -43,6 +53,9 @@ class State:
     namespaces: handler.NamespaceLookup = handler.no_cluster
     ready: Callable[[], bool] = lambda: True
     metrics: Metrics = field(default_factory=Metrics)
+    # Called with every decision after it is answered (e.g. to queue an Event); each
+    # must return at once: the answer is already on its way.
+    observers: list[Callable[[handler.Handled], None]] = field(default_factory=list)
     # Set on SIGTERM: readiness fails and connections are closed after each answer, so
     # kube-apiserver moves to other replicas while this one still answers.
     draining: bool = False
@@ -57,6 +70,10 @@ class BadCall(Exception):
         self.status, self.message = status, message
 
 
+class Disconnected(Exception):
+    """The client went away before sending the whole body: nobody to answer."""
+
+
 def _error(
     status: int, message: str, *, retry_after: bool = False, close: bool = False
 ) -> Response:
@@ -67,38 +84,48 @@ def _error(
     return Response(body, status_code=status, media_type=JSON, headers=headers)
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+def _headers(scope: Scope) -> dict[bytes, bytes]:
+    return {name.lower(): value for name, value in scope["headers"]}
+
+
+async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     """Read at most `limit` bytes, refusing a larger body before it is all read."""
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type != JSON:
+    headers = _headers(scope)
+    media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+    if media_type != JSON.encode():
         raise BadCall(415, "Content-Type must be application/json")
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    declared = headers.get(b"content-length", b"")
+    if declared.isdigit() and int(declared) > limit:
         raise BadCall(413, f"body larger than {limit} bytes")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise Disconnected
+        body += message.get("body", b"")
         if len(body) > limit:
             raise BadCall(413, f"body larger than {limit} bytes")
+        if not message.get("more_body", False):
+            break
     if not body:
         raise BadCall(400, "empty body: expected an AdmissionReview")
     return bytes(body)
 
 
-def _deadline(request: Request, configured: float) -> float:
+def _deadline(scope: Scope, configured: float) -> float:
     """Seconds this review may take: ours, or less if the caller will give up sooner."""
-    match = _TIMEOUT_PARAM.fullmatch(request.query_params.get("timeout", ""))
+    match = _TIMEOUT_PARAM.search(scope.get("query_string", b""))
     if match is None:
         return configured
     return max(0.1, min(configured, int(match[1]) - _ANSWER_MARGIN_SECONDS))
 
 
-async def _review(request: Request, state: State) -> handler.Handled:
+async def _review(scope: Scope, receive: Receive, state: State) -> handler.Handled:
     """Read, decode and answer one review; raises BadCall for a broken call."""
     limits = state.engine.config.server
     try:
-        async with asyncio.timeout(_deadline(request, limits.reviewTimeoutSeconds)):
-            body = await _read_body(request, limits.maxBodyBytes)
+        async with asyncio.timeout(_deadline(scope, limits.reviewTimeoutSeconds)):
+            body = await _read_body(scope, receive, limits.maxBodyBytes)
     except TimeoutError:
         raise BadCall(408, "the body did not arrive within the review deadline") from None
     try:
@@ -111,49 +138,76 @@ async def _review(request: Request, state: State) -> handler.Handled:
         raise BadCall(400, str(err)) from None
 
 
-def create_app(state: State) -> FastAPI:
-    """Build the webhook application around a prepared state."""
-    app = FastAPI(title="sidecar-injector", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.injector = state
+def _log(handled: handler.Handled) -> None:
+    """Denials and skips a person should act on at info; the rest only at debug."""
+    noteworthy = handled.result == "denied" or policy.NOTEWORTHY.intersection(handled.reasons)
+    level = logging.INFO if noteworthy else logging.DEBUG
+    if handled.result != "ignored" and log.isEnabledFor(level):
+        log.log(
+            level,
+            "%s %s/%s: %s",
+            handled.result,
+            handled.namespace,
+            handled.name,
+            ",".join(handled.reasons),
+            extra={"uid": handled.uid, "result": handled.result},
+        )
 
-    @app.post("/inject")
-    async def inject(request: Request) -> Response:
-        started = time.perf_counter()
-        headers = {"connection": "close"} if state.draining else None
-        if state.in_flight >= state.engine.config.server.maxConcurrentReviews:
-            # A 503 is a call failure for kube-apiserver: the failurePolicy decides.
-            state.metrics.bad_calls.labels("503").inc()
-            return _error(503, "too many reviews in flight; retry", retry_after=True)
-        state.in_flight += 1
-        try:
-            handled = await _review(request, state)
-        except BadCall as bad:
-            state.metrics.bad_calls.labels(str(bad.status)).inc()
-            return _error(bad.status, bad.message, close=state.draining)
-        except Exception:
-            # A bug of ours in reading the call: logged with its stack, never shown.
-            log.exception("could not process an admission call")
-            state.metrics.bad_calls.labels("400").inc()
-            return _error(400, "the call could not be processed", close=state.draining)
-        finally:
-            state.in_flight -= 1
-        state.metrics.answered(handled.result, handled.reasons, time.perf_counter() - started)
-        if handled.result != "ignored":
-            log.info(
-                "%s %s/%s: %s",
-                handled.result,
-                handled.namespace,
-                handled.name,
-                ",".join(handled.reasons),
-                extra={"uid": handled.uid, "result": handled.result},
-            )
-        return Response(orjson.dumps(handled.answer), media_type=JSON, headers=headers)
 
-    @app.get("/healthz")
+async def _answer(state: State, scope: Scope, receive: Receive) -> Response:
+    if state.in_flight >= state.engine.config.server.maxConcurrentReviews:
+        # A 503 is a call failure for kube-apiserver: the failurePolicy decides.
+        state.metrics.bad_calls.labels("503").inc()
+        return _error(503, "too many reviews in flight; retry", retry_after=True)
+    started = time.perf_counter()
+    state.in_flight += 1
+    try:
+        handled = await _review(scope, receive, state)
+    except BadCall as bad:
+        state.metrics.bad_calls.labels(str(bad.status)).inc()
+        return _error(bad.status, bad.message, close=state.draining)
+    except Disconnected:
+        raise
+    except Exception:
+        # A bug of ours in reading the call: logged with its stack, never shown.
+        log.exception("could not process an admission call")
+        state.metrics.bad_calls.labels("400").inc()
+        return _error(400, "the call could not be processed", close=state.draining)
+    finally:
+        state.in_flight -= 1
+    state.metrics.answered(handled.result, handled.reasons, time.perf_counter() - started)
+    _log(handled)
+    for observe in state.observers:
+        observe(handled)
+    headers = {"connection": "close"} if state.draining else None
+    return Response(orjson.dumps(handled.answer), media_type=JSON, headers=headers)
+
+
+def _inject_endpoint(state: State) -> ASGIApp:
+    async def inject(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] != "POST":
+            response = _error(405, "use POST")
+            response.headers["allow"] = "POST"
+        else:
+            try:
+                response = await _answer(state, scope, receive)
+            except Disconnected:
+                state.metrics.bad_calls.labels("disconnect").inc()
+                return
+        await response(scope, receive, send)
+
+    return inject
+
+
+def _api(state: State) -> FastAPI:
+    api = FastAPI(title="sidecar-injector", docs_url=None, redoc_url=None, openapi_url=None)
+    api.state.injector = state
+
+    @api.get("/healthz")
     async def healthz() -> Response:
         return Response(b'{"status":"ok"}', media_type=JSON)
 
-    @app.get("/readyz")
+    @api.get("/readyz")
     async def readyz() -> Response:
         if state.draining:
             return _error(503, "draining")
@@ -161,8 +215,21 @@ def create_app(state: State) -> FastAPI:
             return Response(b'{"status":"ready"}', media_type=JSON)
         return _error(503, "not ready")
 
-    @app.get("/metrics")
+    @api.get("/metrics")
     async def metrics() -> Response:
         return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return api
+
+
+def create_app(state: State) -> ASGIApp:
+    """The webhook application: `/inject` on its own handler, the rest on FastAPI."""
+    inject, api = _inject_endpoint(state), _api(state)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/inject":
+            await inject(scope, receive, send)
+        else:
+            await api(scope, receive, send)
 
     return app

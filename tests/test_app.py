@@ -107,3 +107,41 @@ def test_metrics_count_requests_by_result_and_reason(client: TestClient) -> None
     assert 'sidecar_injector_bad_calls_total{status="400"} 1.0' in text
     assert 'sidecar_injector_admission_duration_seconds_bucket{le="0.0005"}' in text
     assert "sidecar_injector_admission_duration_seconds_count 2.0" in text
+
+
+async def _call(app: object, body_messages: list[dict[str, object]]) -> list[dict[str, object]]:
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/inject",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"100")],
+    }
+    pending, sent = list(body_messages), []
+
+    async def receive() -> dict[str, object]:
+        return pending.pop(0)
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)  # type: ignore[operator]
+    return sent
+
+
+def test_a_client_that_disconnects_mid_body_gets_nothing_and_logs_nothing(
+    state: State, caplog: pytest.LogCaptureFixture
+) -> None:
+    import asyncio
+
+    messages = [
+        {"type": "http.request", "body": b'{"apiVersion":', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent = asyncio.run(_call(create_app(state), messages))
+    assert sent == []
+    assert [r for r in caplog.records if r.levelno >= 30] == []
+    samples = state.metrics.registry.get_sample_value(
+        "sidecar_injector_bad_calls_total", {"status": "disconnect"}
+    )
+    assert samples == 1.0
