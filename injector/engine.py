@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import orjson
 
-from injector import mutate, names, overrides, policy
+from injector import mutate, names, overrides, policy, review
 from injector.config import Config
 from injector.template import Template
 
@@ -34,6 +34,8 @@ class Outcome:
     warnings: list[str] = field(default_factory=list)
     ops: list[mutate.Operation] | None = None
     message: str | None = None
+    # `ops` encoded for the AdmissionResponse (base64 of the JSON), when injected.
+    patch: str | None = None
 
 
 def _is_str_map(value: Any) -> bool:
@@ -121,6 +123,7 @@ class Engine:
         # Settings by (shaping annotations, Guaranteed QoS): the Pods of one workload
         # share them, so most reviews skip the quantity and list parsing.
         self._settings: dict[tuple[Any, ...], overrides.Settings] = {}
+        self._patches: dict[tuple[Any, ...], str] = {}
 
     def inject(self, pod: Any, *, namespace: str, ns: policy.Namespace | None) -> Outcome:
         """Decide and, when injecting, return the patch for one Pod."""
@@ -151,7 +154,8 @@ class Engine:
         status = self._status(resolved.native, effective)
         if _annotation_bytes(annotations) + len(names.STATUS) + len(status) > ANNOTATION_SIZE_LIMIT:
             return Outcome("skipped", [policy.ANNOTATIONS_FULL], warnings)
-        rendered = self.template.render(resolved.values)
+        values_key = self.template.key(resolved.values)
+        rendered = self.template.render(resolved.values, key=values_key)
         ops = mutate.sidecar_ops(
             pod,
             init=rendered["initContainer"],
@@ -160,7 +164,21 @@ class Engine:
             native=resolved.native,
             annotations={names.STATUS: status},
         )
-        return Outcome("injected", decision.reasons, warnings, ops=ops)
+        shape = (values_key, resolved.native, status, *mutate.shape(pod))
+        return Outcome(
+            "injected", decision.reasons, warnings, ops=ops, patch=self._encode(shape, ops)
+        )
+
+    def _encode(self, shape: tuple[Any, ...], ops: list[mutate.Operation]) -> str:
+        """The encoded patch, shared by every Pod with the same shape and sidecar: the
+        Pods of one workload differ in names, not in what is added to them."""
+        found = self._patches.get(shape)
+        if found is None:
+            found = review.encode_patch(ops)
+            if len(self._patches) >= SETTINGS_CACHE_SIZE:
+                self._patches.clear()
+            self._patches[shape] = found
+        return found
 
     def _shared_settings(
         self, spec: Mapping[str, Any], annotations: Mapping[str, str]

@@ -110,12 +110,22 @@ def denied(message: str, *, code: int = 400, warnings: Sequence[str] = ()) -> Re
     return response
 
 
-def patched(ops: list[dict[str, Any]], *, warnings: Sequence[str] = ()) -> Response:
-    """An allowed response carrying a patch; an empty patch is never sent."""
+def encode_patch(ops: list[dict[str, Any]]) -> str:
+    """The `patch` field: base64 of the JSON Patch document."""
+    return base64.b64encode(orjson.dumps(ops)).decode("ascii")
+
+
+def patched(
+    ops: list[dict[str, Any]], *, warnings: Sequence[str] = (), encoded: str | None = None
+) -> Response:
+    """An allowed response carrying a patch; an empty patch is never sent.
+
+    `encoded` is `encode_patch(ops)` when the caller has it already.
+    """
     response = allowed(warnings=warnings)
     if ops:
         response["patchType"] = "JSONPatch"
-        response["patch"] = base64.b64encode(orjson.dumps(ops)).decode("ascii")
+        response["patch"] = encoded or encode_patch(ops)
     return response
 
 

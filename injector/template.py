@@ -101,9 +101,14 @@ class Template:
     _render: Node
     _cache: dict[bytes, dict[str, Any]] = field(default_factory=dict, compare=False)
 
-    def render(self, values: Values) -> dict[str, Any]:
+    @staticmethod
+    def key(values: Values) -> bytes:
+        """Equal for equal values: what renders are remembered by."""
+        return orjson.dumps(values, option=orjson.OPT_SORT_KEYS)
+
+    def render(self, values: Values, *, key: bytes | None = None) -> dict[str, Any]:
         """Return {"initContainer", "proxy", "volumes"} for one Pod's values."""
-        key = orjson.dumps(values, option=orjson.OPT_SORT_KEYS)
+        key = key or self.key(values)
         found = self._cache.get(key)
         if found is None:
             spec: dict[str, Any] = self._render(values)["spec"]
