@@ -26,7 +26,13 @@ JSON = dict[str, Any]
 
 
 def _env(prefix: str, count: int) -> list[JSON]:
-    return [{"name": f"{prefix}_{i:04d}", "value": f"http://svc-{i:04d}.{prefix.lower()}.svc.cluster.local:8080/v1"} for i in range(count)]
+    return [
+        {
+            "name": f"{prefix}_{i:04d}",
+            "value": f"http://svc-{i:04d}.{prefix.lower()}.svc.cluster.local:8080/v1",
+        }
+        for i in range(count)
+    ]
 
 
 def _probe(path: str, port: int) -> JSON:
@@ -45,11 +51,19 @@ def _token_volume() -> JSON:
             "defaultMode": 420,
             "sources": [
                 {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
-                {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                {
+                    "configMap": {
+                        "name": "kube-root-ca.crt",
+                        "items": [{"key": "ca.crt", "path": "ca.crt"}],
+                    }
+                },
                 {
                     "downwardAPI": {
                         "items": [
-                            {"path": "namespace", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}
+                            {
+                                "path": "namespace",
+                                "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"},
+                            }
                         ]
                     }
                 },
@@ -73,7 +87,10 @@ def _container(index: int, env: list[JSON], mounts: list[JSON]) -> JSON:
         "imagePullPolicy": "IfNotPresent",
         "ports": [{"name": "http", "containerPort": 8080 + index, "protocol": "TCP"}],
         "env": env,
-        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}},
+        "resources": {
+            "requests": {"cpu": "100m", "memory": "128Mi"},
+            "limits": {"memory": "256Mi"},
+        },
         "readinessProbe": _probe("/ready", 8080 + index),
         "livenessProbe": _probe("/healthz", 8080 + index),
         "volumeMounts": mounts,
@@ -127,11 +144,20 @@ def small_pod() -> JSON:
 
 def large_pod() -> JSON:
     volumes = [_token_volume()]
-    volumes += [{"name": f"config-{i:02d}", "configMap": {"name": f"config-{i:02d}", "defaultMode": 420}} for i in range(16)]
-    volumes += [{"name": f"secret-{i:02d}", "secret": {"secretName": f"secret-{i:02d}", "defaultMode": 420}} for i in range(16)]
+    volumes += [
+        {"name": f"config-{i:02d}", "configMap": {"name": f"config-{i:02d}", "defaultMode": 420}}
+        for i in range(16)
+    ]
+    volumes += [
+        {"name": f"secret-{i:02d}", "secret": {"secretName": f"secret-{i:02d}", "defaultMode": 420}}
+        for i in range(16)
+    ]
     volumes += [{"name": f"scratch-{i:02d}", "emptyDir": {}} for i in range(16)]
     mounts = [_token_mount()]
-    mounts += [{"name": v["name"], "mountPath": f"/etc/bench/{v['name']}", "readOnly": True} for v in volumes[1:]]
+    mounts += [
+        {"name": v["name"], "mountPath": f"/etc/bench/{v['name']}", "readOnly": True}
+        for v in volumes[1:]
+    ]
     containers = [_container(i, _env(f"C{i}", 40), mounts) for i in range(8)]
     return _pod(_metadata("large"), containers, volumes)
 
@@ -139,8 +165,16 @@ def large_pod() -> JSON:
 def _managed_entry(manager: str, env_names: list[str]) -> JSON:
     env = {f'k:{{"name":"{name}"}}': {".": {}, "f:name": {}, "f:value": {}} for name in env_names}
     fields = {
-        "f:metadata": {"f:generateName": {}, "f:labels": {".": {}, "f:app": {}}, "f:ownerReferences": {}},
-        "f:spec": {"f:containers": {'k:{"name":"app"}': {".": {}, "f:env": env, "f:image": {}, "f:name": {}}}},
+        "f:metadata": {
+            "f:generateName": {},
+            "f:labels": {".": {}, "f:app": {}},
+            "f:ownerReferences": {},
+        },
+        "f:spec": {
+            "f:containers": {
+                'k:{"name":"app"}': {".": {}, "f:env": env, "f:image": {}, "f:name": {}}
+            }
+        },
     }
     return {
         "manager": manager,
@@ -180,7 +214,11 @@ def review(name: str, pod: JSON) -> JSON:
             "userInfo": {
                 "username": "system:serviceaccount:kube-system:replicaset-controller",
                 "uid": "4d2c1b0a-9e8f-4a7b-8c6d-5e4f3a2b1c0d",
-                "groups": ["system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"],
+                "groups": [
+                    "system:serviceaccounts",
+                    "system:serviceaccounts:kube-system",
+                    "system:authenticated",
+                ],
             },
             "object": pod,
             "oldObject": None,

@@ -24,13 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import fixtures
+import procstat
 import report
 import servers
 
 BENCH = Path(__file__).resolve().parent
 SERVERS = ("floor", "naive", "ours")
 CONNECTIONS = (1, 32)
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -46,19 +46,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def start(kind: str, port: int, cert_dir: Path, log: Path) -> subprocess.Popen[bytes]:
@@ -119,7 +106,9 @@ def wrk(port: int, body_file: Path, connections: int, seconds: int) -> dict[str,
     command += ["--timeout", "60s", "--latency", "-s", str(BENCH / "wrk.lua")]
     command.append(f"https://127.0.0.1:{port}/inject")
     env = {**os.environ, "BENCH_BODY": str(body_file)}
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=seconds + 120)
+    done = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=seconds + 120, check=False
+    )
     for line in done.stdout.splitlines():
         if line.startswith("BENCH_JSON "):
             return dict(json.loads(line.removeprefix("BENCH_JSON ")))
@@ -127,15 +116,18 @@ def wrk(port: int, body_file: Path, connections: int, seconds: int) -> dict[str,
 
 
 def measure(
-    kind: str, fixture: str, proc: subprocess.Popen[bytes], port: int, body_file: Path, s: Settings
+    kind: str, fixture: str, *, proc: subprocess.Popen[bytes], port: int, body: Path, s: Settings
 ) -> list[report.Run]:
     runs = []
     for connections in CONNECTIONS:
-        wrk(port, body_file, connections, s.warmup)
-        before = cpu_seconds(proc.pid)
-        result = wrk(port, body_file, connections, s.duration)
-        cpu = cpu_seconds(proc.pid) - before
-        run = report.from_wrk(kind, fixture, connections, result, cpu, peak_rss_mib(proc.pid))
+        wrk(port, body, connections, s.warmup)
+        procstat.wait_idle(proc.pid)
+        start = procstat.snapshot(proc.pid)
+        result = wrk(port, body, connections, s.duration)
+        window = procstat.since(start, proc.pid)
+        rss = procstat.peak_rss_mib(proc.pid)
+        run = report.from_wrk(kind, fixture, connections, wrk=result, cpu=window, rss=rss)
+        procstat.wait_idle(proc.pid)
         print(report.progress(run), file=sys.stderr, flush=True)
         runs.append(run)
     return runs
@@ -146,7 +138,7 @@ def bench_one(kind: str, fixture: str, body_file: Path, s: Settings) -> list[rep
     proc = start(kind, port, cert_dir, s.out / "logs" / f"{kind}-{fixture}.log")
     try:
         wait_ready(proc, port, body_file.read_bytes(), cert_dir)
-        return measure(kind, fixture, proc, port, body_file, s)
+        return measure(kind, fixture, proc=proc, port=port, body=body_file, s=s)
     finally:
         stop(proc)
 
@@ -177,8 +169,12 @@ def main() -> None:
         tuple(args.servers.split(",")),
         tuple(args.fixtures.split(",")),
     )
+    background = procstat.background_pct()
+    if background > 20:
+        print(f"warning: the machine is busy ({background:.0f}% of a core before start)")
     runs = run_all(settings)
     meta = {"duration_s": args.duration, "warmup_s": args.warmup, **report.environment()}
+    meta["busy_before_pct"] = round(background)
     text = report.render(runs, meta)
     print(text)
     (args.out / "load.md").write_text(text + "\n")

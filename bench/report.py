@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from procstat import Window
+
 
 @dataclass
 class Run:
@@ -27,10 +29,11 @@ class Run:
     rss_mib: float
     errors: int
     non2xx: int
+    other_cpu_pct: float
 
 
 def from_wrk(
-    server: str, fixture: str, connections: int, wrk: dict[str, Any], cpu_s: float, rss: float
+    server: str, fixture: str, connections: int, *, wrk: dict[str, Any], cpu: Window, rss: float
 ) -> Run:
     requests = int(wrk["requests"])
     errors = sum(int(wrk[k]) for k in ("connect", "read", "write", "status", "timeout"))
@@ -43,16 +46,17 @@ def from_wrk(
         p50_ms=wrk["p50_us"] / 1000,
         p99_ms=wrk["p99_us"] / 1000,
         max_ms=wrk["max_us"] / 1000,
-        cpu_us=cpu_s * 1e6 / requests if requests else float("nan"),
+        cpu_us=cpu.server * 1e6 / requests if requests else float("nan"),
         rss_mib=rss,
         errors=errors + int(wrk["non2xx"]),
         non2xx=int(wrk["non2xx"]),
+        other_cpu_pct=cpu.other_pct,
     )
 
 
 HEADER = (
     "| server | fixture | conns | req/s | p50 ms | p99 ms | max ms | CPU µs/review "
-    "| peak RSS MiB | errors (non-2xx) |"
+    "| peak RSS MiB | errors (non-2xx) | other CPU % |"
 )
 
 
@@ -60,7 +64,7 @@ def row(r: Run) -> str:
     return (
         f"| {r.server} | {r.fixture} | {r.connections} | {r.rps:,.0f} | {r.p50_ms:.2f} "
         f"| {r.p99_ms:.2f} | {r.max_ms:.2f} | {r.cpu_us:,.0f} | {r.rss_mib:.1f} "
-        f"| {r.errors} ({r.non2xx}) |"
+        f"| {r.errors} ({r.non2xx}) | {r.other_cpu_pct:.0f} |"
     )
 
 
@@ -118,7 +122,7 @@ def ratios(runs: list[Run]) -> list[dict[str, Any]]:
 def render(runs: list[Run], meta: dict[str, Any]) -> str:
     lines = ["## Load (wrk over TLS, HTTP/1.1 keep-alive)", ""]
     lines += [", ".join(f"{k}={v}" for k, v in meta.items()), "", HEADER]
-    lines.append("|---" * 10 + "|")
+    lines.append("|---" * 11 + "|")
     lines += [row(r) for r in runs]
     lines += ["", "## Ratios (targets)", "", "| ratio | fixture | conns | value | target | |"]
     lines.append("|---|---|---|---|---|---|")

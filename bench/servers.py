@@ -25,8 +25,11 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
+import jsonpatch
 import orjson
 import uvicorn
+from fastapi import FastAPI, Response
+from pydantic import BaseModel
 
 from injector import certs, config, names, template
 from injector.engine import Engine
@@ -39,6 +42,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+HOST = "127.0.0.1"
 JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
@@ -67,13 +71,15 @@ def floor_app() -> ASGIApp:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        body = b""
+        chunks = []
         more = True
         while more:
             message = await receive()
-            body += message.get("body", b"")
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
-        request = orjson.loads(body)["request"]
+        request = orjson.loads(b"".join(chunks))["request"]
         answer = {
             "apiVersion": "admission.k8s.io/v1",
             "kind": "AdmissionReview",
@@ -108,31 +114,31 @@ def sidecar_parts() -> dict[str, Any]:
     return parts
 
 
+class GroupVersionKind(BaseModel):
+    group: str
+    version: str
+    kind: str
+
+
+class AdmissionRequest(BaseModel):
+    uid: str
+    kind: GroupVersionKind
+    operation: str
+    namespace: str | None = None
+    object: dict[str, Any]
+
+
+class AdmissionReview(BaseModel):
+    """naive's request model (module level, so FastAPI can resolve the annotation)."""
+
+    apiVersion: str
+    kind: str
+    request: AdmissionRequest
+
+
 def naive_app() -> ASGIApp:
     """FastAPI + pydantic + deepcopy + jsonpatch.make_patch + stdlib json."""
-    import jsonpatch
-    from fastapi import FastAPI, Response
-    from pydantic import BaseModel
-
     parts = sidecar_parts()
-
-    class GroupVersionKind(BaseModel):
-        group: str
-        version: str
-        kind: str
-
-    class AdmissionRequest(BaseModel):
-        uid: str
-        kind: GroupVersionKind
-        operation: str
-        namespace: str | None = None
-        object: dict[str, Any]
-
-    class AdmissionReview(BaseModel):
-        apiVersion: str
-        kind: str
-        request: AdmissionRequest
-
     app = FastAPI()
 
     @app.post("/inject")
@@ -160,26 +166,28 @@ def naive_app() -> ASGIApp:
     return app
 
 
-def ours_app(port: int, cert_dir: Path) -> tuple[ASGIApp, ServingTLS]:
+def ours_app(port: int, cert_dir: Path) -> tuple[ASGIApp, ServingTLS, config.Server]:
     """Exactly what `sidecar-injector serve` builds, default configuration."""
     from injector import logs, server
     from injector.app import create_app
 
     logs.setup()
-    state, tls = server.prepare(server.Options(host="127.0.0.1", port=port, cert_dir=cert_dir))
-    return create_app(state), tls
+    state, tls = server.prepare(server.Options(host=HOST, port=port, cert_dir=cert_dir))
+    return create_app(state), tls, state.engine.config.server
 
 
 def build(kind: str, port: int, cert_dir: Path) -> uvicorn.Config:
+    """One server's uvicorn settings: the same `uvicorn_config` (and limits) for all."""
     ensure_certs(cert_dir)
     tls = ServingTLS(cert_dir / certs.CERT_FILE, cert_dir / certs.KEY_FILE)
+    limits = config.load(None).server
     if kind == "floor":
         app = floor_app()
     elif kind == "naive":
         app = naive_app()
     else:
-        app, tls = ours_app(port, cert_dir)
-    return uvicorn_config(app, tls, "127.0.0.1", port)
+        app, tls, limits = ours_app(port, cert_dir)
+    return uvicorn_config(app, tls, HOST, port, limits)
 
 
 def main() -> None:
