@@ -1,4 +1,4 @@
-"""The command line: `serve`, `inject` and `check`.
+"""The command line: `serve`, `inject`, `check`, `audit` and `certs`.
 
 Errors a user can fix (a bad configuration file, unreadable input) are printed as one
 line on stderr with exit status 2; no stack trace.
@@ -8,14 +8,29 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import jsonpatch
 import yaml
 
-from injector import __version__, config, logs, offline, server, template
+from injector import (
+    __version__,
+    audit,
+    certcli,
+    config,
+    features,
+    kube,
+    logs,
+    offline,
+    registration,
+    server,
+    serving,
+    template,
+)
 from injector.engine import Engine
 
 SAMPLE_POD = {
@@ -46,15 +61,21 @@ def _labels(text: str) -> dict[str, str]:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     logs.setup(level=args.log_level, fmt=args.log_format)
-    server.serve(
-        server.Options(
-            host=args.host,
-            port=args.port,
-            cert_dir=args.cert_dir,
-            config_file=args.config,
-            client_ca_file=args.client_ca_file,
-        )
+    options = server.Options(
+        host=args.host,
+        port=args.port,
+        cert_dir=args.cert_dir,
+        config_file=args.config,
+        client_ca_file=args.client_ca_file,
+        certificates=certcli.serve_options(args),
+        webhook_url=args.webhook_url,
+        webhook_config_name=args.webhook_config_name,
     )
+    try:
+        server.serve(options)
+    except (serving.Refused, kube.ConnectError, registration.RegistrationError) as err:
+        print(f"sidecar-injector: serve: {err}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -87,6 +108,42 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    cfg = config.load(args.config)
+    if args.templates is not None:
+        cfg = dataclasses.replace(cfg, templates=args.templates)
+    engine = Engine(cfg, template.load(cfg.templates))
+    try:
+        cluster = kube.connect_user(args.kubeconfig, context=args.context)
+        return audit.run(
+            cluster, engine, namespace=args.namespace, output=args.output, out=sys.stdout
+        )
+    except (kube.ConnectError, kube.ApiError, audit.AuditError) as err:
+        print(f"sidecar-injector: audit: {err}", file=sys.stderr)
+        return 2
+
+
+def _add_audit(verbs: Any) -> None:
+    cmd = verbs.add_parser(
+        "audit",
+        help="report running Pods whose sidecar is missing or outdated, or that opted out",
+        description="Exit status: 0 no drift, 1 drift (missing or outdated), 2 error.",
+    )
+    cmd.add_argument("--kubeconfig", type=Path, help="default: $KUBECONFIG or ~/.kube/config")
+    cmd.add_argument("--context", help="the kubeconfig context to use")
+    scope = cmd.add_mutually_exclusive_group()
+    scope.add_argument("-n", "--namespace", help="audit this namespace only")
+    scope.add_argument(
+        "-A", "--all-namespaces", action="store_true", help="audit every namespace (default)"
+    )
+    cmd.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    cmd.add_argument(
+        "--config", type=Path, help="the deployed injector's configuration file (YAML)"
+    )
+    cmd.add_argument("--templates", type=Path, help="template directory, overriding the file's")
+    cmd.set_defaults(run=cmd_audit)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="sidecar-injector", description="Inject a mesh proxy sidecar into Pods."
@@ -111,6 +168,8 @@ def parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.add_argument("--log-format", default="json", choices=["json", "text"])
+    certcli.add_serve_flags(serve)
+    features.add_serve_arguments(serve)
     serve.set_defaults(run=cmd_serve)
 
     inject = verbs.add_parser("inject", help="inject manifests offline")
@@ -131,6 +190,8 @@ def parser() -> argparse.ArgumentParser:
     check = verbs.add_parser("check", help="validate configuration and templates")
     check.add_argument("--config", type=Path, help="configuration file (YAML)")
     check.set_defaults(run=cmd_check)
+    _add_audit(verbs)
+    certcli.add_commands(verbs)
     return top
 
 

@@ -9,6 +9,8 @@ below are the documented defaults (see the README's configuration table).
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +19,7 @@ from typing import Any, Literal
 import orjson
 import yaml
 
-from injector import grammar, labels
+from injector import durations, grammar, labels
 
 NativeMode = Literal["auto", "true", "false"]
 
@@ -26,6 +28,12 @@ DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 # controller-runtime's reasoning: kube-apiserver caps an object at 3 MiB; an
 # AdmissionReview can carry the object and the old object plus the envelope.
 DEFAULT_MAX_BODY_BYTES = 7 * 1024 * 1024
+
+
+# A Kubernetes object name (DNS-1123 subdomain).
+_DNS_SUBDOMAIN = re.compile(
+    r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*", re.ASCII
+)
 
 
 class ConfigError(ValueError):
@@ -88,11 +96,21 @@ class Proxy:
 
 @dataclass(frozen=True)
 class Certificates:
-    """Names the self-generated serving certificate is valid for."""
+    """The serving certificate: its names, lifetimes, and how replicas share it.
+    Durations are strings in `durations` grammar (90s, 15m, 24h, 3650d)."""
 
     service: str = "sidecar-injector"
     extraDNSNames: tuple[str, ...] = ()
     extraIPs: tuple[str, ...] = ("127.0.0.1",)
+    validity: str = "24h"
+    caValidity: str = "3650d"
+    # Renew a certificate (serving or CA) when this fraction of its lifetime is left.
+    renewBefore: float = 1 / 3
+    publishGrace: str = "5s"
+    secretName: str = "sidecar-injector-certs"
+    leaseName: str = "sidecar-injector-leader"
+    leaseDurationSeconds: int = 15
+    fileCheckInterval: str = "10s"
 
 
 @dataclass(frozen=True)
@@ -318,16 +336,51 @@ def _server(reader: _Reader) -> Server:
 
 
 def _simple(reader: _Reader, key: str, cls: type[Any]) -> Any:
-    section, default = reader.child(key), cls()
-    values: dict[str, Any] = {}
+    return _simple_section(reader.child(key), cls)
+
+
+def _simple_section(section: _Reader, cls: type[Any], **given: Any) -> Any:
+    """Every field of `cls` read with its default's type, except those `given`."""
+    default = cls()
+    values: dict[str, Any] = dict(given)
     for name in default.__dataclass_fields__:
         current = getattr(default, name)
+        if name in given:
+            continue
         if isinstance(current, tuple):
             values[name] = section.strings(name, current)
         else:
             values[name] = section.get(name, type(current), current)
     section.done()
     return cls(**values)
+
+
+def _certificates(reader: _Reader) -> Certificates:
+    """The `certificates` section: durations parsed, names checked, lifetimes coherent."""
+    section = reader.child("certificates")
+    fraction = section.get("renewBefore", (int, float), Certificates.renewBefore)
+    if isinstance(fraction, bool) or not 0 < fraction < 1:
+        raise ConfigError("certificates.renewBefore must be a fraction between 0 and 1")
+    cert: Certificates = _simple_section(section, Certificates, renewBefore=float(fraction))
+    lifetimes = {}
+    for key in ("validity", "caValidity", "publishGrace", "fileCheckInterval"):
+        try:
+            lifetimes[key] = durations.parse(getattr(cert, key))
+        except durations.DurationError as err:
+            raise ConfigError(f"certificates.{key}: {err}") from None
+    if lifetimes["validity"] >= lifetimes["caValidity"]:
+        raise ConfigError("certificates.validity must be shorter than certificates.caValidity")
+    if not 2 <= cert.leaseDurationSeconds <= 3600:
+        raise ConfigError("certificates.leaseDurationSeconds must be between 2 and 3600")
+    for key in ("secretName", "leaseName"):
+        if not _DNS_SUBDOMAIN.fullmatch(getattr(cert, key)):
+            raise ConfigError(f"certificates.{key} must be a DNS-1123 subdomain name")
+    for ip in cert.extraIPs:
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError:
+            raise ConfigError(f"certificates.extraIPs: {ip!r} is not an IP address") from None
+    return cert
 
 
 def from_mapping(data: Any, *, base: Path = Path()) -> Config:
@@ -346,7 +399,7 @@ def from_mapping(data: Any, *, base: Path = Path()) -> Config:
         proxy=_proxy(top),
         interception=_interception(top),
         mesh=_simple(top, "mesh", Mesh),
-        certificates=_simple(top, "certificates", Certificates),
+        certificates=_certificates(top),
     )
     top.done()
     return config

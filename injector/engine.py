@@ -151,6 +151,8 @@ class Engine:
                 "denied", [policy.INVALID_ANNOTATION], decision.warnings, message=message
             )
         warnings = decision.warnings + resolved.warnings
+        if not resolved.native and overrides.owned_by_job(pod):
+            warnings.append(overrides.job_warning(self.native_supported))
         status = self._status(resolved.native, effective)
         if _annotation_bytes(annotations) + len(names.STATUS) + len(status) > ANNOTATION_SIZE_LIMIT:
             return Outcome("skipped", [policy.ANNOTATIONS_FULL], warnings)

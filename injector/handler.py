@@ -25,6 +25,28 @@ def no_cluster(_name: str) -> policy.Namespace | None:
 
 
 @dataclass(frozen=True)
+class OwnerReference:
+    """Who made the Pod: the object Events about it are reported on."""
+
+    api_version: str
+    kind: str
+    name: str
+    uid: str
+
+
+def controller_of(pod: Any) -> OwnerReference | None:
+    """The Pod's controlling owner, when it names one completely."""
+    metadata = pod.get("metadata") if isinstance(pod, dict) else None
+    references = metadata.get("ownerReferences") if isinstance(metadata, dict) else None
+    for ref in references if isinstance(references, list) else []:
+        if isinstance(ref, dict) and ref.get("controller") is True:
+            fields = [ref.get(key) for key in ("apiVersion", "kind", "name", "uid")]
+            if all(isinstance(field, str) and field for field in fields):
+                return OwnerReference(*(str(field) for field in fields))
+    return None
+
+
+@dataclass(frozen=True)
 class Handled:
     """An answer plus what it means, for the edge's metrics and logs."""
 
@@ -34,6 +56,10 @@ class Handled:
     uid: str
     namespace: str
     name: str
+    # The Pod's controller (its ownerReference with controller: true), for Events.
+    owner: OwnerReference | None = None
+    # A dry run must have no side effect (no Event): the webhook is NoneOnDryRun.
+    dry_run: bool = False
 
 
 def _pod_name(pod: Any, request: review.Request) -> str:
@@ -64,7 +90,7 @@ def _respond(outcome: Outcome) -> review.Response:
         if outcome.warnings or policy.NOTEWORTHY.intersection(outcome.reasons):
             warnings.append(f"sidecar-injector: sidecar not injected: {sentences}")
         return review.allowed(warnings=warnings)
-    return review.patched(outcome.ops or [], warnings=warnings)
+    return review.patched(outcome.ops or [], warnings=warnings, encoded=outcome.patch)
 
 
 def handle(body: Any, *, engine: Engine, namespaces: NamespaceLookup = no_cluster) -> Handled:
@@ -93,4 +119,13 @@ def handle(body: Any, *, engine: Engine, namespaces: NamespaceLookup = no_cluste
         response = review.denied(message, code=500)
     audit = {names.AUDIT_DECISION: outcome.result, names.AUDIT_REASONS: ",".join(outcome.reasons)}
     answer = review.finish(api_version, uid, response, audit)
-    return Handled(answer, outcome.result, tuple(outcome.reasons), uid, namespace, name)
+    return Handled(
+        answer,
+        outcome.result,
+        tuple(outcome.reasons),
+        uid,
+        namespace,
+        name,
+        owner=controller_of(pod),
+        dry_run=request.get("dryRun") is True,
+    )

@@ -13,13 +13,16 @@ Nothing here runs on the admission hot path: callers use it from background thre
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
+import urllib3
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
+from kubernetes.config.config_exception import ConfigException
 
 FIELD_MANAGER = "sidecar-injector"
 APPLY_PATCH = "application/apply-patch+yaml"
@@ -47,6 +50,10 @@ class ApiError(Exception):
         return self.status == 409
 
 
+class ConnectError(Exception):
+    """No usable cluster configuration (a bad kubeconfig, or none at all)."""
+
+
 class Transport(Protocol):
     def request(
         self,
@@ -61,18 +68,27 @@ class Transport(Protocol):
     def stream(self, path: str, *, query: Mapping[str, str]) -> Iterator[dict[str, Any]]: ...
 
 
-def _error(status: int, data: bytes) -> ApiError:
+def _error(status: int, data: bytes | str, fallback: str = "") -> ApiError:
+    """An ApiError from a failed answer, whose body is normally a metav1.Status."""
     try:
         detail = orjson.loads(data)
     except orjson.JSONDecodeError:
         detail = {}
     if not isinstance(detail, dict):
         detail = {}
-    return ApiError(status, str(detail.get("reason", "")), str(detail.get("message", "")))
+    reason = str(detail.get("reason") or fallback)
+    return ApiError(status, reason, str(detail.get("message", "")))
 
 
 class ApiTransport:
-    """HTTP through the official client's connection pool, auth and TLS settings."""
+    """HTTP through the official client's connection pool, auth and TLS settings.
+
+    Only `param_serialize` (URL, query encoding, auth headers) and `call_api` (the
+    request) of the client are used. The body is handed over as plain data: the client
+    serializes it with `json.dumps` for application/json and for the structured YAML
+    type application/apply-patch+yaml alike (JSON is YAML); bytes would be refused for
+    application/json. tests/test_kube_wire.py checks what goes on the wire.
+    """
 
     def __init__(self, api: k8s_client.ApiClient) -> None:
         self.api = api
@@ -87,16 +103,21 @@ class ApiTransport:
         content_type: str,
         timeout: float,
     ) -> Any:
-        payload = None if body is None else orjson.dumps(body)
         serialized = self.api.param_serialize(
             method=method,
             resource_path=path,
             query_params=list((query or {}).items()),
             header_params={"Accept": JSON, "Content-Type": content_type},
-            body=payload,
+            body=body,
             auth_settings=["BearerToken"],
         )
-        return self.api.call_api(*serialized, _request_timeout=timeout)
+        try:
+            return self.api.call_api(*serialized, _request_timeout=timeout)
+        except k8s_client.ApiException as err:  # TLS failures come back as status 0
+            body_text = err.body if isinstance(err.body, bytes) else str(err.body or "")
+            raise _error(int(err.status or 0), body_text, str(err.reason)) from None
+        except urllib3.exceptions.HTTPError as err:
+            raise ApiError(0, "Unreachable", str(err)) from None
 
     def request(
         self,
@@ -107,52 +128,89 @@ class ApiTransport:
         body: Any = None,
         content_type: str = JSON,
     ) -> Any:
-        try:
-            response = self._send(
-                method,
-                path,
-                query=query,
-                body=body,
-                content_type=content_type,
-                timeout=REQUEST_TIMEOUT_SECONDS,
-            )
-        except k8s_client.ApiException as err:
-            raise _error(int(err.status or 0), (err.body or b"") if isinstance(err.body, bytes)
-                         else str(err.body or "").encode()) from None  # fmt: skip
+        response = self._send(
+            method,
+            path,
+            query=query,
+            body=body,
+            content_type=content_type,
+            timeout=REQUEST_TIMEOUT_SECONDS,
+        )
         data = response.read()
         if response.status >= 400:
-            raise _error(response.status, data)
+            raise _error(response.status, data, str(response.reason))
         return orjson.loads(data) if data else None
 
     def stream(self, path: str, *, query: Mapping[str, str]) -> Iterator[dict[str, Any]]:
         response = self._send(
             "GET", path, query=query, body=None, content_type=JSON, timeout=WATCH_SECONDS + 30
         )
-        if response.status >= 400:
-            raise _error(response.status, response.read())
-        buffer = b""
-        for chunk in response.response.stream(64 * 1024, decode_content=True):
-            buffer += chunk
-            *lines, buffer = buffer.split(b"\n")
-            for line in lines:
-                if line.strip():
-                    yield orjson.loads(line)
+        raw = response.response
+        try:
+            if response.status >= 400:
+                raise _error(response.status, raw.read(), str(response.reason))
+            buffer = b""
+            for chunk in raw.stream(64 * 1024, decode_content=True):
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        yield orjson.loads(line)
+        except urllib3.exceptions.HTTPError as err:
+            raise ApiError(0, "Unreachable", str(err)) from None
+        finally:
+            # A watch left early must not hand a half-read connection back to the pool.
+            raw.close()
+            raw.release_conn()
 
 
-def connect(kubeconfig: Path | None = None, *, context: str | None = None) -> Cluster | None:
-    """A cluster from a kubeconfig, or from the in-cluster service account; None when
-    neither is there (standalone)."""
+def _configuration(kubeconfig: Path | None, context: str | None) -> k8s_client.Configuration:
+    """Client settings from a kubeconfig (None: $KUBECONFIG or ~/.kube/config)."""
     configuration = k8s_client.Configuration()
-    if kubeconfig is not None:
+    try:
         k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
-            config_file=str(kubeconfig), context=context, client_configuration=configuration
+            config_file=None if kubeconfig is None else str(kubeconfig),
+            context=context,
+            client_configuration=configuration,
         )
-    elif os.environ.get("KUBERNETES_SERVICE_HOST"):
+    except (ConfigException, OSError) as err:
+        where = kubeconfig or "the default kubeconfig"
+        raise ConnectError(f"{where}: {err}") from None
+    return configuration
+
+
+def _in_cluster() -> k8s_client.Configuration:
+    configuration = k8s_client.Configuration()
+    try:
         k8s_config.load_incluster_config(  # type: ignore[no-untyped-call]
             client_configuration=configuration
         )
+    except ConfigException as err:
+        raise ConnectError(f"in-cluster configuration: {err}") from None
+    return configuration
+
+
+def connect(kubeconfig: Path | None = None, *, context: str | None = None) -> Cluster | None:
+    """The server's cluster: from a kubeconfig, or from the in-cluster service account;
+    None when neither is there (standalone)."""
+    if kubeconfig is not None:
+        configuration = _configuration(kubeconfig, context)
+    elif os.environ.get("KUBERNETES_SERVICE_HOST"):
+        configuration = _in_cluster()
     else:
         return None
+    return Cluster(ApiTransport(k8s_client.ApiClient(configuration)))
+
+
+def connect_user(kubeconfig: Path | None = None, *, context: str | None = None) -> Cluster:
+    """A person's cluster, found as kubectl finds it: the given kubeconfig, else
+    $KUBECONFIG or ~/.kube/config, else the in-cluster service account."""
+    default = Path(os.environ.get("KUBECONFIG", "~/.kube/config").split(os.pathsep)[0])
+    if kubeconfig is None and not default.expanduser().exists():
+        if os.environ.get("KUBERNETES_SERVICE_HOST"):
+            return Cluster(ApiTransport(k8s_client.ApiClient(_in_cluster())))
+        raise ConnectError("no kubeconfig: pass --kubeconfig or set KUBECONFIG")
+    configuration = _configuration(kubeconfig, context)
     return Cluster(ApiTransport(k8s_client.ApiClient(configuration)))
 
 
@@ -170,14 +228,24 @@ class Cluster:
     def version(self) -> tuple[int, int]:
         """GET /version: the server's (major, minor), e.g. (1, 30) for "1.30+"."""
         info = self.transport.request("GET", "/version")
-        minor = "".join(ch for ch in str(info.get("minor", "0")) if ch.isdigit()) or "0"
-        return int(str(info.get("major", "0")) or 0), int(minor)
+        info = info if isinstance(info, dict) else {}
+
+        def number(key: str) -> int:
+            # GKE and EKS report e.g. minor "30+": keep the leading digits.
+            digits = re.match(r"[0-9]*", str(info.get(key, "")))
+            return int(digits[0]) if digits and digits[0] else 0
+
+        return number("major"), number("minor")
 
     # -- namespaces (get/list/watch) ------------------------------------------------
 
     def list_namespaces(self) -> tuple[list[dict[str, Any]], str]:
         """GET /api/v1/namespaces, all pages; returns the items and the resourceVersion."""
         return self._list("/api/v1/namespaces", {})
+
+    def get_namespace(self, name: str) -> dict[str, Any] | None:
+        """GET /api/v1/namespaces/NAME; None when it does not exist."""
+        return self._get(f"/api/v1/namespaces/{name}")
 
     def watch_namespaces(self, resource_version: str) -> Iterator[dict[str, Any]]:
         """GET /api/v1/namespaces?watch=1 from a resourceVersion."""
@@ -200,6 +268,11 @@ class Cluster:
         )
         return result
 
+    def list_webhook_config(self, name: str) -> tuple[list[dict[str, Any]], str]:
+        """List our one configuration (fieldSelector metadata.name=NAME, which RBAC can
+        restrict to that name): what a watch of it starts from."""
+        return self._list(WEBHOOKS, {"fieldSelector": f"metadata.name={name}"})
+
     def watch_webhook_config(self, name: str, resource_version: str) -> Iterator[dict[str, Any]]:
         """Watch one configuration by name (fieldSelector metadata.name=NAME), which RBAC
         can restrict to that name."""
@@ -218,6 +291,12 @@ class Cluster:
         """PUT with the resourceVersion read before: a concurrent change is a conflict."""
         name = secret["metadata"]["name"]
         return self._replace(f"/api/v1/namespaces/{namespace}/secrets/{name}", secret)
+
+    def list_secret(self, namespace: str, name: str) -> tuple[list[dict[str, Any]], str]:
+        """List one Secret by name (fieldSelector metadata.name=NAME, which RBAC can
+        restrict to that name): what a watch of it starts from."""
+        path = f"/api/v1/namespaces/{namespace}/secrets"
+        return self._list(path, {"fieldSelector": f"metadata.name={name}"})
 
     def watch_secret(
         self, namespace: str, name: str, resource_version: str

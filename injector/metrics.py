@@ -3,8 +3,13 @@ a Pod's name, a namespace or an annotation value, so their number stays bounded.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+# What became of an Event the webhook wanted to send.
+EVENT_OUTCOMES = ("sent", "dropped", "failed")
+# Closed label sets of the certificate metrics.
+ROTATION_KINDS = ("serving", "ca")
+RELOAD_SOURCES = ("files", "directory", "secret")
 # Millisecond-scale buckets: an injection should take about a millisecond, and
 # kube-apiserver's own webhook histogram starts at 5 ms.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -33,6 +38,71 @@ class Metrics:
             ["status"],
             registry=self.registry,
         )
+        self.events = Counter(
+            "sidecar_injector_events",
+            "Events about Pods' owners, by outcome: sent, dropped (the queue was full) or"
+            " failed (the API refused it or could not be reached).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.namespace_cache_synced = Gauge(
+            "sidecar_injector_namespace_cache_synced",
+            "1 once the namespace cache holds a full list; before that the webhook's"
+            " namespaceSelector is trusted.",
+            registry=self.registry,
+        )
+        self.native_sidecars = Gauge(
+            "sidecar_injector_native_sidecars_supported",
+            "1 when the API server runs native sidecars (>= 1.29), 0 when it does not,"
+            " -1 while unknown.",
+            registry=self.registry,
+        )
+        self.native_sidecars.set(-1)
+        for outcome in EVENT_OUTCOMES:
+            self.events.labels(outcome)
+
+        self._certificates()
+
+    def _certificates(self) -> None:
+        """The serving certificate's life: what is served, rotations, refusals, caBundle."""
+        self.certificate_expiry = Gauge(
+            "sidecar_injector_serving_certificate_expiry_timestamp_seconds",
+            "When the certificate being served expires (Unix time, its not-after).",
+            registry=self.registry,
+        )
+        self.certificate_rotations = Counter(
+            "sidecar_injector_certificate_rotations",
+            "Certificates put into use: kind=serving, a new serving certificate loaded into "
+            "the running server; kind=ca, a new CA issued by this replica.",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.certificate_reload_failures = Counter(
+            "sidecar_injector_certificate_reload_failures",
+            "Certificate material refused (unreadable, mismatched, expired), by source: "
+            "files, directory or secret. The certificate served before keeps serving.",
+            ["source"],
+            registry=self.registry,
+        )
+        self.cabundle_repairs = Counter(
+            "sidecar_injector_cabundle_repairs",
+            "Times our webhooks' caBundle was found changed by someone else and re-applied.",
+            registry=self.registry,
+        )
+        self.cabundle_apply_failures = Counter(
+            "sidecar_injector_cabundle_apply_failures",
+            "Failed server-side applies of our webhooks' caBundle (retried).",
+            registry=self.registry,
+        )
+        self.certificate_leader = Gauge(
+            "sidecar_injector_certificate_leader",
+            "1 while this replica holds the Lease and issues certificates, else 0.",
+            registry=self.registry,
+        )
+        for kind in ROTATION_KINDS:
+            self.certificate_rotations.labels(kind)
+        for source in RELOAD_SOURCES:
+            self.certificate_reload_failures.labels(source)
 
     def answered(self, result: str, reasons: tuple[str, ...], seconds: float) -> None:
         self.requests.labels(result, reasons[0] if reasons else "none").inc()

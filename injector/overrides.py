@@ -209,6 +209,33 @@ def _native(
     return config.nativeSidecar == "true"
 
 
+def owned_by_job(pod: Mapping[str, Any]) -> bool:
+    """True for a Pod a Job made (a CronJob's Pods too: a CronJob makes Jobs)."""
+    references = (pod.get("metadata") or {}).get("ownerReferences")
+    return isinstance(references, list) and any(
+        isinstance(ref, dict) and ref.get("kind") == "Job"
+        and str(ref.get("apiVersion", "")).startswith("batch/")
+        for ref in references
+    )  # fmt: skip
+
+
+# Why a Job's Pod gets the classic sidecar, by what is known of the API server.
+_CLASSIC_BECAUSE = {
+    False: "the API server is older than 1.29",
+    True: "native sidecars are turned off for it",
+    None: "the API server's version is not known",
+}
+
+
+def job_warning(native_supported: bool | None) -> str:
+    """A classic proxy never exits, so a Job whose Pod has one never completes, whatever
+    made it classic: the warning is given in all three cases, with that reason."""
+    return (
+        f"this Job's Pod gets a classic sidecar ({_CLASSIC_BECAUSE[native_supported]}):"
+        " the Job will not complete while the proxy keeps running"
+    )
+
+
 # Annotations that change the resources or the redirect rules.
 SHAPING_KEYS = frozenset(
     {

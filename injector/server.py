@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
+import gc
 import ipaddress
 import logging
+import os
+import socket
 import threading
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Literal, Protocol
 
 import uvicorn
 
-from injector import certs, config, template
+from injector import cabundle, certificates, certs, config, features, kube, registration, template
 from injector.app import State, create_app
 from injector.engine import Engine
+from injector.metrics import Metrics
 from injector.tls import ServingTLS
 
 log = logging.getLogger("injector.server")
+
+GC_YOUNG_THRESHOLD = 20_000
 
 
 @dataclass(frozen=True)
@@ -27,6 +35,18 @@ class Options:
     cert_dir: Path = Path("certs")
     config_file: Path | None = None
     client_ca_file: Path | None = None
+    certificates: certificates.Options = field(default_factory=certificates.Options)
+    # Dev registration: the webhook is called at this URL instead of the Service.
+    webhook_url: str | None = None
+    webhook_config_name: str = registration.DEFAULT_NAME
+
+
+class Background(Protocol):
+    """Something that runs beside the server (threads), started and stopped with it."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 class DrainingServer(uvicorn.Server):
@@ -39,9 +59,36 @@ class DrainingServer(uvicorn.Server):
     in flight and exits. A second signal exits at once.
     """
 
-    def __init__(self, config: uvicorn.Config, state: State, drain_seconds: float) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        state: State,
+        drain_seconds: float,
+        background: Sequence[Background] = (),
+    ) -> None:
         super().__init__(config)
         self.state, self.drain_seconds = state, drain_seconds
+        self.background = list(background)
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        """Serve, with the background loops running for exactly as long."""
+        for task in self.background:
+            task.start()
+        try:
+            await super().serve(sockets)
+        finally:
+            self._stop_background()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # Stopped here too, not only after `serve`: after a signal uvicorn re-raises it
+        # once serving is over, which ends the process before a `finally` could run
+        # (and a leader would not release its Lease).
+        await super().shutdown(sockets)
+        self._stop_background()
+
+    def _stop_background(self) -> None:
+        while self.background:
+            self.background.pop().stop()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if self.state.draining or self.drain_seconds <= 0:
@@ -68,19 +115,75 @@ def local_names(cfg: config.Config, host: str) -> tuple[list[str], list[str]]:
     return dns, ips
 
 
-def prepare(options: Options) -> tuple[State, ServingTLS]:
-    """Load configuration and template, make certificates if needed, build the state."""
+# -- certificates ----------------------------------------------------------------------
+
+# `build`'s default: connect to a cluster when one is configured (certificates.cluster_for).
+AUTO: Literal["auto"] = "auto"
+
+
+def webhook_renderer(options: Options, cfg: config.Config) -> cabundle.Render:
+    """What the caBundle publisher applies for a bundle: our whole webhook configuration,
+    as the manifest has it (Service) or for a dev URL, with the bundle in both entries."""
+    return registration.renderer(
+        name=options.webhook_config_name,
+        namespace=cfg.injectorNamespace,
+        service=cfg.certificates.service,
+        url=options.webhook_url,
+    )
+
+
+def prepare_certificates(
+    options: Options,
+    cfg: config.Config,
+    metrics: Metrics,
+    cluster: kube.Cluster | None,
+) -> certificates.Certificates:
+    """The serving certificate in the mode the options and the environment call for."""
+    flags = options.certificates
+    namespace = os.environ.get("POD_NAMESPACE") or cfg.injectorNamespace
+    if cluster is not None:
+        cfg = dataclasses.replace(cfg, injectorNamespace=namespace)
+    dns, ips = local_names(cfg, options.host)
+    if options.webhook_url is not None:
+        url_dns, url_ips = registration.url_names(options.webhook_url)
+        dns, ips = [*dns, *url_dns], [*ips, *url_ips]
+    issuer = certificates.settings(cfg.certificates, flags, dns_names=dns, ips=ips)
+    client_ca = options.client_ca_file
+    if flags.tls_cert_file is not None or flags.tls_key_file is not None:
+        return certificates.from_files(
+            flags, cfg.certificates, scratch=options.cert_dir, metrics=metrics, client_ca=client_ca
+        )
+    if cluster is not None:
+        return certificates.in_cluster(
+            cluster,
+            namespace=namespace,
+            section=cfg.certificates,
+            issuer=issuer,
+            render=webhook_renderer(options, cfg),
+            scratch=options.cert_dir,
+            metrics=metrics,
+            client_ca=client_ca,
+        )
+    return certificates.in_directory(options.cert_dir, issuer, metrics, client_ca)
+
+
+def assemble(
+    options: Options, cluster: kube.Cluster | None
+) -> tuple[State, certificates.Certificates]:
+    """Load configuration and template, set up the certificate, build the state."""
     cfg = config.load(options.config_file)
     tpl = template.load(cfg.templates)
-    dns, ips = local_names(cfg, options.host)
-    if certs.ensure_dir(options.cert_dir, dns_names=dns, ips=ips):
-        log.info("generated a CA and a serving certificate", extra={"dir": str(options.cert_dir)})
-    tls = ServingTLS(
-        options.cert_dir / certs.CERT_FILE,
-        options.cert_dir / certs.KEY_FILE,
-        options.client_ca_file,
-    )
-    return State(engine=Engine(cfg, tpl)), tls
+    state = State(engine=Engine(cfg, tpl))
+    served = prepare_certificates(options, cfg, state.metrics, cluster)
+    state.ready = served.ready
+    log.info("serving certificate mode: %s", served.mode, extra={"dir": str(options.cert_dir)})
+    return state, served
+
+
+def prepare(options: Options) -> tuple[State, ServingTLS]:
+    """The state and TLS context of a standalone server, without background loops."""
+    state, served = assemble(options, None)
+    return state, served.tls
 
 
 def uvicorn_config(
@@ -101,15 +204,47 @@ def uvicorn_config(
     )
 
 
-def build(options: Options) -> DrainingServer:
-    """The complete server for `serve`, ready to run."""
-    state, tls = prepare(options)
+def build(
+    options: Options, *, cluster: kube.Cluster | Literal["auto"] | None = AUTO
+) -> DrainingServer:
+    """The complete server for `serve`, ready to run. `cluster` is where certificates
+    are kept: by default the configured one, if any; None forces the cert directory."""
+    if cluster == AUTO:
+        cluster = certificates.cluster_for(options.certificates)
+    if cluster is None and options.webhook_url is not None:
+        raise kube.ConnectError("--webhook-url registers with a cluster: pass --kubeconfig")
+    state, served = assemble(options, cluster)
+    background: list[Background] = [served]
+    if cluster is not None:
+        background.append(
+            features.cluster_features(
+                cluster,
+                state,
+                webhook_url=options.webhook_url,
+                webhook_config_name=options.webhook_config_name,
+                namespace=os.environ.get("POD_NAMESPACE") or state.engine.config.injectorNamespace,
+            )
+        )
     limits = state.engine.config.server
-    app_config = uvicorn_config(create_app(state), tls, options.host, options.port, limits)
-    return DrainingServer(app_config, state, limits.drainSeconds)
+    app_config = uvicorn_config(create_app(state), served.tls, options.host, options.port, limits)
+    return DrainingServer(app_config, state, limits.drainSeconds, background=background)
+
+
+def tune_runtime() -> None:
+    """Garbage collection for a server whose every request allocates a whole Pod.
+
+    What start-up made (modules, templates, configuration) is frozen out of the
+    collector's sight, and young collections run less often: decoding a large Pod
+    allocates thousands of objects, and the default threshold (700) then runs several
+    collections per review, for nothing: the Pod is garbage as a whole once answered.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
 
 
 def serve(options: Options) -> None:
     server = build(options)
+    tune_runtime()
     log.info("serving", extra={"url": f"https://{options.host}:{options.port}/inject"})
     server.run()

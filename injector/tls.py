@@ -9,7 +9,9 @@ being served, and connections already open keep the context they started with.
 
 from __future__ import annotations
 
+import os
 import ssl
+import tempfile
 import threading
 from pathlib import Path
 
@@ -36,14 +38,51 @@ def server_context(
     return context
 
 
+def context_from_pem(
+    cert_pem: bytes, key_pem: bytes, scratch: Path, client_ca_file: Path | None = None
+) -> ssl.SSLContext:
+    """`server_context` for a pair held in memory. `load_cert_chain` only reads files, so
+    the pair is written to a private (0600) file in `scratch`, loaded, and removed."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=scratch, prefix=".loading-", suffix=".pem")
+    try:
+        with os.fdopen(fd, "wb") as pair:
+            pair.write(cert_pem.rstrip(b"\n") + b"\n" + key_pem)
+        return server_context(Path(name), Path(name), client_ca_file)
+    finally:
+        os.unlink(name)
+
+
 class ServingTLS:
     """Holds the certificate being served and the listening context that serves it."""
 
     def __init__(self, cert_file: Path, key_file: Path, client_ca_file: Path | None = None) -> None:
+        self._install(
+            server_context(cert_file, key_file, client_ca_file),
+            server_context(cert_file, key_file, client_ca_file),
+            client_ca_file,
+        )
+
+    @classmethod
+    def from_pem(
+        cls, cert_pem: bytes, key_pem: bytes, *, scratch: Path, client_ca_file: Path | None = None
+    ) -> ServingTLS:
+        """Serve a pair held in memory (see `context_from_pem`)."""
+        tls = cls.__new__(cls)
+        tls._install(
+            context_from_pem(cert_pem, key_pem, scratch, client_ca_file),
+            context_from_pem(cert_pem, key_pem, scratch, client_ca_file),
+            client_ca_file,
+        )
+        return tls
+
+    def _install(
+        self, current: ssl.SSLContext, listening: ssl.SSLContext, client_ca: Path | None
+    ) -> None:
         self._lock = threading.Lock()
-        self._client_ca = client_ca_file
-        self._current = server_context(cert_file, key_file, client_ca_file)
-        self.listening = server_context(cert_file, key_file, client_ca_file)
+        self._client_ca = client_ca
+        self._current = current
+        self.listening = listening
         self.listening.sni_callback = self._choose
 
     def _choose(
@@ -54,5 +93,12 @@ class ServingTLS:
     def reload(self, cert_file: Path, key_file: Path) -> None:
         """Serve a new pair from the next handshake on; keep the old one if it is bad."""
         context = server_context(cert_file, key_file, self._client_ca)
+        with self._lock:
+            self._current = context
+
+    def reload_pem(self, cert_pem: bytes, key_pem: bytes, scratch: Path) -> None:
+        """`reload` for a pair held in memory; raises ssl.SSLError/OSError on a bad pair
+        and keeps serving the old one."""
+        context = context_from_pem(cert_pem, key_pem, scratch, self._client_ca)
         with self._lock:
             self._current = context

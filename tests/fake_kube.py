@@ -72,6 +72,15 @@ class FakeApi:
             exists = obj["metadata"]["name"] in self.objects.get(collection, {})
             return self._store(collection, copy.deepcopy(obj), "MODIFIED" if exists else "ADDED")
 
+    def delete(self, collection: str, name: str) -> None:
+        """Remove an object as another client would; watchers see DELETED."""
+        with self.changed:
+            gone = self.objects[collection].pop(name)
+            self.revision += 1
+            gone["metadata"]["resourceVersion"] = str(self.revision)
+            self.events.append((self.revision, collection, "DELETED", copy.deepcopy(gone)))
+            self.changed.notify_all()
+
     def fail_next(self, method: str, path: str, status: int) -> None:
         self.failures.append((method, path, status))
 
@@ -161,7 +170,13 @@ class FakeApi:
         raise kube.ApiError(405, "MethodNotAllowed", method)
 
     def _list(self, path: str, query: dict[str, str]) -> dict[str, Any]:
-        items = list(self.objects.get(path, {}).values())
+        # A namespaced resource listed cluster-wide (GET /api/v1/pods) spans namespaces.
+        group_version, _, resource = path.rpartition("/")
+        spanned = [
+            c for c in self.objects
+            if c.startswith(f"{group_version}/namespaces/") and c.endswith(f"/{resource}")
+        ]  # fmt: skip
+        items = [obj for c in [path, *spanned] for obj in self.objects.get(c, {}).values()]
         name = query.get("fieldSelector", "").removeprefix("metadata.name=")
         if name:
             items = [i for i in items if i["metadata"]["name"] == name]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import uvicorn
 
-from injector import server
+from injector import certificates, kube, server
 
 
 def free_port() -> int:
@@ -43,9 +43,16 @@ class Running:
 
 @contextlib.contextmanager
 def running(
-    directory: Path, config_text: str = "", client_ca: Path | None = None
+    directory: Path,
+    config_text: str = "",
+    client_ca: Path | None = None,
+    *,
+    cluster: kube.Cluster | None = None,
+    certs: certificates.Options | None = None,
 ) -> Iterator[Running]:
-    """Serve in a thread of this process; stop and join on exit."""
+    """Serve in a thread of this process; stop and join on exit. Certificates are kept
+    in `directory`/certs unless `cluster` (e.g. over tests/fake_kube.py) is given; the
+    environment is never asked for a cluster."""
     cert_dir = directory / "certs"
     config_file = directory / "config.yaml"
     config_file.write_text(config_text)
@@ -56,8 +63,9 @@ def running(
         cert_dir=cert_dir,
         config_file=config_file,
         client_ca_file=client_ca,
+        certificates=certs or certificates.Options(),
     )
-    instance = server.build(options)
+    instance = server.build(options, cluster=cluster)
     thread = threading.Thread(target=instance.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

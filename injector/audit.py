@@ -1,0 +1,179 @@
+"""`audit`: the operator's view of the Pods already running.
+
+Three findings, decided with the webhook's own engine and the namespaces' labels:
+- missing:   no sidecar, yet the engine would inject (or refuse) the Pod if it were created
+             now; e.g. created before its namespace was labelled, or while the webhook
+             was down under a failurePolicy of Ignore;
+- outdated:  injected by a configuration whose `configHash` (in `sidecar.istio.io/status`)
+             is not the current one, or with no hash at all (another injector);
+- opted-out: the Pod itself said no (label or annotation `sidecar.istio.io/inject=false`).
+Missing and outdated are drift: `run` returns 1 when there is any (0 otherwise), so the
+command can gate a pipeline. Pods that have finished (Succeeded, Failed) are not checked.
+
+Classifying and rendering are pure; only `run` talks to the cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, TextIO
+
+import orjson
+
+from injector import handler, kube, names, namespaces, policy
+from injector.engine import Engine
+
+MISSING, OUTDATED, OPTED_OUT = "missing", "outdated", "opted-out"
+DRIFT = (MISSING, OUTDATED)
+OPT_OUT_REASONS = frozenset({policy.POD_LABEL_DISABLED, policy.POD_ANNOTATION_DISABLED})
+FINISHED_PHASES = frozenset({"Succeeded", "Failed"})
+COLUMNS = ("NAMESPACE", "POD", "OWNER", "FINDING", "DETAIL")
+
+
+class AuditError(Exception):
+    """The audit cannot run (e.g. the namespace does not exist)."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    namespace: str
+    pod: str
+    owner: str  # Kind/name of the Pod's controller, or ""
+    finding: str
+    reasons: tuple[str, ...]
+    detail: str
+
+
+@dataclass(frozen=True)
+class Report:
+    config_hash: str
+    checked: int
+    findings: tuple[Finding, ...]
+
+    def count(self, finding: str) -> int:
+        return sum(1 for f in self.findings if f.finding == finding)
+
+    @property
+    def drift(self) -> bool:
+        return any(f.finding in DRIFT for f in self.findings)
+
+
+def _sentences(reasons: Iterable[str]) -> str:
+    return "; ".join(policy.SENTENCES.get(r, r) for r in reasons)
+
+
+def _injected_finding(status: str, fingerprint: str) -> tuple[str, str] | None:
+    """(finding, detail) for a Pod that carries the status annotation."""
+    try:
+        recorded = orjson.loads(status)
+    except orjson.JSONDecodeError:
+        recorded = None
+    config_hash = recorded.get("configHash") if isinstance(recorded, dict) else None
+    if config_hash == fingerprint:
+        return None
+    if not isinstance(config_hash, str):
+        return OUTDATED, f"{names.STATUS} records no configHash (another injector?)"
+    return OUTDATED, f"injected with configHash {config_hash}, current is {fingerprint}"
+
+
+def classify(
+    pod: Mapping[str, Any], *, engine: Engine, ns: policy.Namespace
+) -> tuple[str, tuple[str, ...], str] | None:
+    """(finding, reason codes, detail) for one running Pod, or None when it is as the
+    current configuration would make it."""
+    annotations = (pod.get("metadata") or {}).get("annotations") or {}
+    status = annotations.get(names.STATUS)
+    if isinstance(status, str):
+        found = _injected_finding(status, engine.fingerprint)
+        return None if found is None else (found[0], (), found[1])
+    outcome = engine.inject(pod, namespace=ns.name, ns=ns)
+    reasons = tuple(outcome.reasons)
+    if outcome.result == "injected":
+        return MISSING, reasons, f"would be injected now: {_sentences(reasons)}"
+    if outcome.result == "denied":
+        return MISSING, reasons, f"would be refused now: {outcome.message}"
+    if OPT_OUT_REASONS.intersection(reasons):
+        return OPTED_OUT, reasons, _sentences(r for r in reasons if r in OPT_OUT_REASONS)
+    return None
+
+
+def _owner(pod: Mapping[str, Any]) -> str:
+    owner = handler.controller_of(pod)
+    return "" if owner is None else f"{owner.kind}/{owner.name}"
+
+
+def audit(
+    pods: Iterable[Mapping[str, Any]], known: Mapping[str, policy.Namespace], engine: Engine
+) -> Report:
+    """Classify every running Pod whose namespace is known."""
+    checked, findings = 0, []
+    for pod in pods:
+        metadata = pod.get("metadata") or {}
+        ns = known.get(str(metadata.get("namespace", "")))
+        if ns is None or (pod.get("status") or {}).get("phase") in FINISHED_PHASES:
+            continue
+        checked += 1
+        found = classify(pod, engine=engine, ns=ns)
+        if found is not None:
+            name = str(metadata.get("name", ""))
+            findings.append(Finding(ns.name, name, _owner(pod), *found))
+    order = {MISSING: 0, OUTDATED: 1, OPTED_OUT: 2}
+    findings.sort(key=lambda f: (order[f.finding], f.namespace, f.pod))
+    return Report(engine.fingerprint, checked, tuple(findings))
+
+
+def _summary(report: Report) -> str:
+    missing, outdated = report.count(MISSING), report.count(OUTDATED)
+    verdict = f"drift: {missing} missing, {outdated} outdated" if report.drift else "no drift"
+    return (
+        f"{report.checked} Pods checked, {verdict}; {report.count(OPTED_OUT)} opted out"
+        f" (configHash {report.config_hash})"
+    )
+
+
+def render_table(report: Report) -> str:
+    """Findings as aligned columns (kubectl style), then a one-line summary."""
+    lines: list[str] = []
+    if report.findings:
+        rows = [COLUMNS] + [
+            (f.namespace, f.pod, f.owner or "-", f.finding, f.detail) for f in report.findings
+        ]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS) - 1)]
+        for row in rows:
+            cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)]
+            lines.append("  ".join([*cells, row[-1]]))
+    return "".join(f"{line}\n" for line in [*lines, _summary(report)])
+
+
+def render_json(report: Report) -> str:
+    document = {
+        "configHash": report.config_hash,
+        "checked": report.checked,
+        "drift": report.drift,
+        "counts": {kind: report.count(kind) for kind in (MISSING, OUTDATED, OPTED_OUT)},
+        "pods": [{**asdict(f), "reasons": list(f.reasons)} for f in report.findings],
+    }
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n"
+
+
+def _namespaces(cluster: kube.Cluster, namespace: str | None) -> dict[str, policy.Namespace]:
+    if namespace is None:
+        items, _version = cluster.list_namespaces()
+    else:
+        found = cluster.get_namespace(namespace)
+        if found is None:
+            raise AuditError(f"namespace {namespace} not found")
+        items = [found]
+    views = (namespaces.from_object(item) for item in items)
+    return {view.name: view for view in views}
+
+
+def run(
+    cluster: kube.Cluster, engine: Engine, *, namespace: str | None, output: str, out: TextIO
+) -> int:
+    """Audit one namespace (or all, for None), write the report; 1 on drift, else 0."""
+    known = _namespaces(cluster, namespace)
+    report = audit(cluster.list_pods(namespace), known, engine)
+    out.write(render_json(report) if output == "json" else render_table(report))
+    return 1 if report.drift else 0

@@ -1,0 +1,159 @@
+"""Publishing our CA bundle in our MutatingWebhookConfiguration, and watching it.
+
+What is published is what kube-apiserver trusts: the `caBundle` (base64 of the PEM
+bundle) of each of *our* webhook entries. Every replica watches the object to know which
+CAs are trusted now (`published`), for its readiness and for which certificate it may
+serve. Only the leader writes: it server-side applies the rendered object as field
+manager "sidecar-injector" whenever the bundle changes, and again whenever the watch
+shows our entries' caBundle differs from it (a re-applied manifest, a Helm upgrade, a
+GitOps sync). Followers never write, because a follower may hold an older bundle than the
+leader for a moment, and two forced applies of different bundles would fight (the
+vault-helm#580 failure). Entries of other webhooks are never rendered, so never touched.
+
+`render` returns the whole object to apply for a PEM bundle. `ca_bundle_only` is the
+smallest renderer (just our entries' caBundle); `injector.registration` provides the one
+rendered from the manifest, which replaces it when wired in.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from cryptography import x509
+
+from injector import authority, certs, kube, watch
+from injector.loops import Clock
+from injector.metrics import Metrics
+
+log = logging.getLogger("injector.cabundle")
+
+Render = Callable[[bytes], dict[str, Any]]
+CONFIGURATION_NAME = "sidecar-injector"
+WEBHOOK_NAMES = ("namespace.sidecar-injector.io", "object.sidecar-injector.io")
+
+
+def ca_bundle_only(
+    name: str = CONFIGURATION_NAME, webhooks: Sequence[str] = WEBHOOK_NAMES
+) -> Render:
+    """A renderer that owns only `webhooks[*].clientConfig.caBundle` of our entries:
+    enough to keep the bundle right in a configuration someone else created."""
+
+    def render(bundle_pem: bytes) -> dict[str, Any]:
+        encoded = base64.b64encode(bundle_pem).decode("ascii")
+        return {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "MutatingWebhookConfiguration",
+            "metadata": {"name": name},
+            "webhooks": [
+                {"name": hook, "clientConfig": {"caBundle": encoded}} for hook in webhooks
+            ],
+        }
+
+    return render
+
+
+def _entries(configuration: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    hooks = (configuration or {}).get("webhooks") or []
+    return {h["name"]: h for h in hooks if isinstance(h, dict) and isinstance(h.get("name"), str)}
+
+
+def _ca_bundle(entry: dict[str, Any] | None) -> str:
+    value = ((entry or {}).get("clientConfig") or {}).get("caBundle")
+    return value if isinstance(value, str) else ""
+
+
+def drifted(observed: dict[str, Any] | None, desired: dict[str, Any]) -> bool:
+    """Some entry of ours lacks, or differs from, the caBundle we want it to have."""
+    present = _entries(observed)
+    return any(
+        _ca_bundle(present.get(name)) != _ca_bundle(entry)
+        for name, entry in _entries(desired).items()
+    )
+
+
+def _decoded(encoded: str) -> list[x509.Certificate]:
+    try:
+        return certs.load_certificates(base64.b64decode(encoded, validate=True))
+    except (ValueError, binascii.Error):
+        return []
+
+
+def trusted_cas(observed: dict[str, Any] | None, names: Sequence[str]) -> list[x509.Certificate]:
+    """The CAs that every one of our entries trusts (a certificate must satisfy each)."""
+    present = _entries(observed)
+    if not names or any(name not in present for name in names):
+        return []
+    bundles = [_decoded(_ca_bundle(present[name])) for name in names]
+    common = set.intersection(*(set(map(certs.fingerprint, b)) for b in bundles))
+    return [ca for ca in bundles[0] if certs.fingerprint(ca) in common]
+
+
+class Publisher:
+    """Keeps our entries' caBundle equal to the bundle, and reports what is trusted."""
+
+    def __init__(
+        self, cluster: kube.Cluster, render: Render, metrics: Metrics, *, clock: Clock
+    ) -> None:
+        example = render(b"")
+        self.name = str(example["metadata"]["name"])
+        self.webhooks = list(_entries(example))
+        self.cluster, self.render, self.metrics, self.clock = cluster, render, metrics, clock
+        self.published = authority.Published()
+        self.on_change: Callable[[], None] = lambda: None
+        self._observed: dict[str, Any] | None = None
+        self._synced = False
+        self._applied: bytes | None = None  # the bundle our last successful apply carried
+        self._lock = threading.Lock()
+
+    def _observe(self, configuration: dict[str, Any] | None) -> None:
+        with self._lock:
+            self._observed = configuration
+            cas = trusted_cas(configuration, self.webhooks)
+            self.published = self.published.observe(cas, self.clock())
+        self.on_change()
+
+    def _on_sync(self, items: list[dict[str, Any]]) -> None:
+        self._synced = True
+        self._observe(items[0] if items else None)
+
+    def _on_event(self, kind: str, configuration: dict[str, Any]) -> None:
+        self._observe(None if kind == "DELETED" else configuration)
+
+    def follow(self, stop: threading.Event) -> None:
+        """Watch our configuration until `stop` (run on a thread of its own)."""
+        watch.follow(
+            what="mutatingwebhookconfiguration",
+            list_objects=lambda: self.cluster.list_webhook_config(self.name),
+            watch=lambda version: self.cluster.watch_webhook_config(self.name, version),
+            on_sync=self._on_sync,
+            on_event=self._on_event,
+            stop=stop,
+        )
+
+    def ensure(self, bundle_pem: bytes) -> bool:
+        """Apply the bundle unless the watched object already carries it (leader only).
+        Returns True when our entries carry it afterwards, as far as we know."""
+        desired = self.render(bundle_pem)
+        if self._synced and not drifted(self._observed, desired):
+            self._applied = bundle_pem
+            return True
+        repair = self._synced and self._applied == bundle_pem
+        try:
+            result = self.cluster.apply_webhook_config(desired)
+        except Exception as err:  # retried on the next tick
+            self.metrics.cabundle_apply_failures.inc()
+            log.warning("caBundle not published: %s", err, extra={"configuration": self.name})
+            return False
+        self._applied = bundle_pem
+        if repair:
+            self.metrics.cabundle_repairs.inc()
+            log.warning("caBundle drift repaired", extra={"configuration": self.name})
+        else:
+            log.info("caBundle published", extra={"configuration": self.name})
+        self._observe(result)
+        return True

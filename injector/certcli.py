@@ -1,0 +1,211 @@
+"""The certificate parts of the command line: `serve`'s certificate flags, and
+`certs generate|inspect` for operators.
+
+`certs generate --out DIR` writes the same files `serve` keeps in its cert directory
+(ca.crt, ca.key, tls.crt, tls.key), reusing the CA already in DIR when there is one.
+`certs inspect FILE [--bundle FILE]` prints what a certificate says (subject, issuer,
+serial, SANs, validity) and whether it chains to a CA bundle; it exits 1 when the
+certificate is not valid now or does not chain to the bundle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+from cryptography import x509
+
+from injector import authority, certificates, certs, config, durations, keeper, server
+
+_FRACTION = re.compile(r"0?\.[0-9]{1,9}", re.ASCII)
+
+
+def _duration(text: str) -> datetime.timedelta:
+    try:
+        return durations.parse(text)
+    except durations.DurationError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _fraction(text: str) -> float:
+    """A decimal fraction strictly between 0 and 1, e.g. 0.33 or .5."""
+    if not _FRACTION.fullmatch(text) or float(text) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a fraction between 0 and 1, e.g. 0.33")
+    return float(text)
+
+
+def add_serve_flags(serve: argparse.ArgumentParser) -> None:
+    group = serve.add_argument_group("certificates")
+    group.add_argument(
+        "--cert-validity",
+        type=_duration,
+        metavar="DURATION",
+        help="lifetime of the serving certificate, e.g. 90s, 24h "
+        "(default: certificates.validity, 24h)",
+    )
+    group.add_argument(
+        "--ca-validity",
+        type=_duration,
+        metavar="DURATION",
+        help="lifetime of the CA (default: certificates.caValidity, 3650d)",
+    )
+    group.add_argument(
+        "--renew-before",
+        type=_fraction,
+        metavar="FRACTION",
+        help="renew when this fraction of a lifetime is left "
+        "(default: certificates.renewBefore, 1/3)",
+    )
+    group.add_argument(
+        "--tls-cert-file",
+        type=Path,
+        metavar="PATH",
+        help="serve this certificate (e.g. from cert-manager) instead of "
+        "issuing one; watched and hot-reloaded",
+    )
+    group.add_argument(
+        "--tls-key-file", type=Path, metavar="PATH", help="the private key of --tls-cert-file"
+    )
+    group.add_argument(
+        "--kubeconfig",
+        type=Path,
+        metavar="PATH",
+        help="keep certificates in this cluster (Secret, Lease, caBundle); "
+        "in a Pod the service account is used without it",
+    )
+
+
+def serve_options(args: argparse.Namespace) -> certificates.Options:
+    return certificates.Options(
+        validity=args.cert_validity,
+        ca_validity=args.ca_validity,
+        renew_before=args.renew_before,
+        tls_cert_file=args.tls_cert_file,
+        tls_key_file=args.tls_key_file,
+        kubeconfig=args.kubeconfig,
+    )
+
+
+def add_commands(verbs: Any) -> None:
+    cmd = verbs.add_parser("certs", help="generate or inspect certificates")
+    which = cmd.add_subparsers(dest="certs_verb", required=True)
+    gen = which.add_parser("generate", help="write a CA and a serving certificate into a directory")
+    gen.add_argument("--out", type=Path, required=True, metavar="DIR")
+    gen.add_argument(
+        "--dns",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a DNS name (repeatable); default: the names serve would use",
+    )
+    gen.add_argument("--ip", action="append", default=[], metavar="IP", help="an IP (repeatable)")
+    gen.add_argument(
+        "--validity",
+        type=_duration,
+        default=certs.SERVING_VALIDITY,
+        metavar="DURATION",
+        help="serving certificate lifetime (default 24h)",
+    )
+    gen.add_argument(
+        "--ca-validity",
+        type=_duration,
+        default=certs.CA_VALIDITY,
+        metavar="DURATION",
+        help="lifetime of a new CA (default 3650d)",
+    )
+    gen.add_argument("--config", type=Path, help="configuration file, for the default names")
+    gen.set_defaults(run=cmd_generate)
+    show = which.add_parser("inspect", help="show a certificate and check it against a bundle")
+    show.add_argument("file", type=Path, metavar="FILE", help="PEM file (certificate or chain)")
+    show.add_argument("--bundle", type=Path, metavar="FILE", help="PEM CA bundle to check against")
+    show.set_defaults(run=cmd_inspect)
+
+
+def _existing_ca(directory: Path) -> tuple[list[x509.Certificate], certs.Issued] | None:
+    """The bundle and signing CA already in `directory`, if both are readable."""
+    files = keeper.read_dir(directory)
+    try:
+        bundle = certs.load_certificates(files[authority.CA_FILE])
+        return bundle, authority.ca_for_key(bundle, files[authority.CA_KEY_FILE])
+    except (ValueError, KeyError):
+        return None
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    dns, ips = list(args.dns), list(args.ip)
+    if not dns and not ips:
+        dns, ips = server.local_names(config.load(args.config), "127.0.0.1")
+    if args.validity >= args.ca_validity:
+        raise config.ConfigError("--validity must be shorter than --ca-validity")
+    issuer = authority.Settings(
+        dns_names=tuple(dns), ips=tuple(ips), validity=args.validity, ca_validity=args.ca_validity
+    )
+    now, existing = certs.now_utc(), _existing_ca(args.out)
+    if existing is None or not certs.valid_at(existing[1].cert, now):
+        material = authority.advance(None, authority.Step.START, now=now, settings=issuer)
+    else:
+        bundle, signer = existing
+        placeholder = authority.Material(tuple(bundle), signer, signer)
+        material = authority.advance(placeholder, authority.Step.RENEW, now=now, settings=issuer)
+    keeper.write_dir(args.out, material)
+    sys.stdout.write(yaml.safe_dump(describe(material.leaf.cert, now), sort_keys=False))
+    print(f"wrote {', '.join(sorted(authority.to_files(material)))} to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _sans(cert: x509.Certificate) -> tuple[list[str], list[str]]:
+    try:
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return [], []
+    return sans.get_values_for_type(x509.DNSName), [
+        str(ip) for ip in sans.get_values_for_type(x509.IPAddress)
+    ]
+
+
+def describe(cert: x509.Certificate, now: datetime.datetime) -> dict[str, Any]:
+    dns, ips = _sans(cert)
+    try:
+        is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        is_ca = False
+    left = cert.not_valid_after_utc - now
+    return {
+        "subject": cert.subject.rfc4514_string(),
+        "issuer": cert.issuer.rfc4514_string(),
+        "serial": certs.serial_hex(cert),
+        "isCA": is_ca,
+        "dnsNames": dns,
+        "ipAddresses": ips,
+        "notBefore": f"{cert.not_valid_before_utc:%Y-%m-%dT%H:%M:%SZ}",
+        "notAfter": f"{cert.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}",
+        "validNow": certs.valid_at(cert, now),
+        "remaining": str(left).split(".")[0] if left.total_seconds() > 0 else "expired",
+    }
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    now = certs.now_utc()
+    try:
+        chain = certs.load_certificates(args.file.read_bytes())
+        roots = certs.load_certificates(args.bundle.read_bytes()) if args.bundle else None
+    except ValueError as err:
+        print(f"sidecar-injector: not a PEM certificate file: {err}", file=sys.stderr)
+        return 2
+    report: dict[str, Any] = {
+        "file": str(args.file),
+        "certificates": [describe(c, now) for c in chain],
+    }
+    good = certs.valid_at(chain[0], now)
+    if roots is not None:
+        chains = certs.chains_to(chain[0], roots, intermediates=chain[1:], now=now)
+        report["bundle"] = str(args.bundle)
+        report["chainsToBundle"] = chains
+        good = good and chains
+    sys.stdout.write(yaml.safe_dump(report, sort_keys=False))
+    return 0 if good else 1

@@ -1,0 +1,163 @@
+"""Choosing the certificate mode of `serve` and wiring its parts together.
+
+Three modes, decided once at start:
+- files: `--tls-cert-file/--tls-key-file` (e.g. cert-manager) are served, watched and
+  hot-reloaded; nothing is issued (`certfiles`);
+- cluster: a cluster is configured (`--kubeconfig`, or running in a Pod: both
+  KUBERNETES_SERVICE_HOST and POD_NAMESPACE are set): one replica issues into the Secret,
+  every replica serves from it, the leader publishes the caBundle (`clustered`);
+- directory: otherwise, our own CA in the cert directory (`keeper`).
+
+Each mode yields a `Certificates`: the TLS context to listen with, `ready()` for the
+readiness probe, and `start()`/`stop()` for its background threads.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from injector import authority, certs, config, durations, kube
+from injector.cabundle import Publisher, Render
+from injector.certfiles import CertificateFiles
+from injector.clustered import ClusterKeeper, SecretView, first_certificate
+from injector.keeper import DirectoryKeeper
+from injector.leader import Elector
+from injector.metrics import Metrics
+from injector.serving import ServedCertificate
+from injector.tls import ServingTLS
+
+
+@dataclass(frozen=True)
+class Options:
+    """The certificate flags of `serve`; None means "as the configuration file says"."""
+
+    validity: datetime.timedelta | None = None
+    ca_validity: datetime.timedelta | None = None
+    renew_before: float | None = None
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    kubeconfig: Path | None = None
+
+
+@dataclass
+class Certificates:
+    """A running certificate mode."""
+
+    mode: str
+    served: ServedCertificate
+    ready: Callable[[], bool]
+    start: Callable[[], None]
+    stop: Callable[[], None]
+
+    @property
+    def tls(self) -> ServingTLS:
+        return self.served.tls
+
+
+def settings(
+    section: config.Certificates, options: Options, *, dns_names: list[str], ips: list[str]
+) -> authority.Settings:
+    """The issuer's settings: flags win over the configuration file."""
+    validity = options.validity or durations.parse(section.validity)
+    ca_validity = options.ca_validity or durations.parse(section.caValidity)
+    if validity >= ca_validity:
+        raise config.ConfigError("the certificate validity must be shorter than the CA's")
+    return authority.Settings(
+        dns_names=tuple(dns_names),
+        ips=tuple(ips),
+        validity=validity,
+        ca_validity=ca_validity,
+        renew_before=options.renew_before or section.renewBefore,
+        publish_grace=durations.parse(section.publishGrace),
+    )
+
+
+def cluster_for(options: Options) -> kube.Cluster | None:
+    """The cluster to keep certificates in, if any (see the module docstring)."""
+    if options.kubeconfig is not None:
+        return kube.connect(options.kubeconfig)
+    if os.environ.get("KUBERNETES_SERVICE_HOST") and os.environ.get("POD_NAMESPACE"):
+        return kube.connect()
+    return None
+
+
+def identity() -> str:
+    """Who holds the Lease: the Pod's name, or a name unique to this process."""
+    return os.environ.get("POD_NAME") or f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
+
+
+def in_directory(
+    directory: Path, issuer: authority.Settings, metrics: Metrics, client_ca: Path | None
+) -> Certificates:
+    keeper = DirectoryKeeper(directory, issuer, metrics)
+    keeper.tick()  # the first certificate, before the server listens
+    keeper.tick()  # and read back, so that readiness knows the published bundle
+    assert keeper.material is not None
+    leaf = keeper.material.leaf
+    keeper.served = ServedCertificate.first(
+        leaf.cert_pem, leaf.key_pem, scratch=directory, metrics=metrics, client_ca_file=client_ca
+    )
+    return Certificates(
+        "directory", keeper.served, keeper.ready, keeper.loop.start, keeper.loop.stop
+    )
+
+
+def from_files(
+    options: Options,
+    section: config.Certificates,
+    *,
+    scratch: Path,
+    metrics: Metrics,
+    client_ca: Path | None,
+) -> Certificates:
+    cert_file, key_file = options.tls_cert_file, options.tls_key_file
+    if cert_file is None or key_file is None:
+        raise config.ConfigError("--tls-cert-file and --tls-key-file go together")
+    cert_pem, key_pem = cert_file.read_bytes(), key_file.read_bytes()
+    served = ServedCertificate.first(
+        cert_pem, key_pem, scratch=scratch, metrics=metrics, client_ca_file=client_ca
+    )
+    interval = durations.parse(section.fileCheckInterval).total_seconds()
+    files = CertificateFiles(cert_file, key_file, served, metrics, interval=interval)
+    return Certificates("files", served, files.ready, files.start, files.stop)
+
+
+def in_cluster(
+    cluster: kube.Cluster,
+    *,
+    namespace: str,
+    section: config.Certificates,
+    issuer: authority.Settings,
+    render: Render,
+    scratch: Path,
+    metrics: Metrics,
+    client_ca: Path | None,
+) -> Certificates:
+    first = first_certificate(
+        cluster, namespace=namespace, name=section.secretName, settings=issuer
+    )
+    served = ServedCertificate.first(
+        first.cert_pem, first.key_pem, scratch=scratch, metrics=metrics, client_ca_file=client_ca
+    )
+    elector = Elector(
+        cluster,
+        namespace=namespace,
+        name=section.leaseName,
+        identity=identity(),
+        duration=section.leaseDurationSeconds,
+    )
+    keeper = ClusterKeeper(
+        view=SecretView(cluster, namespace, section.secretName),
+        publisher=Publisher(cluster, render, metrics, clock=certs.now_utc),
+        elector=elector,
+        served=served,
+        settings=issuer,
+        metrics=metrics,
+    )
+    return Certificates("cluster", served, keeper.ready, keeper.start, keeper.stop)

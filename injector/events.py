@@ -1,0 +1,162 @@
+"""Kubernetes Events that explain injection, reported on the Pod's owner.
+
+`Injected` or `InjectionSkipped` (with the reasons' sentences) goes on the Pod's
+controller, such as its ReplicaSet or Job, where `kubectl describe` shows it: at
+admission the Pod has no uid yet, and a generated name, so it cannot carry the Event
+itself (Linkerd made the same choice). A Pod without a controller gets no Event, a dry
+run never does (the webhook declares `sideEffects: NoneOnDryRun`), and neither does a
+refused Pod: its controller already reports the refusal, our message included, as a
+FailedCreate Event.
+
+Building an Event (`build`) is pure. Sending is `EventSender`: the webhook only puts the
+answer on a bounded queue, which never blocks (a full queue drops the Event and counts
+it), and one background thread POSTs core/v1 Events from it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import queue
+import secrets
+import socket
+import threading
+import time
+from typing import Any
+
+from injector import kube, policy
+from injector.handler import Handled
+from injector.metrics import Metrics
+
+log = logging.getLogger("injector.events")
+
+COMPONENT = "sidecar-injector"
+INJECTED, SKIPPED = "Injected", "InjectionSkipped"
+# Required (with reportingComponent and reportingInstance) once eventTime is set.
+ACTION = "Inject"
+# kube-apiserver's limits: message (note) 1024, reportingInstance 128, name 253.
+MESSAGE_LIMIT, INSTANCE_LIMIT, NAME_LIMIT = 1024, 128, 253
+QUEUE_CAPACITY = 512
+# At most one log line about failed Events per this many seconds.
+LOG_EVERY_SECONDS = 60.0
+
+
+def reporting_instance() -> str:
+    """This replica's name (POD_NAME from the Downward API), else the host name."""
+    return (os.environ.get("POD_NAME") or socket.gethostname())[:INSTANCE_LIMIT]
+
+
+def wanted(handled: Handled) -> bool:
+    """Whether an answer deserves an Event (see the module docstring for why not)."""
+    return (
+        not handled.dry_run
+        and handled.owner is not None
+        and handled.result in ("injected", "skipped")
+    )
+
+
+def _message(handled: Handled) -> str:
+    sentences = "; ".join(policy.SENTENCES.get(r, r) for r in handled.reasons)
+    what = "injected into" if handled.result == "injected" else "not injected into"
+    return f"sidecar {what} Pod {handled.name}: {sentences}"[:MESSAGE_LIMIT]
+
+
+def build(
+    handled: Handled, *, now: datetime.datetime, instance: str, suffix: str
+) -> dict[str, Any]:
+    """The core/v1 Event for an answer that `wanted` an Event."""
+    owner = handled.owner
+    if owner is None:
+        raise ValueError("only an answer about a Pod with an owner gets an Event")
+    injected = handled.result == "injected"
+    noteworthy = policy.NOTEWORTHY.intersection(handled.reasons)
+    now = now.astimezone(datetime.UTC)
+    seconds = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {
+            # client-go names Events <object>.<unique hex> too.
+            "name": f"{owner.name[: NAME_LIMIT - len(suffix) - 1]}.{suffix}",
+            "namespace": handled.namespace,
+        },
+        "involvedObject": {
+            "apiVersion": owner.api_version,
+            "kind": owner.kind,
+            "name": owner.name,
+            "uid": owner.uid,
+            "namespace": handled.namespace,
+        },
+        "reason": INJECTED if injected else SKIPPED,
+        "message": _message(handled),
+        "type": "Warning" if noteworthy and not injected else "Normal",
+        "source": {"component": COMPONENT},
+        "firstTimestamp": seconds,
+        "lastTimestamp": seconds,
+        # A MicroTime: RFC 3339 with exactly six fractional digits.
+        "eventTime": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "count": 1,
+        "action": ACTION,
+        "reportingComponent": COMPONENT,
+        "reportingInstance": instance,
+    }
+
+
+class EventSender:
+    """A bounded queue of answers, and the thread that turns them into Events."""
+
+    def __init__(
+        self,
+        cluster: kube.Cluster,
+        *,
+        metrics: Metrics,
+        capacity: int = QUEUE_CAPACITY,
+        instance: str | None = None,
+    ) -> None:
+        self.cluster, self.metrics = cluster, metrics
+        self.instance = instance or reporting_instance()
+        self._queue: queue.Queue[tuple[Handled, datetime.datetime]] = queue.Queue(capacity)
+        self._last_log = -LOG_EVERY_SECONDS
+
+    def record(self, handled: Handled) -> None:
+        """Called on the admission path: O(1), never blocks, never raises."""
+        if not wanted(handled):
+            return
+        try:
+            self._queue.put_nowait((handled, datetime.datetime.now(datetime.UTC)))
+        except queue.Full:
+            self.metrics.events.labels("dropped").inc()
+
+    def run(self, stop: threading.Event) -> None:
+        """Send queued Events until `stop` is set; what is still queued then is lost."""
+        while not stop.is_set():
+            try:
+                handled, when = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            try:
+                self._send(handled, when)
+            finally:
+                self._queue.task_done()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """True once every queued Event has been sent or failed (for tests)."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    def _send(self, handled: Handled, when: datetime.datetime) -> None:
+        event = build(handled, now=when, instance=self.instance, suffix=secrets.token_hex(8))
+        try:
+            self.cluster.create_event(handled.namespace, event)
+        except Exception as err:  # an Event is best effort; the admission is done
+            self.metrics.events.labels("failed").inc()
+            if time.monotonic() - self._last_log >= LOG_EVERY_SECONDS:
+                self._last_log = time.monotonic()
+                log.warning("cannot send an Event: %s", err, extra={"reason": event["reason"]})
+            return
+        self.metrics.events.labels("sent").inc()

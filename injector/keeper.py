@@ -1,0 +1,132 @@
+"""Keeping the serving certificate fresh without a cluster: the cert directory is the
+store and the CA bundle file in it (`ca.crt`) is what is published.
+
+`DirectoryKeeper` is the standalone loop: each tick reads the directory, takes one
+`authority` step, writes the result back (the bundle before the keys and certificate that
+need it) and serves the new certificate.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from injector import authority, certs
+from injector.loops import MIN_SLEEP_SECONDS, Clock, Loop, seconds_until
+from injector.metrics import Metrics
+from injector.serving import ServedCertificate
+
+log = logging.getLogger("injector.certificates")
+
+# Written first, so a reader never sees a certificate that its bundle does not trust.
+_WRITE_ORDER = (
+    authority.CA_FILE,
+    authority.NEXT_CA_KEY_FILE,
+    authority.CA_KEY_FILE,
+    authority.RETIRE_FILE,
+    authority.KEY_FILE,
+    authority.CERT_FILE,
+)
+_PRIVATE = {authority.CA_KEY_FILE, authority.NEXT_CA_KEY_FILE, authority.KEY_FILE}
+
+
+def read_dir(directory: Path) -> dict[str, bytes]:
+    files = {}
+    for name in _WRITE_ORDER:
+        path = directory / name
+        if path.exists():
+            files[name] = path.read_bytes()
+    return files
+
+
+def write_dir(directory: Path, material: authority.Material) -> None:
+    """Write the material, bundle first; remove what it no longer has."""
+    directory.mkdir(parents=True, exist_ok=True)
+    files = authority.to_files(material)
+    for name in _WRITE_ORDER:
+        path = directory / name
+        if name in files:
+            certs.write_atomic(path, files[name], mode=0o600 if name in _PRIVATE else 0o644)
+        else:
+            path.unlink(missing_ok=True)
+
+
+class DirectoryKeeper:
+    """Standalone: issues, rotates and serves from the cert directory."""
+
+    def __init__(
+        self,
+        directory: Path,
+        settings: authority.Settings,
+        metrics: Metrics,
+        *,
+        clock: Clock = certs.now_utc,
+    ) -> None:
+        self.directory, self.settings, self.metrics, self.clock = (
+            directory,
+            settings,
+            metrics,
+            clock,
+        )
+        self.published = authority.Published()
+        self.material: authority.Material | None = None
+        self.served: ServedCertificate | None = None
+        self.loop = Loop("certificates", self.tick)
+
+    def _load(self) -> authority.Material | None:
+        files = read_dir(self.directory)
+        if not files:
+            return None
+        try:
+            return authority.from_files(files)
+        except (ValueError, KeyError) as err:
+            self.metrics.certificate_reload_failures.labels("directory").inc()
+            log.warning(
+                "the cert directory holds no usable material; issuing anew: %s",
+                err,
+                extra={"dir": str(self.directory)},
+            )
+            return None
+
+    def tick(self) -> float:
+        """One decision: read, step, write, serve; returns seconds until the next one."""
+        now = self.clock()
+        material = self._load()
+        self.published = self.published.observe(material.bundle if material else (), now)
+        chosen, material = authority.step(
+            material, now=now, settings=self.settings, published=self.published
+        )
+        self.material = material
+        if chosen is not authority.Step.KEEP:
+            write_dir(self.directory, material)
+            note_step(chosen, material, self.metrics)
+        if self.served is not None:
+            self.served.serve(material.leaf.cert_pem, material.leaf.key_pem, source="directory")
+        if chosen is not authority.Step.KEEP:  # read back what was written, at once
+            return MIN_SLEEP_SECONDS
+        wake = authority.next_decision(material, settings=self.settings, published=self.published)
+        return seconds_until(wake, self.clock())
+
+    def ready(self) -> bool:
+        """The served certificate chains to the CA bundle in the cert directory."""
+        served = self.served
+        return served is not None and self.published.trusts(served.current, self.clock())
+
+
+def note_step(chosen: authority.Step, material: authority.Material, metrics: Metrics) -> None:
+    """Log (and count) what the issuer just did."""
+    if chosen in (authority.Step.START, authority.Step.NEW_CA):
+        metrics.certificate_rotations.labels("ca").inc()
+    # A renewal is logged again, with serial and expiry, when it is served.
+    level = logging.DEBUG if chosen is authority.Step.RENEW else logging.INFO
+    log.log(
+        level,
+        "certificate authority step: %s",
+        chosen.value,
+        extra={
+            "step": chosen.value,
+            "cas": len(material.bundle),
+            "signer": material.signer.cert.subject.rfc4514_string(),
+            "leaf_serial": certs.serial_hex(material.leaf.cert),
+        },
+    )

@@ -1,0 +1,79 @@
+"""Whether the API server runs native sidecars, asked at start and then periodically.
+
+Native sidecars (an init container with `restartPolicy: Always`) are beta and on by
+default from Kubernetes 1.29 (alpha and off in 1.28). In `nativeSidecar: auto` mode the
+engine injects the proxy that way when `engine.native_supported` is True, and as a
+classic sidecar when it is False or None (not known yet). This loop sets it.
+
+The answer is the API server's version, as Kuma does, not every kubelet's (Istio's way,
+which needs to list Nodes): during an upgrade a kubelet older than 1.29 would run such a
+Pod's proxy as a plain init container that never ends. Set `nativeSidecar: "false"`
+while nodes lag behind the control plane.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from injector import kube
+from injector.metrics import Metrics
+
+log = logging.getLogger("injector.versions")
+
+NATIVE_SIDECARS_SINCE = (1, 29)
+# An upgrade of the control plane is rare: every 10 minutes is soon enough.
+REFRESH_SECONDS = 600.0
+RETRY_SECONDS = 15.0
+
+
+def native_supported(version: tuple[int, int]) -> bool:
+    """True for a (major, minor) at or after 1.29."""
+    return version >= NATIVE_SIDECARS_SINCE
+
+
+class VersionCheck:
+    """Asks `GET /version` and hands the verdict to `publish` (e.g. set it on the
+    current engine). A failed ask keeps the last verdict and retries sooner."""
+
+    def __init__(
+        self,
+        cluster: kube.Cluster,
+        publish: Callable[[bool], None],
+        *,
+        metrics: Metrics | None = None,
+        refresh_seconds: float = REFRESH_SECONDS,
+        retry_seconds: float = RETRY_SECONDS,
+    ) -> None:
+        self.cluster, self.publish, self.metrics = cluster, publish, metrics
+        self.refresh_seconds, self.retry_seconds = refresh_seconds, retry_seconds
+        self.supported: bool | None = None
+
+    def check(self) -> bool | None:
+        """Ask once; the verdict, or None when the server could not be asked."""
+        try:
+            version = self.cluster.version()
+        except Exception as err:  # any failure: keep what we knew
+            log.warning("cannot read the API server's version: %s", err)
+            return None
+        supported = native_supported(version)
+        if supported != self.supported:
+            log.info(
+                "API server %d.%d: %s sidecars",
+                *version,
+                "native" if supported else "classic",
+                extra={"native": supported},
+            )
+        self.supported = supported
+        self.publish(supported)
+        if self.metrics is not None:
+            self.metrics.native_sidecars.set(int(supported))
+        return supported
+
+    def run(self, stop: threading.Event) -> None:
+        """Check again every `refresh_seconds` (`retry_seconds` after a failure) until
+        `stop` is set. The first `check` is the caller's, before it starts serving."""
+        answered = self.supported is not None
+        while not stop.wait(self.refresh_seconds if answered else self.retry_seconds):
+            answered = self.check() is not None

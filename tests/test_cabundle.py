@@ -1,0 +1,182 @@
+"""Publishing the CA bundle into our MutatingWebhookConfiguration: the rendering, drift
+detection, what counts as trusted, and the publisher against the fake API server."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import threading
+from typing import Any
+
+import pytest
+from certsupport import wait_until
+from fake_kube import FakeApi
+from kubernetes import client as k8s_client
+
+from injector import cabundle, certs, kube
+from injector.metrics import Metrics
+
+WEBHOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
+OURS = list(cabundle.WEBHOOK_NAMES)
+FOREIGN = {"name": "other.example.com", "clientConfig": {"caBundle": "Zm9yZWlnbg=="}}
+
+
+def _encoded(*cas: certs.Issued) -> str:
+    return base64.b64encode(certs.pem_bundle([ca.cert for ca in cas])).decode()
+
+
+def _configuration(*bundles: str | None) -> dict[str, Any]:
+    hooks: list[dict[str, Any]] = []
+    for name, bundle in zip(OURS, bundles, strict=False):
+        config: dict[str, Any] = {"service": {"name": "sidecar-injector"}}
+        if bundle is not None:
+            config["caBundle"] = bundle
+        hooks.append({"name": name, "clientConfig": config, "sideEffects": "None"})
+    hooks.append(copy.deepcopy(FOREIGN))
+    return {"metadata": {"name": "sidecar-injector"}, "webhooks": hooks}
+
+
+@pytest.fixture(scope="module")
+def cas() -> tuple[certs.Issued, certs.Issued]:
+    return certs.new_ca(), certs.new_ca()
+
+
+def test_the_rendered_ca_bundle_is_base64_of_the_pem_as_the_api_requires(cas: Any) -> None:
+    pem = certs.pem_bundle([cas[0].cert, cas[1].cert])
+    rendered = cabundle.ca_bundle_only()(pem)
+    assert rendered["metadata"]["name"] == "sidecar-injector"
+    assert [hook["name"] for hook in rendered["webhooks"]] == OURS
+    for hook in rendered["webhooks"]:
+        encoded = hook["clientConfig"]["caBundle"]
+        assert base64.b64decode(encoded) == pem
+        # The official client's model checks the field is base64 (raw PEM fails).
+        k8s_client.AdmissionregistrationV1WebhookClientConfig(ca_bundle=encoded)
+    with pytest.raises(ValueError, match="ca_bundle"):
+        k8s_client.AdmissionregistrationV1WebhookClientConfig(ca_bundle=pem.decode())
+
+
+@pytest.mark.parametrize(
+    ("observed", "drift"),
+    [
+        pytest.param("same", False, id="both-entries-carry-it"),
+        pytest.param("empty", True, id="re-applied-with-empty-caBundle"),
+        pytest.param("one-missing-field", True, id="caBundle-removed-from-one"),
+        pytest.param("one-entry-gone", True, id="an-entry-removed"),
+        pytest.param("none", True, id="configuration-deleted"),
+        pytest.param("foreign-changed", False, id="only-a-foreign-entry-changed"),
+    ],
+)
+def test_drift_is_any_difference_in_our_entries_only(cas: Any, observed: str, drift: bool) -> None:
+    bundle = _encoded(cas[0])
+    desired = cabundle.ca_bundle_only()(base64.b64decode(bundle))
+    variants: dict[str, Any] = {
+        "same": _configuration(bundle, bundle),
+        "empty": _configuration("", ""),
+        "one-missing-field": _configuration(bundle, None),
+        "one-entry-gone": _configuration(bundle),
+        "none": None,
+        "foreign-changed": _configuration(bundle, bundle),
+    }
+    if observed == "foreign-changed":
+        variants[observed]["webhooks"][2]["clientConfig"]["caBundle"] = ""
+    assert cabundle.drifted(variants[observed], desired) is drift
+
+
+def test_what_is_trusted_is_what_every_one_of_our_entries_trusts(cas: Any) -> None:
+    old, new = cas
+    both, only_new = _encoded(old, new), _encoded(new)
+    trusted = cabundle.trusted_cas(_configuration(both, only_new), OURS)
+    assert trusted == [new.cert]
+    assert cabundle.trusted_cas(_configuration(both, both), OURS) == [old.cert, new.cert]
+    assert cabundle.trusted_cas(_configuration(both), OURS) == []
+    assert cabundle.trusted_cas(_configuration("bm90IGEgY2VydA==", both), OURS) == []
+    assert cabundle.trusted_cas(None, OURS) == []
+
+
+def _publisher(api: FakeApi) -> tuple[cabundle.Publisher, Metrics]:
+    metrics = Metrics()
+    publisher = cabundle.Publisher(
+        kube.Cluster(api), cabundle.ca_bundle_only(), metrics, clock=certs.now_utc
+    )
+    return publisher, metrics
+
+
+def test_publishing_is_a_server_side_apply_of_our_entries_as_our_field_manager(cas: Any) -> None:
+    api = FakeApi()
+    api.put(WEBHOOKS, _configuration(None, None))
+    publisher, _ = _publisher(api)
+    pem = certs.pem_bundle([cas[0].cert])
+    assert publisher.ensure(pem)
+    (call,) = api.calls_to("PATCH", WEBHOOKS)
+    assert call.content_type == kube.APPLY_PATCH
+    assert call.query == {"fieldManager": "sidecar-injector", "force": "true"}
+    assert [hook["name"] for hook in call.body["webhooks"]] == OURS
+    stored = api.objects[WEBHOOKS]["sidecar-injector"]
+    assert stored["webhooks"][2] == FOREIGN
+    assert stored["webhooks"][0]["sideEffects"] == "None"  # fields we do not own stay
+    assert cabundle.trusted_cas(stored, OURS) == [cas[0].cert]
+    assert publisher.published.cas == (cas[0].cert,)
+
+
+def test_an_unchanged_bundle_is_not_applied_again(cas: Any) -> None:
+    api = FakeApi()
+    api.put(WEBHOOKS, _configuration(None, None))
+    publisher, _ = _publisher(api)
+    stop = threading.Event()
+    watcher = threading.Thread(target=publisher.follow, args=(stop,), daemon=True)
+    watcher.start()
+    try:
+        pem = certs.pem_bundle([cas[0].cert])
+        publisher.ensure(pem)
+        wait_until(lambda: publisher.published.cas, 5, "the watch to see the bundle")
+        for _ in range(3):
+            publisher.ensure(pem)
+    finally:
+        stop.set()
+        watcher.join(timeout=5)
+    assert len(api.calls_to("PATCH", WEBHOOKS)) == 1
+
+
+def test_a_caBundle_wiped_by_a_re_apply_is_repaired_from_the_watch(cas: Any) -> None:
+    api = FakeApi()
+    api.put(WEBHOOKS, _configuration(None, None))
+    publisher, metrics = _publisher(api)
+    pem = certs.pem_bundle([cas[0].cert])
+    publisher.on_change = lambda: publisher.ensure(pem)  # as the leader's loop does
+    stop = threading.Event()
+    watcher = threading.Thread(target=publisher.follow, args=(stop,), daemon=True)
+    watcher.start()
+    try:
+        wait_until(lambda: publisher.published.cas, 5, "the first publication")
+        api.put(WEBHOOKS, _configuration("", ""))  # kubectl apply of a manifest
+        wait_until(lambda: metrics.cabundle_repairs._value.get() == 1, 5, "a repair")
+        stored = api.objects[WEBHOOKS]["sidecar-injector"]
+        assert cabundle.trusted_cas(stored, OURS) == [cas[0].cert]
+        assert stored["webhooks"][2] == FOREIGN
+    finally:
+        stop.set()
+        watcher.join(timeout=5)
+
+
+def test_a_failed_apply_is_counted_and_reported(cas: Any) -> None:
+    api = FakeApi()
+    api.fail_next("PATCH", WEBHOOKS, 403)
+    publisher, metrics = _publisher(api)
+    assert not publisher.ensure(certs.pem_bundle([cas[0].cert]))
+    assert metrics.cabundle_apply_failures._value.get() == 1
+    assert publisher.ensure(certs.pem_bundle([cas[0].cert]))
+
+
+def test_the_configuration_and_the_secret_are_listed_by_name_as_rbac_requires() -> None:
+    """RBAC with resourceNames allows list/watch only with fieldSelector metadata.name."""
+    api = FakeApi(watch_seconds=0.01)
+    cluster = kube.Cluster(api)
+    cluster.list_webhook_config("sidecar-injector")
+    cluster.list_secret("mesh", "sidecar-injector-certs")
+    list(cluster.watch_secret("mesh", "sidecar-injector-certs", "1"))
+    paths = [(call.path, call.query["fieldSelector"]) for call in api.calls]
+    assert paths == [
+        (WEBHOOKS, "metadata.name=sidecar-injector"),
+        ("/api/v1/namespaces/mesh/secrets", "metadata.name=sidecar-injector-certs"),
+        ("/api/v1/namespaces/mesh/secrets", "metadata.name=sidecar-injector-certs"),
+    ]

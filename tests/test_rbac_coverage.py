@@ -1,0 +1,283 @@
+"""RBAC covers every API call the injector makes with its ServiceAccount.
+
+The calls are recorded, not listed by hand: the server's cluster flows run against the
+in-memory FakeApi, and each recorded request is turned into what kube-apiserver
+authorizes (verb, API group, resource, namespace, name), the way its RequestInfoFactory
+does, a `metadata.name` field selector naming the object of a list or watch included.
+Each must be allowed by a rule of the manifests' ClusterRole, or of the Role in its own
+namespace. A table gives every public `kube.Cluster` method a flow (or the reason the
+ServiceAccount never calls it), so a new method cannot slip past this test.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import support
+import yaml
+from fake_kube import Call, FakeApi
+
+from injector import certs, config, handler, kube, template
+from injector import features as wiring
+from injector.app import State
+from injector.engine import Engine
+
+MANIFESTS = Path(__file__).resolve().parent.parent / "manifests"
+NAMESPACE = "sidecar-injector"
+SECRET, LEASE, WEBHOOK_CONFIG = (
+    "sidecar-injector-certs",
+    "sidecar-injector-leader",
+    "sidecar-injector",
+)
+# Non-resource URLs every authenticated client may read through the default
+# ClusterRoleBinding system:public-info-viewer.
+PUBLIC_INFO = frozenset({"/version"})
+
+
+@dataclass(frozen=True)
+class Attributes:
+    verb: str
+    group: str
+    resource: str
+    namespace: str
+    name: str
+
+
+def _attributes(call: Call) -> Attributes:
+    """What kube-apiserver authorizes for a resource request."""
+    path = call.path
+    if path.startswith("/api/v1/"):
+        group, rest = "", path.removeprefix("/api/v1/")
+    else:
+        _apis, group, _version, rest = path.removeprefix("/").split("/", 3)
+    parts = rest.split("/")
+    namespace = ""
+    if parts[0] == "namespaces" and len(parts) > 1:
+        namespace = parts[1]
+        parts = parts[2:] if len(parts) > 2 else parts
+    resource, name = parts[0], parts[1] if len(parts) > 1 else ""
+    verb = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(
+        call.method, "get"
+    )
+    if verb == "get" and not name:
+        verb = "watch" if call.query.get("watch") in ("1", "true") else "list"
+        selector = urllib.parse.unquote(call.query.get("fieldSelector", ""))
+        name = selector.removeprefix("metadata.name=") if "," not in selector else ""
+    return Attributes(verb, group, resource, namespace, name)
+
+
+def _role(file: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((MANIFESTS / file).read_text(encoding="utf-8"))
+    return loaded
+
+
+def _rule_allows(rule: dict[str, Any], wanted: Attributes) -> bool:
+    names = rule.get("resourceNames") or []
+    return (
+        wanted.group in rule.get("apiGroups", [])
+        and wanted.resource in rule.get("resources", [])
+        and wanted.verb in rule.get("verbs", [])
+        and (not names or wanted.name in names)
+    )
+
+
+def allowed(call: Call) -> bool:
+    """Whether the injector's ServiceAccount may make this call."""
+    if call.path in PUBLIC_INFO:
+        return True
+    wanted = _attributes(call)
+    cluster_role, role = _role("clusterrole.yaml"), _role("role.yaml")
+    in_role_namespace = wanted.namespace == role["metadata"]["namespace"]
+    return any(_rule_allows(rule, wanted) for rule in cluster_role["rules"]) or (
+        in_role_namespace and any(_rule_allows(rule, wanted) for rule in role["rules"])
+    )
+
+
+# ---- the flows -----------------------------------------------------------------------------
+
+
+def _cluster_features(api: FakeApi, engine: Engine) -> None:
+    """What `serve` starts in a cluster: registration, the namespace cache, the version
+    check, and an Event about an injected Pod."""
+    features = wiring.start_cluster_features(
+        kube.Cluster(api),
+        State(engine=engine),
+        webhook_url=None,
+        webhook_config_name=WEBHOOK_CONFIG,
+        ca_bundle_pem=certs.new_ca().cert_pem,
+    )
+    try:
+        assert features.namespaces.wait_synced(3)
+        deadline = time.monotonic() + 3
+        while not [c for c in api.calls if c.query.get("watch") == "1"]:
+            assert time.monotonic() < deadline, "the namespace watch never started"
+            time.sleep(0.01)
+        features.events.record(handler.handle(support.review(_owned_pod()), engine=engine))
+        assert features.events.wait_idle(3)
+    finally:
+        features.stop()
+
+
+def _owned_pod() -> dict[str, Any]:
+    return {
+        "metadata": {
+            "generateName": "web-",
+            "ownerReferences": [
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "ReplicaSet",
+                    "name": "web",
+                    "uid": "u",
+                    "controller": True,
+                }
+            ],
+        },
+        "spec": {"containers": [{"name": "web", "image": "nginx"}]},
+    }
+
+
+def _certificate_lifecycle(api: FakeApi) -> None:
+    """The calls of the certificate lifecycle (the Secret shared by the replicas, the
+    leader Lease, the caBundle publisher's view of the configuration), with the
+    manifests' names."""
+    api_cluster = kube.Cluster(api)
+    secret = {"metadata": {"name": SECRET, "namespace": NAMESPACE}}
+    lease = {"metadata": {"name": LEASE, "namespace": NAMESPACE}}
+    api_cluster.get_secret(NAMESPACE, SECRET)
+    created = api_cluster.create_secret(NAMESPACE, secret)
+    api_cluster.replace_secret(NAMESPACE, created)
+    list(api_cluster.watch_secret(NAMESPACE, SECRET, "1"))
+    api_cluster.get_lease(NAMESPACE, LEASE)
+    api_cluster.replace_lease(NAMESPACE, api_cluster.create_lease(NAMESPACE, lease))
+    api_cluster.list_secret(NAMESPACE, SECRET)
+    api_cluster.get_webhook_config(WEBHOOK_CONFIG)
+    api_cluster.list_webhook_config(WEBHOOK_CONFIG)
+    list(api_cluster.watch_webhook_config(WEBHOOK_CONFIG, "1"))
+
+
+# Every public kube.Cluster method: the ServiceAccount flow that calls it, or None with
+# the reason in AUDIT_ONLY.
+FLOWS: dict[str, str | None] = {
+    "version": "cluster features",
+    "list_namespaces": "cluster features",
+    "watch_namespaces": "cluster features",
+    "apply_webhook_config": "cluster features",
+    "create_event": "cluster features",
+    "get_webhook_config": "certificate lifecycle",
+    "list_webhook_config": "certificate lifecycle",
+    "watch_webhook_config": "certificate lifecycle",
+    "get_secret": "certificate lifecycle",
+    "create_secret": "certificate lifecycle",
+    "replace_secret": "certificate lifecycle",
+    "list_secret": "certificate lifecycle",
+    "watch_secret": "certificate lifecycle",
+    "get_lease": "certificate lifecycle",
+    "create_lease": "certificate lifecycle",
+    "replace_lease": "certificate lifecycle",
+    "get_namespace": None,
+    "list_pods": None,
+}
+AUDIT_ONLY = {
+    "get_namespace": "audit -n reads the namespace with the user's own kubeconfig",
+    "list_pods": "audit lists Pods with the user's own kubeconfig",
+}
+
+
+@pytest.fixture(scope="module")
+def recorded(default_template: template.Template) -> list[Call]:
+    api = FakeApi(watch_seconds=0.05)
+    # `kubectl apply -k manifests/` created the configuration: registering patches it
+    # (creating it would take `create`, which the ServiceAccount does not have).
+    api.put(kube.WEBHOOKS, {"metadata": {"name": WEBHOOK_CONFIG}})
+    api.put("/api/v1/namespaces", {"metadata": {"name": "shop"}})
+    api.calls.clear()
+    _cluster_features(api, Engine(config.Config(), default_template))
+    _certificate_lifecycle(api)
+    return api.calls
+
+
+def test_every_cluster_method_has_a_flow_or_a_reason() -> None:
+    public = {
+        name
+        for name, _ in inspect.getmembers(kube.Cluster, inspect.isfunction)
+        if not name.startswith("_")
+    }
+    assert public == set(FLOWS)
+    assert {m for m, flow in FLOWS.items() if flow is None} == set(AUDIT_ONLY)
+
+
+def test_the_flows_make_every_service_account_call(recorded: list[Call]) -> None:
+    shapes = {(c.method, _attributes(c).resource, _attributes(c).verb) for c in recorded
+              if c.path not in PUBLIC_INFO}  # fmt: skip
+    expected = {
+        ("GET", "namespaces", "list"),
+        ("GET", "namespaces", "watch"),
+        ("PATCH", "mutatingwebhookconfigurations", "patch"),
+        ("GET", "mutatingwebhookconfigurations", "get"),
+        ("GET", "mutatingwebhookconfigurations", "list"),
+        ("GET", "mutatingwebhookconfigurations", "watch"),
+        ("POST", "events", "create"),
+        ("GET", "secrets", "get"),
+        ("POST", "secrets", "create"),
+        ("PUT", "secrets", "update"),
+        ("GET", "secrets", "list"),
+        ("GET", "secrets", "watch"),
+        ("GET", "leases", "get"),
+        ("POST", "leases", "create"),
+        ("PUT", "leases", "update"),
+    }
+    assert shapes == expected
+    assert any(c.path == "/version" for c in recorded)
+
+
+def test_rbac_grants_every_call_the_service_account_makes(recorded: list[Call]) -> None:
+    refused = [(c.method, c.path, c.query) for c in recorded if not allowed(c)]
+    assert refused == []
+
+
+@pytest.mark.parametrize(
+    ("call", "why"),
+    [
+        pytest.param(
+            Call("GET", "/api/v1/pods", {"limit": "500"}, "application/json", None),
+            "no rights on Pods",
+            id="list-pods",
+        ),
+        pytest.param(
+            Call("GET", kube.WEBHOOKS, {"watch": "1"}, "application/json", None),
+            "a watch of every configuration, without the name's field selector",
+            id="unnamed-webhook-watch",
+        ),
+        pytest.param(
+            Call("PATCH", f"{kube.WEBHOOKS}/istio-sidecar-injector", {}, "", None),
+            "another webhook configuration",
+            id="other-webhook",
+        ),
+        pytest.param(
+            Call("GET", "/api/v1/namespaces/shop/secrets/db", {}, "application/json", None),
+            "a Secret outside the injector's namespace",
+            id="foreign-secret",
+        ),
+        pytest.param(
+            Call("POST", kube.WEBHOOKS, {}, "application/json", None),
+            "creating a configuration",
+            id="create-webhook",
+        ),
+    ],
+)
+def test_rbac_refuses_what_the_injector_never_needs(call: Call, why: str) -> None:
+    assert not allowed(call), why
+
+
+def test_a_name_field_selector_names_the_object_of_a_list_or_watch() -> None:
+    query = {"watch": "1", "fieldSelector": "metadata.name=sidecar-injector-certs"}
+    call = Call("GET", f"/api/v1/namespaces/{NAMESPACE}/secrets", query, "", None)
+    assert _attributes(call) == Attributes(
+        "watch", "", "secrets", NAMESPACE, "sidecar-injector-certs"
+    )
