@@ -49,10 +49,12 @@ def running(
     *,
     cluster: kube.Cluster | None = None,
     certs: certificates.Options | None = None,
+    register: bool = False,
 ) -> Iterator[Running]:
     """Serve in a thread of this process; stop and join on exit. Certificates are kept
     in `directory`/certs unless `cluster` (e.g. over tests/fake_kube.py) is given; the
-    environment is never asked for a cluster."""
+    environment is never asked for a cluster. With `register`, the server registers
+    itself with the cluster at its own URL (as `serve --webhook-url` does)."""
     cert_dir = directory / "certs"
     config_file = directory / "config.yaml"
     config_file.write_text(config_text)
@@ -64,6 +66,7 @@ def running(
         config_file=config_file,
         client_ca_file=client_ca,
         certificates=certs or certificates.Options(),
+        webhook_url=f"https://127.0.0.1:{port}/inject" if register else None,
     )
     instance = server.build(options, cluster=cluster)
     thread = threading.Thread(target=instance.run, daemon=True)
