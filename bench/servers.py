@@ -166,28 +166,26 @@ def naive_app() -> ASGIApp:
     return app
 
 
-def ours_app(port: int, cert_dir: Path) -> tuple[ASGIApp, ServingTLS, config.Server]:
-    """Exactly what `sidecar-injector serve` builds, default configuration."""
+def ours_server(port: int, cert_dir: Path) -> uvicorn.Server:
+    """Exactly what `sidecar-injector serve` runs: default configuration, JSON logs,
+    metrics, the draining server and its runtime tuning."""
     from injector import logs, server
-    from injector.app import create_app
 
     logs.setup()
-    state, tls = server.prepare(server.Options(host=HOST, port=port, cert_dir=cert_dir))
-    return create_app(state), tls, state.engine.config.server
+    built = server.build(server.Options(host=HOST, port=port, cert_dir=cert_dir), cluster=None)
+    server.tune_runtime()
+    return built
 
 
-def build(kind: str, port: int, cert_dir: Path) -> uvicorn.Config:
-    """One server's uvicorn settings: the same `uvicorn_config` (and limits) for all."""
+def build(kind: str, port: int, cert_dir: Path) -> uvicorn.Server:
+    """One server on the same `uvicorn_config` (and limits) for all."""
     ensure_certs(cert_dir)
+    if kind == "ours":
+        return ours_server(port, cert_dir)
     tls = ServingTLS(cert_dir / certs.CERT_FILE, cert_dir / certs.KEY_FILE)
     limits = config.load(None).server
-    if kind == "floor":
-        app = floor_app()
-    elif kind == "naive":
-        app = naive_app()
-    else:
-        app, tls, limits = ours_app(port, cert_dir)
-    return uvicorn_config(app, tls, HOST, port, limits)
+    app = floor_app() if kind == "floor" else naive_app()
+    return uvicorn.Server(uvicorn_config(app, tls, HOST, port, limits))
 
 
 def main() -> None:
@@ -196,7 +194,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--cert-dir", type=Path, required=True)
     args = parser.parse_args()
-    uvicorn.Server(build(args.kind, args.port, args.cert_dir)).run()
+    build(args.kind, args.port, args.cert_dir).run()
 
 
 if __name__ == "__main__":

@@ -5,6 +5,10 @@ local file = assert(io.open(os.getenv("BENCH_BODY"), "rb"))
 wrk.method = "POST"
 wrk.body = file:read("*a")
 wrk.headers["Content-Type"] = "application/json"
+if os.getenv("BENCH_CLOSE") == "1" then
+  -- one request per connection: every request makes a new TLS handshake
+  wrk.headers["Connection"] = "close"
+end
 file:close()
 
 local threads = {}
