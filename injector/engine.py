@@ -7,6 +7,7 @@ fields it does not know). The input is never modified.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -20,6 +21,9 @@ from injector.template import Template
 # kube-apiserver refuses an object whose annotations exceed 256 KiB in total.
 ANNOTATION_SIZE_LIMIT = 256 * 1024
 SETTINGS_CACHE_SIZE = 1024
+# Outcomes remembered, and the largest Pod (serialized) whose outcome is: a few MiB in all.
+OUTCOME_CACHE_SIZE = 512
+MEMO_MAX_POD_BYTES = 64 * 1024
 SHAPING = overrides.SHAPING_KEYS
 
 Result = Literal["injected", "skipped", "denied"]
@@ -36,6 +40,13 @@ class Outcome:
     message: str | None = None
     # `ops` encoded for the AdmissionResponse (base64 of the JSON), when injected.
     patch: str | None = None
+
+    def copy(self) -> Outcome:
+        """A copy whose lists can be changed; the operations are shared (never changed)."""
+        return Outcome(
+            self.result, list(self.reasons), list(self.warnings), self.ops, self.message,
+            self.patch,
+        )  # fmt: skip
 
 
 def _is_str_map(value: Any) -> bool:
@@ -124,9 +135,42 @@ class Engine:
         # share them, so most reviews skip the quantity and list parsing.
         self._settings: dict[tuple[Any, ...], overrides.Settings] = {}
         self._patches: dict[tuple[Any, ...], str] = {}
+        self._outcomes: dict[bytes, Outcome] = {}
 
     def inject(self, pod: Any, *, namespace: str, ns: policy.Namespace | None) -> Outcome:
-        """Decide and, when injecting, return the patch for one Pod."""
+        """Decide and, when injecting, return the patch for one Pod.
+
+        The Pods a controller creates are identical at admission (a generateName, no
+        name or uid yet), so outcomes are remembered by everything they depend on: the
+        Pod's content, the namespace as known, and whether sidecars can be native.
+        """
+        key = self._memo_key(pod, namespace, ns)
+        found = self._outcomes.get(key) if key is not None else None
+        if found is not None:
+            return found.copy()
+        outcome = self._inject(pod, namespace=namespace, ns=ns)
+        if key is not None:
+            if len(self._outcomes) >= OUTCOME_CACHE_SIZE:
+                self._outcomes.clear()
+            self._outcomes[key] = outcome.copy()
+        return outcome
+
+    def _memo_key(self, pod: Any, namespace: str, ns: policy.Namespace | None) -> Any:
+        """A digest of what an outcome depends on, or None when the Pod is too big to be
+        worth remembering (or cannot be serialized again)."""
+        try:
+            content = orjson.dumps(pod)
+        except TypeError:
+            return None
+        if len(content) > MEMO_MAX_POD_BYTES:
+            return None
+        known = None if ns is None else (
+            ns.name, sorted(ns.labels.items()), sorted(ns.annotations.items())
+        )  # fmt: skip
+        context = orjson.dumps([namespace, known, self.native_supported])
+        return hashlib.blake2b(content + b"\0" + context, digest_size=16).digest()
+
+    def _inject(self, pod: Any, *, namespace: str, ns: policy.Namespace | None) -> Outcome:
         problem = shape_problem(pod)
         if problem:
             return Outcome("denied", [policy.MALFORMED_POD], message=f"cannot inject: {problem}")

@@ -3,6 +3,8 @@ a Pod's name, a namespace or an annotation value, so their number stays bounded.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 # What became of an Event the webhook wanted to send.
@@ -20,6 +22,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._answered: dict[tuple[str, str], Any] = {}
         self.requests = Counter(
             "sidecar_injector_admission_requests",
             "Admission calls answered, by result and reason code.",
@@ -105,5 +108,9 @@ class Metrics:
             self.certificate_reload_failures.labels(source)
 
     def answered(self, result: str, reasons: tuple[str, ...], seconds: float) -> None:
-        self.requests.labels(result, reasons[0] if reasons else "none").inc()
+        key = (result, reasons[0] if reasons else "none")
+        counter = self._answered.get(key)
+        if counter is None:  # label sets are closed, so this dict stays small
+            counter = self._answered[key] = self.requests.labels(*key)
+        counter.inc()
         self.duration.observe(seconds)

@@ -247,3 +247,39 @@ def test_a_different_pod_shape_gets_a_different_render(engine: Engine, pod: dict
     first_env = {e["name"]: e.get("value") for e in first["spec"]["containers"][-1]["env"]}
     assert env["ISTIO_META_POD_PORTS"] == '[{"containerPort":9999}]'
     assert first_env["ISTIO_META_POD_PORTS"] == '[{"containerPort":8080}]'
+
+
+def test_remembered_outcomes_follow_the_namespace_and_the_server_version(
+    engine: Engine, pod: dict[str, Any]
+) -> None:
+    enabled = policy.Namespace("shop", {"istio-injection": "enabled"})
+    disabled = policy.Namespace("shop", {"istio-injection": "disabled"})
+    assert _handle(engine, support.review(copy.deepcopy(pod)), enabled).result == "injected"
+    assert _handle(engine, support.review(copy.deepcopy(pod)), disabled).result == "skipped"
+    assert _handle(engine, support.review(copy.deepcopy(pod)), enabled).result == "injected"
+    classic = support.apply(pod, _handle(engine, support.review(copy.deepcopy(pod))).answer)
+    engine.native_supported = True
+    native = support.apply(pod, _handle(engine, support.review(copy.deepcopy(pod))).answer)
+    assert "istio-proxy" in [c["name"] for c in classic["spec"]["containers"]]
+    assert "istio-proxy" in [c["name"] for c in native["spec"]["initContainers"]]
+
+
+def test_a_remembered_outcome_is_handed_out_as_a_copy(engine: Engine, pod: dict[str, Any]) -> None:
+    pod["metadata"]["labels"]["sidecar.istio.io/inject"] = "yes"
+    first = engine.inject(copy.deepcopy(pod), namespace="shop", ns=None)
+    first.warnings.append("changed by a caller")
+    first.reasons.clear()
+    second = engine.inject(copy.deepcopy(pod), namespace="shop", ns=None)
+    assert second.warnings == ["label sidecar.istio.io/inject='yes' is not a boolean; ignored"]
+    assert second.reasons == ["namespace_selector_trusted"]
+
+
+def test_a_pod_too_big_to_remember_gets_the_same_answer(
+    engine: Engine, pod: dict[str, Any]
+) -> None:
+    pod["spec"]["containers"][0]["env"] = [
+        {"name": f"V{i}", "value": "x" * 64} for i in range(2000)
+    ]
+    answers = [_handle(engine, support.review(copy.deepcopy(pod))).answer for _ in range(2)]
+    assert answers[0]["response"] == answers[1]["response"]
+    assert support.patch_of(answers[0]) is not None
