@@ -32,7 +32,7 @@ def handler_path(body: bytes) -> Callable[[int], None]:
 
     def run(count: int) -> None:
         for _ in range(count):
-            answer = handler.handle(orjson.loads(body), engine=engine).answer
+            answer = handler.handle(orjson.loads(body), engine=engine, body_size=len(body)).answer
             orjson.dumps(answer)
 
     return run

@@ -133,7 +133,9 @@ async def _review(scope: Scope, receive: Receive, state: State) -> handler.Handl
     except orjson.JSONDecodeError:
         raise BadCall(400, "the body is not valid JSON (UTF-8, no NaN, depth <= 1024)") from None
     try:
-        return handler.handle(decoded, engine=state.engine, namespaces=state.namespaces)
+        return handler.handle(
+            decoded, engine=state.engine, namespaces=state.namespaces, body_size=len(body)
+        )
     except review.ReviewError as err:
         raise BadCall(400, str(err)) from None
 

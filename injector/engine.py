@@ -21,9 +21,10 @@ from injector.template import Template
 # kube-apiserver refuses an object whose annotations exceed 256 KiB in total.
 ANNOTATION_SIZE_LIMIT = 256 * 1024
 SETTINGS_CACHE_SIZE = 1024
-# Outcomes remembered, and the largest Pod (serialized) whose outcome is: a few MiB in all.
+# Outcomes remembered, and the largest Pod (serialized) whose outcome is. Past about 16 KiB,
+# serializing and hashing the Pod for the key costs more than deciding again.
 OUTCOME_CACHE_SIZE = 512
-MEMO_MAX_POD_BYTES = 64 * 1024
+MEMO_MAX_POD_BYTES = 16 * 1024
 SHAPING = overrides.SHAPING_KEYS
 
 Result = Literal["injected", "skipped", "denied"]
@@ -137,14 +138,17 @@ class Engine:
         self._patches: dict[tuple[Any, ...], str] = {}
         self._outcomes: dict[bytes, Outcome] = {}
 
-    def inject(self, pod: Any, *, namespace: str, ns: policy.Namespace | None) -> Outcome:
+    def inject(
+        self, pod: Any, *, namespace: str, ns: policy.Namespace | None, remember: bool = True
+    ) -> Outcome:
         """Decide and, when injecting, return the patch for one Pod.
 
         The Pods a controller creates are identical at admission (a generateName, no
         name or uid yet), so outcomes are remembered by everything they depend on: the
         Pod's content, the namespace as known, and whether sidecars can be native.
+        `remember=False` skips that for a Pod known to be too large to be worth it.
         """
-        key = self._memo_key(pod, namespace, ns)
+        key = self._memo_key(pod, namespace, ns) if remember else None
         found = self._outcomes.get(key) if key is not None else None
         if found is not None:
             return found.copy()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from injector import names, policy, review
-from injector.engine import Engine, Outcome
+from injector.engine import MEMO_MAX_POD_BYTES, Engine, Outcome
 
 log = logging.getLogger("injector.handler")
 
@@ -93,8 +93,17 @@ def _respond(outcome: Outcome) -> review.Response:
     return review.patched(outcome.ops or [], warnings=warnings, encoded=outcome.patch)
 
 
-def handle(body: Any, *, engine: Engine, namespaces: NamespaceLookup = no_cluster) -> Handled:
-    """Answer one decoded AdmissionReview; raises `review.ReviewError` for a bad call."""
+def handle(
+    body: Any,
+    *,
+    engine: Engine,
+    namespaces: NamespaceLookup = no_cluster,
+    body_size: int | None = None,
+) -> Handled:
+    """Answer one decoded AdmissionReview; raises `review.ReviewError` for a bad call.
+
+    `body_size` (bytes on the wire), when known, spares the engine from measuring a
+    large Pod to decide whether its outcome is worth remembering."""
     api_version, request = review.parse(body)
     uid = request["uid"]
     pod = request.get("object")
@@ -109,7 +118,10 @@ def handle(body: Any, *, engine: Engine, namespaces: NamespaceLookup = no_cluste
     )
     namespace = namespace if isinstance(namespace, str) else ""
     try:
-        outcome = engine.inject(pod, namespace=namespace, ns=namespaces(namespace))
+        outcome = engine.inject(
+            pod, namespace=namespace, ns=namespaces(namespace), remember=body_size is None
+            or body_size <= MEMO_MAX_POD_BYTES,
+        )  # fmt: skip
         response = _respond(outcome)
     except Exception:
         # A bug of ours must not become a 500 with a stack trace: refuse this Pod, log it.

@@ -97,6 +97,8 @@ def test_sigterm_during_a_burst_loses_no_review(tmp_path: Path) -> None:
             worker.join(timeout=30)
         failures = [sent - start for sent, ok in results if not ok]
         during_drain = [sent for sent, _ in results if sent > term_at]
+        print(f"\nshutdown: {len(results)} reviews, {len(during_drain)} during the drain window,"
+              f" {len(failures)} failed; slow review answered: {bool(slow_answers)}")  # fmt: skip
         assert len(results) > 20 and len(during_drain) > 5
         assert failures == [], f"{len(failures)} of {len(results)} reviews failed"
         assert slow_answers and slow_answers[0].startswith(b"HTTP/1.1 200")
