@@ -67,3 +67,22 @@ def test_serve_with_a_webhook_url_registers_itself_and_injects_pods(tmp_path: Pa
         events = _wait(lambda: api.calls_to("POST", "/namespaces/shop/events"), "an Event")
         event = events[0].body
         assert (event["reason"], event["involvedObject"]["name"]) == ("Injected", "web-1")
+
+
+def test_the_dev_certificate_names_the_webhook_urls_host(tmp_path: Path) -> None:
+    from cryptography import x509
+
+    from injector import server
+
+    options = server.Options(
+        cert_dir=tmp_path / "certs",
+        webhook_url="https://dev-box.example:9443/inject",
+    )
+    _state, served = server.assemble(options, kube.Cluster(FakeApi()))
+    try:
+        sans = served.served.current.extensions.get_extension_for_class(
+            x509.SubjectAlternativeName
+        ).value
+        assert "dev-box.example" in sans.get_values_for_type(x509.DNSName)
+    finally:
+        served.stop()
