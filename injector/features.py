@@ -98,24 +98,9 @@ def cluster_features(
     return features
 
 
-def start_cluster_features(
-    cluster: kube.Cluster,
-    state: State,
-    *,
-    webhook_url: str | None,
-    webhook_config_name: str = registration.DEFAULT_NAME,
-    ca_bundle_pem: bytes | None = None,
-    namespace: str | None = None,
-) -> ClusterFeatures:
-    """`cluster_features`, started."""
-    features = cluster_features(
-        cluster,
-        state,
-        webhook_url=webhook_url,
-        webhook_config_name=webhook_config_name,
-        ca_bundle_pem=ca_bundle_pem,
-        namespace=namespace,
-    )
+def start_cluster_features(cluster: kube.Cluster, state: State, **options: Any) -> ClusterFeatures:
+    """`cluster_features` (same arguments), started."""
+    features = cluster_features(cluster, state, **options)
     features.start()
     return features
 

@@ -6,29 +6,18 @@ from __future__ import annotations
 
 import base64
 import ssl
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import servers
 import support
+from certsupport import wait_until
 from fake_kube import FakeApi
 
 from injector import kube
 
 WEBHOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
-
-
-def _wait(condition: Callable[[], Any], what: str, seconds: float = 15) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _registered(api: FakeApi) -> dict[str, Any] | None:
@@ -44,7 +33,7 @@ def test_serve_with_a_webhook_url_registers_itself_and_injects_pods(tmp_path: Pa
         {"metadata": {"name": "shop", "labels": {"istio-injection": "enabled"}}},
     )
     with servers.running(tmp_path, cluster=kube.Cluster(api), register=True) as instance:
-        registered = _wait(lambda: _registered(api), "the webhook configuration")
+        registered = wait_until(lambda: _registered(api), 15, "the webhook configuration")
         url = f"{instance.url}/inject"
         assert [h["clientConfig"]["url"] for h in registered["webhooks"]] == [url, url]
         bundle = base64.b64decode(registered["webhooks"][0]["clientConfig"]["caBundle"])
@@ -55,7 +44,7 @@ def test_serve_with_a_webhook_url_registers_itself_and_injects_pods(tmp_path: Pa
                 "uid": "0f4e7a52-0000-4000-8000-000000000001", "controller": True}]},
             "spec": {"containers": [{"name": "web", "image": "nginx"}]},
         }  # fmt: skip
-        _wait(lambda: instance.server.state.namespaces("shop"), "the namespace cache")
+        wait_until(lambda: instance.server.state.namespaces("shop"), 15, "the namespace cache")
         with httpx.Client(verify=trust, timeout=10) as client:
             answer = client.post(url, json=support.review(pod, namespace="shop")).json()
         assert answer["response"]["auditAnnotations"]["reasons"] == "namespace_enabled"
@@ -64,7 +53,7 @@ def test_serve_with_a_webhook_url_registers_itself_and_injects_pods(tmp_path: Pa
         init = injected["spec"]["initContainers"]
         assert [c["name"] for c in init] == ["istio-init", "istio-proxy"]
         assert init[1]["restartPolicy"] == "Always", "a 1.30 server gets a native sidecar"
-        events = _wait(lambda: api.calls_to("POST", "/namespaces/shop/events"), "an Event")
+        events = wait_until(lambda: api.calls_to("POST", "/namespaces/shop/events"), 15, "an Event")
         event = events[0].body
         assert (event["reason"], event["involvedObject"]["name"]) == ("Injected", "web-1")
 
