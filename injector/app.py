@@ -134,7 +134,11 @@ async def _review(scope: Scope, receive: Receive, state: State) -> handler.Handl
         raise BadCall(400, "the body is not valid JSON (UTF-8, no NaN, depth <= 1024)") from None
     try:
         return handler.handle(
-            decoded, engine=state.engine, namespaces=state.namespaces, body_size=len(body)
+            decoded,
+            engine=state.engine,
+            namespaces=state.namespaces,
+            body_size=len(body),
+            owners=bool(state.observers),
         )
     except review.ReviewError as err:
         raise BadCall(400, str(err)) from None

@@ -10,9 +10,8 @@ GitOps sync). Followers never write, because a follower may hold an older bundle
 leader for a moment, and two forced applies of different bundles would fight (the
 vault-helm#580 failure). Entries of other webhooks are never rendered, so never touched.
 
-`render` returns the whole object to apply for a PEM bundle. `ca_bundle_only` is the
-smallest renderer (just our entries' caBundle); `injector.registration` provides the one
-rendered from the manifest, which replaces it when wired in.
+`render` returns the whole object to apply for a PEM bundle: `injector.registration`
+renders it from the manifest (or for a dev URL).
 """
 
 from __future__ import annotations
@@ -29,32 +28,9 @@ from cryptography import x509
 from injector import authority, certs, kube, watch
 from injector.loops import Clock
 from injector.metrics import Metrics
+from injector.registration import Render
 
 log = logging.getLogger("injector.cabundle")
-
-Render = Callable[[bytes], dict[str, Any]]
-CONFIGURATION_NAME = "sidecar-injector"
-WEBHOOK_NAMES = ("namespace.sidecar-injector.io", "object.sidecar-injector.io")
-
-
-def ca_bundle_only(
-    name: str = CONFIGURATION_NAME, webhooks: Sequence[str] = WEBHOOK_NAMES
-) -> Render:
-    """A renderer that owns only `webhooks[*].clientConfig.caBundle` of our entries:
-    enough to keep the bundle right in a configuration someone else created."""
-
-    def render(bundle_pem: bytes) -> dict[str, Any]:
-        encoded = base64.b64encode(bundle_pem).decode("ascii")
-        return {
-            "apiVersion": "admissionregistration.k8s.io/v1",
-            "kind": "MutatingWebhookConfiguration",
-            "metadata": {"name": name},
-            "webhooks": [
-                {"name": hook, "clientConfig": {"caBundle": encoded}} for hook in webhooks
-            ],
-        }
-
-    return render
 
 
 def _entries(configuration: dict[str, Any] | None) -> dict[str, dict[str, Any]]:

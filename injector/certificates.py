@@ -23,12 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from injector import authority, certs, config, durations, kube
-from injector.cabundle import Publisher, Render
+from injector.cabundle import Publisher
 from injector.certfiles import CertificateFiles
 from injector.clustered import ClusterKeeper, SecretView, first_certificate
 from injector.keeper import DirectoryKeeper
 from injector.leader import Elector
 from injector.metrics import Metrics
+from injector.registration import Render
 from injector.serving import ServedCertificate
 from injector.tls import ServingTLS
 

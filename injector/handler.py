@@ -99,11 +99,13 @@ def handle(
     engine: Engine,
     namespaces: NamespaceLookup = no_cluster,
     body_size: int | None = None,
+    owners: bool = True,
 ) -> Handled:
     """Answer one decoded AdmissionReview; raises `review.ReviewError` for a bad call.
 
     `body_size` (bytes on the wire), when known, spares the engine from measuring a
-    large Pod to decide whether its outcome is worth remembering."""
+    large Pod to decide whether its outcome is worth remembering. `owners=False` skips
+    looking up the Pod's controller when nothing reports on it (no Event sender)."""
     api_version, request = review.parse(body)
     uid = request["uid"]
     pod = request.get("object")
@@ -117,11 +119,11 @@ def handle(
         metadata.get("namespace", "") if isinstance(metadata, dict) else ""
     )
     namespace = namespace if isinstance(namespace, str) else ""
+    remember = body_size is None or body_size <= MEMO_MAX_POD_BYTES
     try:
         outcome = engine.inject(
-            pod, namespace=namespace, ns=namespaces(namespace), remember=body_size is None
-            or body_size <= MEMO_MAX_POD_BYTES,
-        )  # fmt: skip
+            pod, namespace=namespace, ns=namespaces(namespace), remember=remember
+        )
         response = _respond(outcome)
     except Exception:
         # A bug of ours must not become a 500 with a stack trace: refuse this Pod, log it.
@@ -138,6 +140,6 @@ def handle(
         uid,
         namespace,
         name,
-        owner=controller_of(pod),
+        owner=controller_of(pod) if owners else None,
         dry_run=request.get("dryRun") is True,
     )

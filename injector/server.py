@@ -17,7 +17,7 @@ from typing import Any, Literal, Protocol
 
 import uvicorn
 
-from injector import cabundle, certificates, certs, config, features, kube, registration, template
+from injector import certificates, certs, config, features, kube, registration, template
 from injector.app import State, create_app
 from injector.engine import Engine
 from injector.metrics import Metrics
@@ -121,7 +121,7 @@ def local_names(cfg: config.Config, host: str) -> tuple[list[str], list[str]]:
 AUTO: Literal["auto"] = "auto"
 
 
-def webhook_renderer(options: Options, cfg: config.Config) -> cabundle.Render:
+def webhook_renderer(options: Options, cfg: config.Config) -> registration.Render:
     """What the caBundle publisher applies for a bundle: our whole webhook configuration,
     as the manifest has it (Service) or for a dev URL, with the bundle in both entries."""
     return registration.renderer(
@@ -178,12 +178,6 @@ def assemble(
     state.ready = served.ready
     log.info("serving certificate mode: %s", served.mode, extra={"dir": str(options.cert_dir)})
     return state, served
-
-
-def prepare(options: Options) -> tuple[State, ServingTLS]:
-    """The state and TLS context of a standalone server, without background loops."""
-    state, served = assemble(options, None)
-    return state, served.tls
 
 
 def uvicorn_config(

@@ -13,11 +13,14 @@ from certsupport import wait_until
 from fake_kube import FakeApi
 from kubernetes import client as k8s_client
 
-from injector import cabundle, certs, kube
+from injector import cabundle, certs, kube, registration
 from injector.metrics import Metrics
 
 WEBHOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
-OURS = list(cabundle.WEBHOOK_NAMES)
+OURS = [registration.NAMESPACE_WEBHOOK, registration.OBJECT_WEBHOOK]
+RENDER = registration.renderer(
+    name="sidecar-injector", namespace="sidecar-injector", service="sidecar-injector", url=None
+)
 FOREIGN = {"name": "other.example.com", "clientConfig": {"caBundle": "Zm9yZWlnbg=="}}
 
 
@@ -33,7 +36,8 @@ def _configuration(*bundles: str | None) -> dict[str, Any]:
             config["caBundle"] = bundle
         hooks.append({"name": name, "clientConfig": config, "sideEffects": "None"})
     hooks.append(copy.deepcopy(FOREIGN))
-    return {"metadata": {"name": "sidecar-injector"}, "webhooks": hooks}
+    metadata = {"name": "sidecar-injector", "labels": {"team": "platform"}}
+    return {"metadata": metadata, "webhooks": hooks}
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +47,7 @@ def cas() -> tuple[certs.Issued, certs.Issued]:
 
 def test_the_rendered_ca_bundle_is_base64_of_the_pem_as_the_api_requires(cas: Any) -> None:
     pem = certs.pem_bundle([cas[0].cert, cas[1].cert])
-    rendered = cabundle.ca_bundle_only()(pem)
+    rendered = RENDER(pem)
     assert rendered["metadata"]["name"] == "sidecar-injector"
     assert [hook["name"] for hook in rendered["webhooks"]] == OURS
     for hook in rendered["webhooks"]:
@@ -68,7 +72,7 @@ def test_the_rendered_ca_bundle_is_base64_of_the_pem_as_the_api_requires(cas: An
 )
 def test_drift_is_any_difference_in_our_entries_only(cas: Any, observed: str, drift: bool) -> None:
     bundle = _encoded(cas[0])
-    desired = cabundle.ca_bundle_only()(base64.b64decode(bundle))
+    desired = RENDER(base64.b64decode(bundle))
     variants: dict[str, Any] = {
         "same": _configuration(bundle, bundle),
         "empty": _configuration("", ""),
@@ -95,9 +99,7 @@ def test_what_is_trusted_is_what_every_one_of_our_entries_trusts(cas: Any) -> No
 
 def _publisher(api: FakeApi) -> tuple[cabundle.Publisher, Metrics]:
     metrics = Metrics()
-    publisher = cabundle.Publisher(
-        kube.Cluster(api), cabundle.ca_bundle_only(), metrics, clock=certs.now_utc
-    )
+    publisher = cabundle.Publisher(kube.Cluster(api), RENDER, metrics, clock=certs.now_utc)
     return publisher, metrics
 
 
@@ -113,7 +115,7 @@ def test_publishing_is_a_server_side_apply_of_our_entries_as_our_field_manager(c
     assert [hook["name"] for hook in call.body["webhooks"]] == OURS
     stored = api.objects[WEBHOOKS]["sidecar-injector"]
     assert stored["webhooks"][2] == FOREIGN
-    assert stored["webhooks"][0]["sideEffects"] == "None"  # fields we do not own stay
+    assert stored["metadata"]["labels"] == {"team": "platform"}  # fields we do not own stay
     assert cabundle.trusted_cas(stored, OURS) == [cas[0].cert]
     assert publisher.published.cas == (cas[0].cert,)
 

@@ -20,14 +20,14 @@ from certsupport import Link, wait_until
 from cryptography import x509
 from fake_kube import FakeApi
 
-from injector import authority, cabundle, certs, clustered, kube, leader
+from injector import authority, cabundle, certs, clustered, kube, leader, registration
 
 NS = "sidecar-injector"
 WEBHOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
 SECRETS = f"/api/v1/namespaces/{NS}/secrets"
 SECRET = "sidecar-injector-certs"
 LEASES = f"/apis/coordination.k8s.io/v1/namespaces/{NS}/leases"
-OURS = list(cabundle.WEBHOOK_NAMES)
+OURS = [registration.NAMESPACE_WEBHOOK, registration.OBJECT_WEBHOOK]
 FOREIGN = {"name": "other.example.com", "clientConfig": {"caBundle": "Zm9yZWlnbg=="}}
 LEASE_SECONDS = 2
 CONFIG = f"""

@@ -283,3 +283,17 @@ def test_a_pod_too_big_to_remember_gets_the_same_answer(
     answers = [_handle(engine, support.review(copy.deepcopy(pod))).answer for _ in range(2)]
     assert answers[0]["response"] == answers[1]["response"]
     assert support.patch_of(answers[0]) is not None
+
+
+def test_the_pods_controller_is_looked_up_only_when_asked(
+    engine: Engine, pod: dict[str, Any]
+) -> None:
+    pod["metadata"]["ownerReferences"] = [
+        {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-7d4b9c",
+         "uid": "5a0d3f1e-8c1b-4a44-9d3e-2f6b7c8d9e01", "controller": True}
+    ]  # fmt: skip
+    asked = handler.handle(support.review(copy.deepcopy(pod)), engine=engine)
+    skipped = handler.handle(support.review(copy.deepcopy(pod)), engine=engine, owners=False)
+    assert asked.owner is not None and asked.owner.name == "web-7d4b9c"
+    assert skipped.owner is None
+    assert skipped.answer == asked.answer
