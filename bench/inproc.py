@@ -13,9 +13,10 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from injector import config, logs, template
-from injector.app import State, create_app
-from injector.engine import Engine
+from injector.core import config, template
+from injector.core.engine import Engine
+from injector.server.app import State, create_app
+from injector.telemetry import logs
 
 
 def engine() -> Engine:

@@ -24,7 +24,7 @@ import inproc
 import orjson
 import procstat
 
-from injector import handler
+from injector.core import handler
 
 
 def handler_path(body: bytes) -> Callable[[int], None]:

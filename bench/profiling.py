@@ -23,7 +23,7 @@ import fixtures
 import inproc
 import orjson
 
-from injector import handler
+from injector.core import handler
 
 BENCH = Path(__file__).resolve().parent
 # Frames of this harness and of the event loop plumbing, left out of the top list.

@@ -31,10 +31,11 @@ import uvicorn
 from fastapi import FastAPI, Response
 from pydantic import BaseModel
 
-from injector import certs, config, names, template
-from injector.engine import Engine
-from injector.server import uvicorn_config
-from injector.tls import ServingTLS
+from injector.certs import issuing
+from injector.certs.tls_context import ServingTLS
+from injector.core import config, names, template
+from injector.core.engine import Engine
+from injector.server.process import uvicorn_config
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -48,7 +49,7 @@ JSON_HEADERS = [(b"content-type", b"application/json")]
 
 def ensure_certs(cert_dir: Path) -> None:
     """A CA and a serving certificate for 127.0.0.1/localhost, unless already there."""
-    certs.ensure_dir(cert_dir, dns_names=["localhost"], ips=["127.0.0.1"])
+    issuing.ensure_dir(cert_dir, dns_names=["localhost"], ips=["127.0.0.1"])
 
 
 def default_engine() -> Engine:
@@ -169,11 +170,12 @@ def naive_app() -> ASGIApp:
 def ours_server(port: int, cert_dir: Path) -> uvicorn.Server:
     """Exactly what `sidecar-injector serve` runs: default configuration, JSON logs,
     metrics, the draining server and its runtime tuning."""
-    from injector import logs, server
+    from injector.server import process
+    from injector.telemetry import logs
 
     logs.setup()
-    built = server.build(server.Options(host=HOST, port=port, cert_dir=cert_dir), cluster=None)
-    server.tune_runtime()
+    built = process.build(process.Options(host=HOST, port=port, cert_dir=cert_dir), cluster=None)
+    process.tune_runtime()
     return built
 
 
@@ -182,7 +184,7 @@ def build(kind: str, port: int, cert_dir: Path) -> uvicorn.Server:
     ensure_certs(cert_dir)
     if kind == "ours":
         return ours_server(port, cert_dir)
-    tls = ServingTLS(cert_dir / certs.CERT_FILE, cert_dir / certs.KEY_FILE)
+    tls = ServingTLS(cert_dir / issuing.CERT_FILE, cert_dir / issuing.KEY_FILE)
     limits = config.load(None).server
     app = floor_app() if kind == "floor" else naive_app()
     return uvicorn.Server(uvicorn_config(app, tls, HOST, port, limits))

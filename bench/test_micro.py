@@ -23,7 +23,7 @@ import orjson
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from injector import handler
+from injector.core import handler
 
 ENGINE = inproc.engine()
 BODIES = {name: fixtures.body(name) for name in fixtures.NAMES}

@@ -1,5 +1,5 @@
 """`python -m injector` runs the same command line as the `sidecar-injector` script."""
 
-from injector.cli import main
+from injector.cli.main import main
 
 raise SystemExit(main())

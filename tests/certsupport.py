@@ -18,7 +18,7 @@ import http_cases
 import httpx
 from cryptography import x509
 
-from injector import kube
+from injector.cluster import kubeapi
 
 BODY = http_cases.load_fixture("create-pod")
 
@@ -132,15 +132,15 @@ class Link:
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         if self.cut:
-            raise kube.ApiError(0, "Unreachable", "partitioned from the API server")
+            raise kubeapi.ApiError(0, "Unreachable", "partitioned from the API server")
         if method in self.refused:
-            raise kube.ApiError(403, "Forbidden", f"{method} refused by the test")
+            raise kubeapi.ApiError(403, "Forbidden", f"{method} refused by the test")
         self.calls.append((method, path))
         return self.api.request(method, path, **kwargs)
 
     def stream(self, path: str, *, query: Mapping[str, str]) -> Iterator[dict[str, Any]]:
         if self.cut:
-            raise kube.ApiError(0, "Unreachable", "partitioned from the API server")
+            raise kubeapi.ApiError(0, "Unreachable", "partitioned from the API server")
         yield from self.api.stream(path, query=query)
 
     def writes(self) -> list[tuple[str, str]]:

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from injector import config, template
-from injector.engine import Engine
+from injector.core import config, template
+from injector.core.engine import Engine
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from injector import kube
+from injector.cluster import kubeapi
 
 JSON = "application/json"
 # The plural names that end a collection path; anything else names one object.
@@ -52,7 +52,7 @@ def _merge(old: Any, new: Any) -> Any:
 
 
 class FakeApi:
-    """Implements kube.Transport over an in-memory store."""
+    """Implements kubeapi.Transport over an in-memory store."""
 
     def __init__(self, *, version: tuple[str, str] = ("1", "30"), watch_seconds: float = 0.2):
         self.objects: dict[str, dict[str, dict[str, Any]]] = {}
@@ -87,7 +87,7 @@ class FakeApi:
     def calls_to(self, method: str, path_part: str = "") -> list[Call]:
         return [c for c in self.calls if c.method == method and path_part in c.path]
 
-    # -- kube.Transport -------------------------------------------------------------
+    # -- kubeapi.Transport -------------------------------------------------------------
 
     def request(
         self,
@@ -103,7 +103,7 @@ class FakeApi:
         for index, (fail_method, fail_path, status) in enumerate(self.failures):
             if fail_method == method and fail_path in path:
                 del self.failures[index]
-                raise kube.ApiError(status, "Injected", f"injected failure {status}")
+                raise kubeapi.ApiError(status, "Injected", f"injected failure {status}")
         if path == "/version":
             return dict(self.version_info)
         with self.changed:
@@ -148,26 +148,26 @@ class FakeApi:
         if method == "GET":
             if name in store.get(collection, {}):
                 return store[collection][name]
-            raise kube.ApiError(404, "NotFound", f"{name} not found")
+            raise kubeapi.ApiError(404, "NotFound", f"{name} not found")
         if method == "POST":
             obj = copy.deepcopy(body)
             if obj["metadata"]["name"] in store.get(path, {}):
-                raise kube.ApiError(409, "AlreadyExists", "already exists")
+                raise kubeapi.ApiError(409, "AlreadyExists", "already exists")
             return self._store(path, obj, "ADDED")
         if method == "PUT":
             current = store.get(collection, {}).get(name)
             if current is None:
-                raise kube.ApiError(404, "NotFound", f"{name} not found")
+                raise kubeapi.ApiError(404, "NotFound", f"{name} not found")
             expected = (body.get("metadata") or {}).get("resourceVersion")
             if expected and expected != current["metadata"]["resourceVersion"]:
-                raise kube.ApiError(409, "Conflict", "the object has been modified")
+                raise kubeapi.ApiError(409, "Conflict", "the object has been modified")
             return self._store(collection, copy.deepcopy(body), "MODIFIED")
         if method == "PATCH":
-            assert content_type == kube.APPLY_PATCH, content_type
+            assert content_type == kubeapi.APPLY_PATCH, content_type
             current = store.get(collection, {}).get(name)
             merged = _merge(current or {}, body)
             return self._store(collection, merged, "ADDED" if current is None else "MODIFIED")
-        raise kube.ApiError(405, "MethodNotAllowed", method)
+        raise kubeapi.ApiError(405, "MethodNotAllowed", method)
 
     def _list(self, path: str, query: dict[str, str]) -> dict[str, Any]:
         # A namespaced resource listed cluster-wide (GET /api/v1/pods) spans namespaces.

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import uvicorn
 
-from injector import certificates, kube, server
+from injector.certs import modes
+from injector.cluster import kubeapi
+from injector.server import process
 
 
 def free_port() -> int:
@@ -27,7 +29,7 @@ class Running:
     url: str
     port: int
     ca: Path
-    server: server.DrainingServer
+    server: process.DrainingServer
 
     @property
     def config(self) -> uvicorn.Config:
@@ -47,8 +49,8 @@ def running(
     config_text: str = "",
     client_ca: Path | None = None,
     *,
-    cluster: kube.Cluster | None = None,
-    certs: certificates.Options | None = None,
+    cluster: kubeapi.Cluster | None = None,
+    certs: modes.Options | None = None,
     register: bool = False,
 ) -> Iterator[Running]:
     """Serve in a thread of this process; stop and join on exit. Certificates are kept
@@ -59,16 +61,16 @@ def running(
     config_file = directory / "config.yaml"
     config_file.write_text(config_text)
     port = free_port()
-    options = server.Options(
+    options = process.Options(
         host="127.0.0.1",
         port=port,
         cert_dir=cert_dir,
         config_file=config_file,
         client_ca_file=client_ca,
-        certificates=certs or certificates.Options(),
+        certificates=certs or modes.Options(),
         webhook_url=f"https://127.0.0.1:{port}/inject" if register else None,
     )
-    instance = server.build(options, cluster=cluster)
+    instance = process.build(options, cluster=cluster)
     thread = threading.Thread(target=instance.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

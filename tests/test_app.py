@@ -8,8 +8,8 @@ import http_cases
 import pytest
 from fastapi.testclient import TestClient
 
-from injector.app import State, create_app
-from injector.engine import Engine
+from injector.core.engine import Engine
+from injector.server.app import State, create_app
 
 
 @pytest.fixture

@@ -14,9 +14,11 @@ import orjson
 import pytest
 from fake_kube import FakeApi
 
-from injector import audit, cli, kube, names, policy
-from injector.engine import Engine
-from injector.policy import Namespace
+from injector.cli import main
+from injector.cluster import audit, kubeapi
+from injector.core import names, policy
+from injector.core.engine import Engine
+from injector.core.policy import Namespace
 
 ENABLED = Namespace("shop", {"istio-injection": "enabled"})
 PLAIN = Namespace("plain", {})
@@ -218,7 +220,7 @@ def api(pods: list[dict[str, Any]]) -> FakeApi:
 
 def test_all_namespaces_are_listed_and_drift_exits_one(api: FakeApi, engine: Engine) -> None:
     out = io.StringIO()
-    status = audit.run(kube.Cluster(api), engine, namespace=None, output="json", out=out)
+    status = audit.run(kubeapi.Cluster(api), engine, namespace=None, output="json", out=out)
     assert status == 1
     assert [(c.method, c.path) for c in api.calls] == [
         ("GET", "/api/v1/namespaces"),
@@ -229,7 +231,7 @@ def test_all_namespaces_are_listed_and_drift_exits_one(api: FakeApi, engine: Eng
 
 def test_one_namespace_is_read_by_name(api: FakeApi, engine: Engine) -> None:
     out = io.StringIO()
-    status = audit.run(kube.Cluster(api), engine, namespace="plain", output="table", out=out)
+    status = audit.run(kubeapi.Cluster(api), engine, namespace="plain", output="table", out=out)
     assert status == 0
     assert [(c.method, c.path) for c in api.calls] == [
         ("GET", "/api/v1/namespaces/plain"),
@@ -240,7 +242,9 @@ def test_one_namespace_is_read_by_name(api: FakeApi, engine: Engine) -> None:
 
 def test_an_unknown_namespace_is_an_error(api: FakeApi, engine: Engine) -> None:
     with pytest.raises(audit.AuditError, match="namespace nowhere not found"):
-        audit.run(kube.Cluster(api), engine, namespace="nowhere", output="table", out=io.StringIO())
+        audit.run(
+            kubeapi.Cluster(api), engine, namespace="nowhere", output="table", out=io.StringIO()
+        )
 
 
 # ---- the command ----------------------------------------------------------------------------
@@ -263,12 +267,12 @@ def test_the_audit_command_exit_status_gates_a_pipeline(
 ) -> None:
     used: list[Any] = []
 
-    def connect_user(kubeconfig: Path | None, *, context: str | None) -> kube.Cluster:
+    def connect_user(kubeconfig: Path | None, *, context: str | None) -> kubeapi.Cluster:
         used.append((kubeconfig, context))
-        return kube.Cluster(api)
+        return kubeapi.Cluster(api)
 
-    monkeypatch.setattr(kube, "connect_user", connect_user)
-    assert cli.main(["audit", "--kubeconfig", "kc.yaml", "--context", "dev", *args]) == status
+    monkeypatch.setattr(kubeapi, "connect_user", connect_user)
+    assert main.main(["audit", "--kubeconfig", "kc.yaml", "--context", "dev", *args]) == status
     assert used == [(Path("kc.yaml"), "dev")]
     if status == 2:
         assert "namespace nowhere not found" in capsys.readouterr().err
@@ -279,7 +283,7 @@ def test_the_audit_command_reports_an_unusable_kubeconfig(
 ) -> None:
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
-    assert cli.main(["audit", "--kubeconfig", str(kubeconfig)]) == 2
+    assert main.main(["audit", "--kubeconfig", str(kubeconfig)]) == 2
     assert str(kubeconfig) in capsys.readouterr().err
 
 
@@ -287,5 +291,5 @@ def test_namespace_and_all_namespaces_exclude_each_other(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     with pytest.raises(SystemExit):
-        cli.main(["audit", "-n", "shop", "-A"])
+        main.main(["audit", "-n", "shop", "-A"])
     assert "not allowed with argument" in capsys.readouterr().err

@@ -10,8 +10,8 @@ from dataclasses import replace
 
 import pytest
 
-from injector import authority, certs
-from injector.authority import Step
+from injector.certs import authority, issuing
+from injector.certs.authority import Step
 
 T0 = datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC)
 SECOND = datetime.timedelta(seconds=1)
@@ -48,9 +48,9 @@ def test_nothing_usable_starts_a_new_ca_and_a_serving_certificate_for_the_servic
     assert _decide(None, T0) is Step.START
     m = _start()
     assert m.bundle == (m.signer.cert,)
-    assert certs.issued_by(m.leaf.cert, m.signer.cert)
+    assert issuing.issued_by(m.leaf.cert, m.signer.cert)
     assert authority._names(m.leaf.cert) == (set(SETTINGS.dns_names), {"127.0.0.1"})
-    assert certs.lifetime(m.leaf.cert) == (T0, T0 + 24 * HOUR)
+    assert issuing.lifetime(m.leaf.cert) == (T0, T0 + 24 * HOUR)
 
 
 @pytest.mark.parametrize(
@@ -81,7 +81,7 @@ def test_a_renewed_certificate_comes_from_the_same_ca_and_changes_nothing_else()
     m = _start()
     renewed = authority.advance(m, Step.RENEW, now=T0 + 16 * HOUR, settings=SETTINGS)
     assert renewed.leaf.cert.serial_number != m.leaf.cert.serial_number
-    assert certs.issued_by(renewed.leaf.cert, m.signer.cert)
+    assert issuing.issued_by(renewed.leaf.cert, m.signer.cert)
     assert (renewed.bundle, renewed.signer, renewed.pending) == (m.bundle, m.signer, None)
 
 
@@ -117,7 +117,7 @@ def test_a_ca_with_a_third_of_its_life_left_gets_a_successor_in_the_bundle_first
     assert rotated.bundle == (m.signer.cert, rotated.pending.cert)
     # The old CA still signs: nothing from the new one is served before it is published.
     assert rotated.signer == m.signer and rotated.leaf == m.leaf
-    assert rotated.bundle_pem == certs.pem_bundle([m.signer.cert, rotated.pending.cert])
+    assert rotated.bundle_pem == issuing.pem_bundle([m.signer.cert, rotated.pending.cert])
 
 
 def _overlapping() -> tuple[authority.Material, datetime.datetime]:
@@ -144,7 +144,7 @@ def test_switching_serves_a_certificate_from_the_new_ca_and_keeps_the_old_ca_tru
     assert m.pending is not None
     switched = authority.advance(m, Step.SWITCH, now=due + HOUR, settings=SETTINGS)
     assert switched.signer == m.pending and switched.pending is None
-    assert certs.issued_by(switched.leaf.cert, m.pending.cert)
+    assert issuing.issued_by(switched.leaf.cert, m.pending.cert)
     assert switched.bundle == m.bundle  # old + new: the old certificate may still be served
     assert switched.retire_after == m.leaf.cert.not_valid_after_utc
 
@@ -164,7 +164,7 @@ def test_the_old_ca_is_dropped_once_the_last_certificate_it_signed_has_expired()
 
 
 def test_old_cas_without_a_retirement_time_are_scheduled_not_dropped_at_once() -> None:
-    old = certs.new_ca(validity=30 * DAY, now=T0)
+    old = issuing.new_ca(validity=30 * DAY, now=T0)
     m = _start()
     m = replace(m, bundle=(old.cert, *m.bundle))
     assert _decide(m, T0) is Step.RETIRE
@@ -239,7 +239,7 @@ def test_published_trust_needs_a_valid_issuing_ca_and_a_valid_certificate() -> N
 def test_published_remembers_when_each_ca_was_first_seen() -> None:
     m = _start()
     pub = _published(m, T0).observe(m.bundle, T0 + HOUR)
-    assert pub.since == {certs.fingerprint(m.signer.cert): T0}
+    assert pub.since == {issuing.fingerprint(m.signer.cert): T0}
     assert authority.Published().observe([], T0).since == {}
 
 

@@ -13,8 +13,9 @@ from certsupport import wait_until
 from fake_kube import FakeApi
 from kubernetes import client as k8s_client
 
-from injector import cabundle, certs, kube, registration
-from injector.metrics import Metrics
+from injector.certs import cabundle, issuing
+from injector.cluster import kubeapi, registration
+from injector.telemetry.metrics import Metrics
 
 WEBHOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
 OURS = [registration.NAMESPACE_WEBHOOK, registration.OBJECT_WEBHOOK]
@@ -24,8 +25,8 @@ RENDER = registration.renderer(
 FOREIGN = {"name": "other.example.com", "clientConfig": {"caBundle": "Zm9yZWlnbg=="}}
 
 
-def _encoded(*cas: certs.Issued) -> str:
-    return base64.b64encode(certs.pem_bundle([ca.cert for ca in cas])).decode()
+def _encoded(*cas: issuing.Issued) -> str:
+    return base64.b64encode(issuing.pem_bundle([ca.cert for ca in cas])).decode()
 
 
 def _configuration(*bundles: str | None) -> dict[str, Any]:
@@ -41,12 +42,12 @@ def _configuration(*bundles: str | None) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def cas() -> tuple[certs.Issued, certs.Issued]:
-    return certs.new_ca(), certs.new_ca()
+def cas() -> tuple[issuing.Issued, issuing.Issued]:
+    return issuing.new_ca(), issuing.new_ca()
 
 
 def test_the_rendered_ca_bundle_is_base64_of_the_pem_as_the_api_requires(cas: Any) -> None:
-    pem = certs.pem_bundle([cas[0].cert, cas[1].cert])
+    pem = issuing.pem_bundle([cas[0].cert, cas[1].cert])
     rendered = RENDER(pem)
     assert rendered["metadata"]["name"] == "sidecar-injector"
     assert [hook["name"] for hook in rendered["webhooks"]] == OURS
@@ -99,7 +100,7 @@ def test_what_is_trusted_is_what_every_one_of_our_entries_trusts(cas: Any) -> No
 
 def _publisher(api: FakeApi) -> tuple[cabundle.Publisher, Metrics]:
     metrics = Metrics()
-    publisher = cabundle.Publisher(kube.Cluster(api), RENDER, metrics, clock=certs.now_utc)
+    publisher = cabundle.Publisher(kubeapi.Cluster(api), RENDER, metrics, clock=issuing.now_utc)
     return publisher, metrics
 
 
@@ -107,10 +108,10 @@ def test_publishing_is_a_server_side_apply_of_our_entries_as_our_field_manager(c
     api = FakeApi()
     api.put(WEBHOOKS, _configuration(None, None))
     publisher, _ = _publisher(api)
-    pem = certs.pem_bundle([cas[0].cert])
+    pem = issuing.pem_bundle([cas[0].cert])
     assert publisher.ensure(pem)
     (call,) = api.calls_to("PATCH", WEBHOOKS)
-    assert call.content_type == kube.APPLY_PATCH
+    assert call.content_type == kubeapi.APPLY_PATCH
     assert call.query == {"fieldManager": "sidecar-injector", "force": "true"}
     assert [hook["name"] for hook in call.body["webhooks"]] == OURS
     stored = api.objects[WEBHOOKS]["sidecar-injector"]
@@ -128,7 +129,7 @@ def test_an_unchanged_bundle_is_not_applied_again(cas: Any) -> None:
     watcher = threading.Thread(target=publisher.follow, args=(stop,), daemon=True)
     watcher.start()
     try:
-        pem = certs.pem_bundle([cas[0].cert])
+        pem = issuing.pem_bundle([cas[0].cert])
         publisher.ensure(pem)
         wait_until(lambda: publisher.published.cas, 5, "the watch to see the bundle")
         for _ in range(3):
@@ -143,7 +144,7 @@ def test_a_caBundle_wiped_by_a_re_apply_is_repaired_from_the_watch(cas: Any) -> 
     api = FakeApi()
     api.put(WEBHOOKS, _configuration(None, None))
     publisher, metrics = _publisher(api)
-    pem = certs.pem_bundle([cas[0].cert])
+    pem = issuing.pem_bundle([cas[0].cert])
     publisher.on_change = lambda: publisher.ensure(pem)  # as the leader's loop does
     stop = threading.Event()
     watcher = threading.Thread(target=publisher.follow, args=(stop,), daemon=True)
@@ -164,15 +165,15 @@ def test_a_failed_apply_is_counted_and_reported(cas: Any) -> None:
     api = FakeApi()
     api.fail_next("PATCH", WEBHOOKS, 403)
     publisher, metrics = _publisher(api)
-    assert not publisher.ensure(certs.pem_bundle([cas[0].cert]))
+    assert not publisher.ensure(issuing.pem_bundle([cas[0].cert]))
     assert metrics.cabundle_apply_failures._value.get() == 1
-    assert publisher.ensure(certs.pem_bundle([cas[0].cert]))
+    assert publisher.ensure(issuing.pem_bundle([cas[0].cert]))
 
 
 def test_the_configuration_and_the_secret_are_listed_by_name_as_rbac_requires() -> None:
     """RBAC with resourceNames allows list/watch only with fieldSelector metadata.name."""
     api = FakeApi(watch_seconds=0.01)
-    cluster = kube.Cluster(api)
+    cluster = kubeapi.Cluster(api)
     cluster.list_webhook_config("sidecar-injector")
     cluster.list_secret("mesh", "sidecar-injector-certs")
     list(cluster.watch_secret("mesh", "sidecar-injector-certs", "1"))

@@ -17,23 +17,23 @@ import servers
 from certsupport import wait_until
 from cryptography import x509
 
-from injector import certfiles, certificates, certs
-from injector.metrics import Metrics
-from injector.serving import ServedCertificate
+from injector.certs import external_files, issuing, modes
+from injector.certs.serving_cert import ServedCertificate
+from injector.telemetry.metrics import Metrics
 
-CA = certs.new_ca()
+CA = issuing.new_ca()
 QUICK = "certificates: {fileCheckInterval: 1s}\n"
 
 
-def _pair(**kwargs: Any) -> certs.Issued:
-    return certs.new_serving(CA, dns_names=["localhost"], ips=["127.0.0.1"], **kwargs)
+def _pair(**kwargs: Any) -> issuing.Issued:
+    return issuing.new_serving(CA, dns_names=["localhost"], ips=["127.0.0.1"], **kwargs)
 
 
-def _mount(directory: Path, pair: certs.Issued, *, ca: certs.Issued = CA) -> None:
+def _mount(directory: Path, pair: issuing.Issued, *, ca: issuing.Issued = CA) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    certs.write_atomic(directory / "ca.crt", ca.cert_pem)
-    certs.write_atomic(directory / "tls.key", pair.key_pem)
-    certs.write_atomic(directory / "tls.crt", pair.cert_pem)
+    issuing.write_atomic(directory / "ca.crt", ca.cert_pem)
+    issuing.write_atomic(directory / "tls.key", pair.key_pem)
+    issuing.write_atomic(directory / "tls.crt", pair.cert_pem)
 
 
 def _failures(instance: servers.Running) -> float:
@@ -45,12 +45,12 @@ def _failures(instance: servers.Running) -> float:
 def mounted(tmp_path: Path) -> Iterator[tuple[Path, servers.Running]]:
     mount = tmp_path / "mounted"
     _mount(mount, _pair())
-    flags = certificates.Options(tls_cert_file=mount / "tls.crt", tls_key_file=mount / "tls.key")
+    flags = modes.Options(tls_cert_file=mount / "tls.crt", tls_key_file=mount / "tls.key")
     with servers.running(tmp_path, QUICK, certs=flags) as instance:
         yield mount, instance
 
 
-def _serves(instance: servers.Running, pair: certs.Issued) -> bool:
+def _serves(instance: servers.Running, pair: issuing.Issued) -> bool:
     return certsupport.presented(instance.port) == pair.cert
 
 
@@ -78,11 +78,11 @@ def test_a_half_written_pair_is_refused_until_the_key_arrives(
     mount, instance = mounted
     first = certsupport.presented(instance.port)
     renewed = _pair()
-    certs.write_atomic(mount / "tls.crt", renewed.cert_pem)  # the key is still the old one
+    issuing.write_atomic(mount / "tls.crt", renewed.cert_pem)  # the key is still the old one
     wait_until(lambda: _failures(instance) >= 1, 10, "the mismatched pair to be refused")
     assert certsupport.presented(instance.port) == first
     assert instance.server.state.ready()
-    certs.write_atomic(mount / "tls.key", renewed.key_pem)
+    issuing.write_atomic(mount / "tls.key", renewed.key_pem)
     wait_until(lambda: _serves(instance, renewed), 10, "the completed pair")
 
 
@@ -92,7 +92,7 @@ def test_a_half_written_pair_is_refused_until_the_key_arrives(
         pytest.param(lambda p: p.cert_pem[: len(p.cert_pem) // 2], id="truncated-certificate"),
         pytest.param(lambda p: b"", id="empty-certificate"),
         pytest.param(
-            lambda p: _pair(now=certs.now_utc() - datetime.timedelta(days=3)).cert_pem,
+            lambda p: _pair(now=issuing.now_utc() - datetime.timedelta(days=3)).cert_pem,
             id="expired-certificate",
         ),
     ],
@@ -103,8 +103,8 @@ def test_an_unusable_certificate_file_is_refused_and_the_old_one_keeps_serving(
     mount, instance = mounted
     first = certsupport.presented(instance.port)
     replacement = _pair()
-    certs.write_atomic(mount / "tls.key", replacement.key_pem)
-    certs.write_atomic(mount / "tls.crt", bad(replacement))
+    issuing.write_atomic(mount / "tls.key", replacement.key_pem)
+    issuing.write_atomic(mount / "tls.crt", bad(replacement))
     wait_until(lambda: _failures(instance) >= 1, 10, "the bad file to be refused")
     assert certsupport.presented(instance.port) == first
     _mount(mount, replacement)
@@ -118,7 +118,7 @@ def test_a_secret_volume_update_by_symlink_swap_is_picked_up(tmp_path: Path) -> 
     (mount / "..data").symlink_to("..v1")
     for name in ("tls.crt", "tls.key", "ca.crt"):
         (mount / name).symlink_to(f"..data/{name}")
-    flags = certificates.Options(tls_cert_file=mount / "tls.crt", tls_key_file=mount / "tls.key")
+    flags = modes.Options(tls_cert_file=mount / "tls.crt", tls_key_file=mount / "tls.key")
     with servers.running(tmp_path, QUICK, certs=flags) as instance:
         renewed = _pair()
         _mount(mount / "..v2", renewed)
@@ -135,11 +135,11 @@ def test_the_periodic_hash_check_finds_a_change_no_event_announced(
             time.sleep(rust_timeout / 1000)
             yield set()
 
-    monkeypatch.setattr(certfiles.watchfiles, "watch", silent)
+    monkeypatch.setattr(external_files.watchfiles, "watch", silent)
     _mount(tmp_path, _pair())
     first = (tmp_path / "tls.crt").read_bytes(), (tmp_path / "tls.key").read_bytes()
     served = ServedCertificate.first(*first, scratch=tmp_path / "scratch", metrics=Metrics())
-    files = certfiles.CertificateFiles(
+    files = external_files.CertificateFiles(
         tmp_path / "tls.crt", tmp_path / "tls.key", served, Metrics(), interval=0.2
     )
     files.start()
@@ -158,8 +158,10 @@ def test_readiness_requires_the_served_certificate_to_chain_to_the_mounted_ca(
     pem = (tmp_path / "tls.crt").read_bytes(), (tmp_path / "tls.key").read_bytes()
     metrics = Metrics()
     served = ServedCertificate.first(*pem, scratch=tmp_path / "scratch", metrics=metrics)
-    files = certfiles.CertificateFiles(tmp_path / "tls.crt", tmp_path / "tls.key", served, metrics)
+    files = external_files.CertificateFiles(
+        tmp_path / "tls.crt", tmp_path / "tls.key", served, metrics
+    )
     assert files.ready()
-    certs.write_atomic(tmp_path / "ca.crt", certs.new_ca().cert_pem)  # another CA
+    issuing.write_atomic(tmp_path / "ca.crt", issuing.new_ca().cert_pem)  # another CA
     files.check()
     assert not files.ready()

@@ -9,17 +9,17 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from injector import certs
+from injector.certs import issuing
 
 
 @pytest.fixture(scope="module")
-def ca() -> certs.Issued:
-    return certs.new_ca()
+def ca() -> issuing.Issued:
+    return issuing.new_ca()
 
 
-def test_the_serving_certificate_names_the_service_in_its_sans(ca: certs.Issued) -> None:
-    names = certs.service_names("sidecar-injector", "mesh")
-    serving = certs.new_serving(ca, dns_names=names, ips=["127.0.0.1"])
+def test_the_serving_certificate_names_the_service_in_its_sans(ca: issuing.Issued) -> None:
+    names = issuing.service_names("sidecar-injector", "mesh")
+    serving = issuing.new_serving(ca, dns_names=names, ips=["127.0.0.1"])
     sans = serving.cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert sans.get_values_for_type(x509.DNSName) == [
         "sidecar-injector",
@@ -30,16 +30,16 @@ def test_the_serving_certificate_names_the_service_in_its_sans(ca: certs.Issued)
     assert sans.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("127.0.0.1")]
 
 
-def test_the_serving_certificate_is_issued_by_the_ca(ca: certs.Issued) -> None:
-    serving = certs.new_serving(ca, dns_names=["a.b.svc"])
+def test_the_serving_certificate_is_issued_by_the_ca(ca: issuing.Issued) -> None:
+    serving = issuing.new_serving(ca, dns_names=["a.b.svc"])
     serving.cert.verify_directly_issued_by(ca.cert)
-    other = certs.new_ca()
+    other = issuing.new_ca()
     with pytest.raises((ValueError, TypeError, Exception)):
         serving.cert.verify_directly_issued_by(other.cert)
 
 
-def test_the_serving_certificate_is_for_servers_only(ca: certs.Issued) -> None:
-    serving = certs.new_serving(ca, dns_names=["a.b.svc"])
+def test_the_serving_certificate_is_for_servers_only(ca: issuing.Issued) -> None:
+    serving = issuing.new_serving(ca, dns_names=["a.b.svc"])
     constraints = serving.cert.extensions.get_extension_for_class(x509.BasicConstraints).value
     usage = serving.cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert constraints.ca is False
@@ -47,22 +47,22 @@ def test_the_serving_certificate_is_for_servers_only(ca: certs.Issued) -> None:
 
 
 def test_a_serving_certificate_never_outlives_its_ca() -> None:
-    short_ca = certs.new_ca(validity=datetime.timedelta(hours=1))
-    serving = certs.new_serving(short_ca, dns_names=["a"], validity=datetime.timedelta(days=9))
+    short_ca = issuing.new_ca(validity=datetime.timedelta(hours=1))
+    serving = issuing.new_serving(short_ca, dns_names=["a"], validity=datetime.timedelta(days=9))
     assert serving.cert.not_valid_after_utc <= short_ca.cert.not_valid_after_utc
 
 
-def test_a_certificate_without_any_name_is_refused(ca: certs.Issued) -> None:
+def test_a_certificate_without_any_name_is_refused(ca: issuing.Issued) -> None:
     with pytest.raises(ValueError, match="DNS name or IP"):
-        certs.new_serving(ca, dns_names=[], ips=[])
+        issuing.new_serving(ca, dns_names=[], ips=[])
 
 
 def test_ensure_dir_writes_once_and_keeps_keys_private(tmp_path: Path) -> None:
-    assert certs.ensure_dir(tmp_path, dns_names=["localhost"], ips=["127.0.0.1"]) is True
+    assert issuing.ensure_dir(tmp_path, dns_names=["localhost"], ips=["127.0.0.1"]) is True
     first = (tmp_path / "tls.crt").read_bytes()
     for key in ("tls.key", "ca.key"):
         assert (tmp_path / key).stat().st_mode & 0o777 == 0o600
-    assert certs.ensure_dir(tmp_path, dns_names=["localhost"], ips=["127.0.0.1"]) is False
+    assert issuing.ensure_dir(tmp_path, dns_names=["localhost"], ips=["127.0.0.1"]) is False
     assert (tmp_path / "tls.crt").read_bytes() == first
     serving = x509.load_pem_x509_certificate(first)
     ca = x509.load_pem_x509_certificate((tmp_path / "ca.crt").read_bytes())

@@ -11,7 +11,7 @@ import pytest
 import support
 import yaml
 
-from injector import cli
+from injector.cli import main
 
 POD_SPEC: dict[str, Any] = {"containers": [{"name": "app", "image": "app:1"}]}
 TEMPLATE: dict[str, Any] = {"metadata": {"labels": {"app": "a"}}, "spec": POD_SPEC}
@@ -43,7 +43,7 @@ def _run(
 ) -> tuple[int, list[Any], str]:
     path = tmp_path / "in.yaml"
     path.write_text(yaml.safe_dump_all(documents))
-    status = cli.main(["inject", "-f", str(path), *args])
+    status = main.main(["inject", "-f", str(path), *args])
     captured = capsys.readouterr()
     return status, list(yaml.safe_load_all(captured.out)), captured.err
 
@@ -123,13 +123,13 @@ def test_invalid_yaml_is_a_one_line_error(
 ) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("kind: [")
-    assert cli.main(["inject", "-f", str(path)]) == 2
+    assert main.main(["inject", "-f", str(path)]) == 2
     err = capsys.readouterr().err
     assert "not valid YAML" in err and "Traceback" not in err
 
 
 def test_a_missing_file_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["inject", "-f", "/nonexistent/x.yaml"]) == 2
+    assert main.main(["inject", "-f", "/nonexistent/x.yaml"]) == 2
     assert "No such file" in capsys.readouterr().err
 
 
@@ -138,7 +138,7 @@ def test_check_prints_the_effective_configuration(
 ) -> None:
     path = tmp_path / "config.yaml"
     path.write_text("policy: disabled\n")
-    assert cli.main(["check", "--config", str(path)]) == 0
+    assert main.main(["check", "--config", str(path)]) == 0
     effective = yaml.safe_load(capsys.readouterr().out)
     assert effective["config"]["policy"] == "disabled"
     assert effective["config"]["proxy"]["resources"]["requests"] == {
@@ -153,7 +153,7 @@ def test_check_refuses_a_bad_configuration(
 ) -> None:
     path = tmp_path / "config.yaml"
     path.write_text("proxy: {uid: -1}\n")
-    assert cli.main(["check", "--config", str(path)]) == 2
+    assert main.main(["check", "--config", str(path)]) == 2
     assert "proxy.uid" in capsys.readouterr().err
 
 

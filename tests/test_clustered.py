@@ -20,7 +20,8 @@ from certsupport import Link, wait_until
 from cryptography import x509
 from fake_kube import FakeApi
 
-from injector import authority, cabundle, certs, clustered, kube, leader, registration
+from injector.certs import authority, cabundle, cluster_store, issuing, leader
+from injector.cluster import kubeapi, registration
 
 NS = "sidecar-injector"
 WEBHOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
@@ -67,7 +68,7 @@ def _leading(instance: servers.Running) -> bool:
 @contextlib.contextmanager
 def _replica(tmp_path: Path, name: str, api: FakeApi, config: str = CONFIG) -> Iterator[Any]:
     link = Link(api)
-    with servers.running(tmp_path / name, config, cluster=kube.Cluster(link)) as instance:
+    with servers.running(tmp_path / name, config, cluster=kubeapi.Cluster(link)) as instance:
         yield instance, link
 
 
@@ -90,7 +91,7 @@ def test_replicas_serve_one_certificate_that_only_the_leader_issues_and_publishe
         )
         assert (_leading(a), _leading(b)) == (True, False)
         secret = api.objects[SECRETS]["sidecar-injector-certs"]
-        bundle = certs.load_certificates(base64.b64decode(secret["data"]["ca.crt"]))
+        bundle = issuing.load_certificates(base64.b64decode(secret["data"]["ca.crt"]))
         assert _trusted(api) == bundle
         assert link_b.writes() == [], "a follower never writes"
         stored = api.objects[WEBHOOKS]["sidecar-injector"]
@@ -111,8 +112,8 @@ class TrustSampler:
         while not self.stop.is_set():
             served = certsupport.presented(self.port)
             roots = _trusted(self.api)
-            if not certs.chains_to(served, roots, now=certs.now_utc()):
-                self.untrusted.append(certs.serial_hex(served))
+            if not issuing.chains_to(served, roots, now=issuing.now_utc()):
+                self.untrusted.append(issuing.serial_hex(served))
             self.samples += 1
             time.sleep(0.05)
 
@@ -127,7 +128,7 @@ class TrustSampler:
 
 def _material() -> authority.Material:
     issuer = authority.Settings(dns_names=("localhost",), ips=("127.0.0.1",))
-    return authority.advance(None, authority.Step.START, now=certs.now_utc(), settings=issuer)
+    return authority.advance(None, authority.Step.START, now=issuing.now_utc(), settings=issuer)
 
 
 def test_a_follower_serves_a_stored_certificate_only_once_the_published_bundle_trusts_it(
@@ -135,16 +136,16 @@ def test_a_follower_serves_a_stored_certificate_only_once_the_published_bundle_t
 ) -> None:
     api = _api()
     ghost = {"holderIdentity": "ghost", "leaseDurationSeconds": 3600,
-             "renewTime": leader.micro_time(certs.now_utc())}  # fmt: skip
+             "renewTime": leader.micro_time(issuing.now_utc())}  # fmt: skip
     api.put(LEASES, {"metadata": {"name": "sidecar-injector-leader"}, "spec": ghost})
     first, second = _material(), _material()
-    api.put(SECRETS, clustered.secret_for(first, name=SECRET, namespace=NS, version=None))
+    api.put(SECRETS, cluster_store.secret_for(first, name=SECRET, namespace=NS, version=None))
     api.put(WEBHOOKS, _configuration(base64.b64encode(first.bundle_pem).decode()))
     _mkdirs(tmp_path, "b")
     with _replica(tmp_path, "b", api) as (b, link):
         wait_until(lambda: certsupport.presented(b.port) == first.leaf.cert, 10, "first")
         assert b.server.state.ready()
-        api.put(SECRETS, clustered.secret_for(second, name=SECRET, namespace=NS, version=None))
+        api.put(SECRETS, cluster_store.secret_for(second, name=SECRET, namespace=NS, version=None))
         time.sleep(1.0)  # the follower has seen the Secret by now, but may not serve it
         assert certsupport.presented(b.port) == first.leaf.cert
         assert b.server.state.ready()

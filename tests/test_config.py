@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from injector import config
+from injector.core import config
 
 
 def test_no_file_gives_the_documented_defaults() -> None:

@@ -19,9 +19,9 @@ import pytest
 import support
 from fastapi.testclient import TestClient
 
-from injector import handler, policy
-from injector.app import State, create_app
-from injector.engine import Engine
+from injector.core import handler, policy
+from injector.core.engine import Engine
+from injector.server.app import State, create_app
 
 Mangle = Callable[[dict[str, Any]], None]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from injector import config, durations
+from injector.core import config, durations
 
 
 @pytest.mark.parametrize(

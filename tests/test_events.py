@@ -15,10 +15,11 @@ import pytest
 import support
 from fake_kube import FakeApi
 
-from injector import events, handler, kube, policy
-from injector.engine import Engine
-from injector.handler import Handled, OwnerReference
-from injector.metrics import Metrics
+from injector.cluster import events, kubeapi
+from injector.core import handler, policy
+from injector.core.engine import Engine
+from injector.core.handler import Handled, OwnerReference
+from injector.telemetry.metrics import Metrics
 
 KUBERNETES_VERSION = "1.30.0"
 OWNER = OwnerReference("apps/v1", "ReplicaSet", "web-7d4b9c8f5", "5a0d3f1e-8c1b-4a44")
@@ -177,7 +178,7 @@ def metrics() -> Metrics:
 
 @pytest.fixture
 def sender(api: FakeApi, metrics: Metrics) -> Iterator[events.EventSender]:
-    sender = events.EventSender(kube.Cluster(api), metrics=metrics, instance="replica-1")
+    sender = events.EventSender(kubeapi.Cluster(api), metrics=metrics, instance="replica-1")
     stop = threading.Event()
     thread = threading.Thread(target=sender.run, args=(stop,), daemon=True)
     thread.start()
@@ -225,7 +226,7 @@ def test_a_dry_run_through_the_handler_sends_no_event(
 
 
 def test_a_full_queue_drops_and_counts_without_blocking(api: FakeApi, metrics: Metrics) -> None:
-    sender = events.EventSender(kube.Cluster(api), metrics=metrics, capacity=2)
+    sender = events.EventSender(kubeapi.Cluster(api), metrics=metrics, capacity=2)
     started = time.perf_counter()
     for _ in range(5):
         sender.record(_handled())

@@ -14,10 +14,11 @@ import support
 from fake_kube import FakeApi
 from fastapi.testclient import TestClient
 
-from injector import certs, kube, registration
-from injector import features as wiring
-from injector.app import State, create_app
-from injector.engine import Engine
+from injector.certs import issuing
+from injector.cluster import kubeapi, registration
+from injector.core.engine import Engine
+from injector.server import cluster_features as wiring
+from injector.server.app import State, create_app
 
 URL = "https://192.168.49.1:9443/inject"
 WEBHOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
@@ -42,7 +43,7 @@ def api() -> FakeApi:
 
 @pytest.fixture
 def pem() -> bytes:
-    return certs.new_ca().cert_pem
+    return issuing.new_ca().cert_pem
 
 
 @pytest.fixture
@@ -53,7 +54,7 @@ def state(engine: Engine) -> State:
 @pytest.fixture
 def features(api: FakeApi, state: State, pem: bytes) -> Iterator[wiring.ClusterFeatures]:
     running = wiring.start_cluster_features(
-        kube.Cluster(api), state, webhook_url=URL, webhook_config_name="dev", ca_bundle_pem=pem
+        kubeapi.Cluster(api), state, webhook_url=URL, webhook_config_name="dev", ca_bundle_pem=pem
     )
     assert running.namespaces.wait_synced(3)
     yield running
@@ -110,7 +111,7 @@ def test_a_dry_run_changes_nothing_in_the_cluster(
 
 def test_an_old_api_server_gets_classic_sidecars(state: State, pod: dict[str, Any]) -> None:
     features = wiring.start_cluster_features(
-        kube.Cluster(FakeApi(version=("1", "28"))), state, webhook_url=None
+        kubeapi.Cluster(FakeApi(version=("1", "28"))), state, webhook_url=None
     )
     try:
         assert state.engine.native_supported is False
@@ -128,7 +129,7 @@ def _answer(state: State, pod: dict[str, Any]) -> dict[str, Any]:
 
 def test_nothing_reaches_the_api_until_started_without_a_bundle(api: FakeApi, state: State) -> None:
     api.calls.clear()
-    features = wiring.cluster_features(kube.Cluster(api), state, webhook_url=None)
+    features = wiring.cluster_features(kubeapi.Cluster(api), state, webhook_url=None)
     assert api.calls == []
     assert state.namespaces == features.namespaces.lookup
     assert features.events.record in state.observers
@@ -138,7 +139,7 @@ def test_nothing_reaches_the_api_until_started_without_a_bundle(api: FakeApi, st
 def test_in_a_cluster_the_renderer_is_the_manifests_service_configuration(
     api: FakeApi, state: State, pem: bytes
 ) -> None:
-    features = wiring.cluster_features(kube.Cluster(api), state, webhook_url=None)
+    features = wiring.cluster_features(kubeapi.Cluster(api), state, webhook_url=None)
     rendered = features.render(pem)
     expected = registration.webhook_configuration(
         namespace="sidecar-injector", service="sidecar-injector", url=None, ca_bundle_pem=pem
@@ -150,7 +151,7 @@ def test_the_renderer_excludes_the_namespace_the_injector_runs_in(
     api: FakeApi, state: State, pem: bytes
 ) -> None:
     features = wiring.cluster_features(
-        kube.Cluster(api), state, webhook_url=None, namespace="mesh-system"
+        kubeapi.Cluster(api), state, webhook_url=None, namespace="mesh-system"
     )
     for hook in features.render(pem)["webhooks"]:
         assert hook["clientConfig"]["service"]["namespace"] == "mesh-system"
@@ -163,17 +164,17 @@ def test_a_refused_registration_stops_before_anything_starts(
 ) -> None:
     api.fail_next("PATCH", WEBHOOKS, 403)
     with pytest.raises(registration.RegistrationError, match="may not create or patch"):
-        wiring.cluster_features(kube.Cluster(api), state, webhook_url=URL, ca_bundle_pem=pem)
+        wiring.cluster_features(kubeapi.Cluster(api), state, webhook_url=URL, ca_bundle_pem=pem)
     assert state.observers == []
 
 
 def test_a_webhook_url_without_a_cluster_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     assert wiring.connect(None, None) is None
-    with pytest.raises(kube.ConnectError, match="pass --kubeconfig"):
+    with pytest.raises(kubeapi.ConnectError, match="pass --kubeconfig"):
         wiring.connect(None, URL)
 
 
 def test_a_missing_kubeconfig_is_a_connect_error(tmp_path: Path) -> None:
-    with pytest.raises(kube.ConnectError, match="nowhere"):
+    with pytest.raises(kubeapi.ConnectError, match="nowhere"):
         wiring.connect(tmp_path / "nowhere", URL)

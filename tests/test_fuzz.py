@@ -23,9 +23,9 @@ from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
 
-from injector import config, template
-from injector.app import State, create_app
-from injector.engine import Engine
+from injector.core import config, template
+from injector.core.engine import Engine
+from injector.server.app import State, create_app
 
 # Profiles are registered in test_properties (ci: a few hundred examples, long: many more).
 import test_properties  # noqa: F401  # isort: skip

@@ -21,9 +21,9 @@ import pytest
 import support
 import yaml
 
-from injector import config, handler, offline, policy
-from injector.engine import Engine
-from injector.template import Template
+from injector.core import config, handler, policy, workloads
+from injector.core.engine import Engine
+from injector.core.template import Template
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
@@ -67,7 +67,7 @@ def _offline(engine: Engine, pod: dict[str, Any], options: dict[str, Any]) -> di
     ns = _namespace(options)
     document = {**copy.deepcopy(pod), "metadata": {**pod.get("metadata", {})}}
     document["metadata"]["namespace"] = options.get("namespace", "shop")
-    text, _reports = offline.inject_text(
+    text, _reports = workloads.inject_text(
         _dump(document), engine, ns_labels=None if ns is None else dict(ns.labels)
     )
     result = yaml.safe_load(text)

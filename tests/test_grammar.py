@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from injector import grammar
+from injector.core import grammar
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import support
 
-from injector import handler, policy, review
-from injector.engine import Engine
+from injector.core import handler, policy, review
+from injector.core.engine import Engine
 
 
 def _handle(engine: Engine, body: dict[str, Any], ns: policy.Namespace | None = None) -> Any:

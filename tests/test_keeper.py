@@ -10,16 +10,16 @@ from pathlib import Path
 import certsupport
 import servers
 
-from injector import authority, certs, keeper, loops
-from injector.metrics import Metrics
-from injector.serving import ServedCertificate
+from injector.certs import authority, directory_store, issuing, loops
+from injector.certs.serving_cert import ServedCertificate
+from injector.telemetry.metrics import Metrics
 
 SETTINGS = authority.Settings(dns_names=("localhost",), ips=("127.0.0.1",))
 
 
-def _keeper(directory: Path) -> tuple[keeper.DirectoryKeeper, Metrics]:
+def _keeper(directory: Path) -> tuple[directory_store.DirectoryKeeper, Metrics]:
     metrics = Metrics()
-    return keeper.DirectoryKeeper(directory, SETTINGS, metrics), metrics
+    return directory_store.DirectoryKeeper(directory, SETTINGS, metrics), metrics
 
 
 def test_an_empty_directory_gets_a_ca_and_a_serving_certificate_with_private_keys(
@@ -31,26 +31,26 @@ def test_an_empty_directory_gets_a_ca_and_a_serving_certificate_with_private_key
     assert {p.name for p in directory.iterdir()} == {"ca.crt", "ca.key", "tls.crt", "tls.key"}
     for key in ("ca.key", "tls.key"):
         assert (directory / key).stat().st_mode & 0o777 == 0o600
-    material = authority.from_files(keeper.read_dir(directory))
-    assert certs.issued_by(material.leaf.cert, material.signer.cert)
+    material = authority.from_files(directory_store.read_dir(directory))
+    assert issuing.issued_by(material.leaf.cert, material.signer.cert)
     assert metrics.certificate_rotations.labels("ca")._value.get() == 1
 
 
 def test_a_directory_with_good_material_is_kept_as_it_is(tmp_path: Path) -> None:
-    certs.ensure_dir(tmp_path, dns_names=["localhost"], ips=["127.0.0.1"])  # older layout
-    before = keeper.read_dir(tmp_path)
+    issuing.ensure_dir(tmp_path, dns_names=["localhost"], ips=["127.0.0.1"])  # older layout
+    before = directory_store.read_dir(tmp_path)
     keep, _ = _keeper(tmp_path)
     keep.tick()
-    assert keeper.read_dir(tmp_path) == before
+    assert directory_store.read_dir(tmp_path) == before
 
 
 def test_a_damaged_directory_is_counted_and_replaced(tmp_path: Path) -> None:
     keep, metrics = _keeper(tmp_path)
     keep.tick()
-    certs.write_atomic(tmp_path / "tls.key", b"-----BEGIN PRIVATE KEY-----\ngarbage\n")
+    issuing.write_atomic(tmp_path / "tls.key", b"-----BEGIN PRIVATE KEY-----\ngarbage\n")
     keep.tick()
     assert metrics.certificate_reload_failures.labels("directory")._value.get() == 1
-    assert authority.from_files(keeper.read_dir(tmp_path)).leaf is not None
+    assert authority.from_files(directory_store.read_dir(tmp_path)).leaf is not None
 
 
 def test_readiness_follows_the_ca_in_the_directory(tmp_path: Path) -> None:
@@ -63,7 +63,7 @@ def test_readiness_follows_the_ca_in_the_directory(tmp_path: Path) -> None:
     )
     keep.tick()
     assert keep.ready()
-    keep.published = authority.Published().observe([certs.new_ca().cert], certs.now_utc())
+    keep.published = authority.Published().observe([issuing.new_ca().cert], issuing.now_utc())
     assert not keep.ready()
 
 

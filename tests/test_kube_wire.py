@@ -1,4 +1,4 @@
-"""kube.ApiTransport on the wire: a local HTTP(S) server records what `kube.connect`
+"""kube.ApiTransport on the wire: a local HTTP(S) server records what `kubeapi.connect`
 sends through the official client (method, path, query, Content-Type, bearer token,
 body) and answers canned JSON, errors and chunked watch streams."""
 
@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 import servers
 
-from injector import certs, kube
+from injector.certs import issuing
+from injector.cluster import kubeapi
 
 TOKEN = "t0k3n-for-the-wire-test"
 WEBHOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
@@ -159,8 +160,8 @@ def api() -> Iterator[FakeApiServer]:
 
 
 @pytest.fixture
-def cluster(api: FakeApiServer, tmp_path: Path) -> kube.Cluster:
-    connected = kube.connect(_kubeconfig(tmp_path / "kubeconfig", api.url))
+def cluster(api: FakeApiServer, tmp_path: Path) -> kubeapi.Cluster:
+    connected = kubeapi.connect(_kubeconfig(tmp_path / "kubeconfig", api.url))
     assert connected is not None
     return connected
 
@@ -175,7 +176,9 @@ def _only(api: FakeApiServer) -> Seen:
 # ---- requests ------------------------------------------------------------------------------
 
 
-def test_version_is_a_get_with_the_bearer_token(api: FakeApiServer, cluster: kube.Cluster) -> None:
+def test_version_is_a_get_with_the_bearer_token(
+    api: FakeApiServer, cluster: kubeapi.Cluster
+) -> None:
     api.answer("GET", "/version", 200, {"major": "1", "minor": "29+", "gitVersion": "v1.29.4"})
     assert cluster.version() == (1, 29)
     seen = _only(api)
@@ -183,7 +186,7 @@ def test_version_is_a_get_with_the_bearer_token(api: FakeApiServer, cluster: kub
 
 
 def test_a_list_follows_continue_tokens_to_the_last_page(
-    api: FakeApiServer, cluster: kube.Cluster
+    api: FakeApiServer, cluster: kubeapi.Cluster
 ) -> None:
     first = {"items": [{"metadata": {"name": "a"}}], "metadata": {"continue": "tok/en="}}
     last = {"items": [{"metadata": {"name": "b"}}], "metadata": {"resourceVersion": "42"}}
@@ -198,7 +201,7 @@ def test_a_list_follows_continue_tokens_to_the_last_page(
 
 
 def test_server_side_apply_is_a_patch_as_our_field_manager(
-    api: FakeApiServer, cluster: kube.Cluster
+    api: FakeApiServer, cluster: kubeapi.Cluster
 ) -> None:
     config = {
         "apiVersion": "admissionregistration.k8s.io/v1",
@@ -214,7 +217,7 @@ def test_server_side_apply_is_a_patch_as_our_field_manager(
     assert json.loads(seen.body) == config
 
 
-def test_create_is_a_json_post_of_the_object(api: FakeApiServer, cluster: kube.Cluster) -> None:
+def test_create_is_a_json_post_of_the_object(api: FakeApiServer, cluster: kubeapi.Cluster) -> None:
     event = {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "web.1"},
              "message": "sidecar injected into Pod web-\u00e9"}  # fmt: skip
     api.answer("POST", "/api/v1/namespaces/shop/events", 201, event)
@@ -226,7 +229,7 @@ def test_create_is_a_json_post_of_the_object(api: FakeApiServer, cluster: kube.C
 
 
 def test_replace_is_a_json_put_with_the_resource_version(
-    api: FakeApiServer, cluster: kube.Cluster
+    api: FakeApiServer, cluster: kubeapi.Cluster
 ) -> None:
     secret = {"metadata": {"name": "sidecar-injector-certs", "resourceVersion": "7"}}
     path = "/api/v1/namespaces/sidecar-injector/secrets/sidecar-injector-certs"
@@ -238,28 +241,30 @@ def test_replace_is_a_json_put_with_the_resource_version(
     assert json.loads(seen.body) == secret
 
 
-def test_a_missing_object_is_none(api: FakeApiServer, cluster: kube.Cluster) -> None:
+def test_a_missing_object_is_none(api: FakeApiServer, cluster: kubeapi.Cluster) -> None:
     assert cluster.get_namespace("nowhere") is None
     assert _only(api).target == "/api/v1/namespaces/nowhere"
 
 
 def test_a_conflict_is_an_api_error_with_the_status_reason_and_message(
-    api: FakeApiServer, cluster: kube.Cluster
+    api: FakeApiServer, cluster: kubeapi.Cluster
 ) -> None:
     status = {"kind": "Status", "status": "Failure", "reason": "AlreadyExists", "code": 409,
               "message": 'secrets "sidecar-injector-certs" already exists'}  # fmt: skip
     api.answer("POST", "/api/v1/namespaces/sidecar-injector/secrets", 409, status)
-    with pytest.raises(kube.ApiError) as raised:
+    with pytest.raises(kubeapi.ApiError) as raised:
         cluster.create_secret("sidecar-injector", {"metadata": {"name": "sidecar-injector-certs"}})
     assert raised.value.conflict and not raised.value.not_found
     assert (raised.value.reason, raised.value.message) == ("AlreadyExists", status["message"])
 
 
 def test_an_unreachable_server_is_an_api_error_with_status_zero(tmp_path: Path) -> None:
-    cluster = kube.connect(_kubeconfig(tmp_path / "kc", f"http://127.0.0.1:{servers.free_port()}"))
+    cluster = kubeapi.connect(
+        _kubeconfig(tmp_path / "kc", f"http://127.0.0.1:{servers.free_port()}")
+    )
     assert cluster is not None
     cluster.transport.api.configuration.retries = 0  # type: ignore[attr-defined]
-    with pytest.raises(kube.ApiError) as raised:
+    with pytest.raises(kubeapi.ApiError) as raised:
         cluster.version()
     assert (raised.value.status, raised.value.reason) == (0, "Unreachable")
 
@@ -273,7 +278,7 @@ def _event(kind: str, name: str, version: str) -> bytes:
 
 
 def test_a_watch_is_parsed_from_a_chunked_stream_across_chunk_boundaries(
-    api: FakeApiServer, cluster: kube.Cluster
+    api: FakeApiServer, cluster: kubeapi.Cluster
 ) -> None:
     added, modified = _event("ADDED", "sidecar-injector", "8"), _event("MODIFIED", "x", "9")
     chunks = [added[:10], added[10:] + modified[:5], modified[5:]]
@@ -295,16 +300,16 @@ def test_a_watch_is_parsed_from_a_chunked_stream_across_chunk_boundaries(
     assert "fieldSelector=metadata.name%3Dsidecar-injector" in seen.target
 
 
-def test_a_refused_watch_is_an_api_error(api: FakeApiServer, cluster: kube.Cluster) -> None:
+def test_a_refused_watch_is_an_api_error(api: FakeApiServer, cluster: kubeapi.Cluster) -> None:
     forbidden = {"kind": "Status", "reason": "Forbidden", "message": "cannot watch"}
     api.answer("GET", "/api/v1/namespaces", 403, forbidden)
-    with pytest.raises(kube.ApiError) as raised:
+    with pytest.raises(kubeapi.ApiError) as raised:
         list(cluster.watch_namespaces("1"))
     assert (raised.value.status, raised.value.reason) == (403, "Forbidden")
 
 
 def test_a_watch_left_early_does_not_spoil_the_next_request(
-    api: FakeApiServer, cluster: kube.Cluster
+    api: FakeApiServer, cluster: kubeapi.Cluster
 ) -> None:
     api.answer("GET", "/api/v1/namespaces", 200, [_event("ADDED", "a", "2"), None])
     api.answer("GET", "/version", 200, {"major": "1", "minor": "30"})
@@ -319,21 +324,23 @@ def test_a_watch_left_early_does_not_spoil_the_next_request(
 
 
 def test_https_is_verified_with_the_kubeconfigs_ca(tmp_path: Path) -> None:
-    ca = certs.new_ca()
-    serving = certs.new_serving(ca, dns_names=["localhost"], ips=["127.0.0.1"])
+    ca = issuing.new_ca()
+    serving = issuing.new_serving(ca, dns_names=["localhost"], ips=["127.0.0.1"])
     (tmp_path / "tls.crt").write_bytes(serving.cert_pem)
     (tmp_path / "tls.key").write_bytes(serving.key_pem)
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     tls.load_cert_chain(tmp_path / "tls.crt", tmp_path / "tls.key")
     with _serving(tls) as api:
         api.answer("GET", "/version", 200, {"major": "1", "minor": "31"})
-        trusted = kube.connect(_kubeconfig(tmp_path / "ok", api.url, ca.cert_pem))
+        trusted = kubeapi.connect(_kubeconfig(tmp_path / "ok", api.url, ca.cert_pem))
         assert trusted is not None
         assert trusted.version() == (1, 31)
-        stranger = kube.connect(_kubeconfig(tmp_path / "bad", api.url, certs.new_ca().cert_pem))
+        stranger = kubeapi.connect(
+            _kubeconfig(tmp_path / "bad", api.url, issuing.new_ca().cert_pem)
+        )
         assert stranger is not None
         stranger.transport.api.configuration.retries = 0  # type: ignore[attr-defined]
-        with pytest.raises(kube.ApiError) as raised:
+        with pytest.raises(kubeapi.ApiError) as raised:
             stranger.version()
         assert raised.value.status == 0
     assert len(api.seen) == 1, "the untrusted connection never got to send its request"

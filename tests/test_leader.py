@@ -10,8 +10,9 @@ import pytest
 from certsupport import Link
 from fake_kube import FakeApi
 
-from injector import kube, leader
-from injector.leader import Action
+from injector.certs import leader
+from injector.certs.leader import Action
+from injector.cluster import kubeapi
 
 T0 = datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC)
 NS, NAME = "sidecar-injector", "sidecar-injector-leader"
@@ -82,7 +83,7 @@ class Clocks:
 
 def _elector(transport: Any, identity: str, clocks: Clocks) -> leader.Elector:
     return leader.Elector(
-        kube.Cluster(transport),
+        kubeapi.Cluster(transport),
         namespace=NS,
         name=NAME,
         identity=identity,
@@ -143,7 +144,7 @@ def test_a_leader_learning_of_a_new_holder_stops_leading_at_once() -> None:
 
 def test_of_two_takeovers_from_the_same_read_exactly_one_succeeds() -> None:
     api, clocks = FakeApi(), Clocks()
-    cluster = kube.Cluster(api)
+    cluster = kubeapi.Cluster(api)
     api.put(LEASES, _lease("dead", T0 - datetime.timedelta(minutes=1)))
     read = cluster.get_lease(NS, NAME)
     wins, conflicts = 0, 0
@@ -153,7 +154,7 @@ def test_of_two_takeovers_from_the_same_read_exactly_one_succeeds() -> None:
         try:
             cluster.replace_lease(NS, claim)
             wins += 1
-        except kube.ApiError as err:
+        except kubeapi.ApiError as err:
             assert err.conflict
             conflicts += 1
     assert (wins, conflicts) == (1, 1)

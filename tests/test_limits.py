@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from injector import certs
+from injector.certs import issuing
 
 HEADERS = (
     b"POST /inject HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -88,7 +88,7 @@ def test_draining_fails_readiness_and_closes_connections_but_still_answers(
 
 def _client_pair(directory: Path) -> tuple[Path, Path, Path]:
     """A client CA and a client certificate it signed (clientAuth), as files."""
-    ca = certs.new_ca(name="apiserver-client-ca")
+    ca = issuing.new_ca(name="apiserver-client-ca")
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.UTC)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")])
@@ -103,7 +103,7 @@ def _client_pair(directory: Path) -> tuple[Path, Path, Path]:
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
         .sign(ca.key, hashes.SHA256())
     )
-    client = certs.Issued(cert, key)
+    client = issuing.Issued(cert, key)
     paths = directory / "client-ca.crt", directory / "client.crt", directory / "client.key"
     for path, data in zip(paths, (ca.cert_pem, client.cert_pem, client.key_pem), strict=True):
         path.write_bytes(data)

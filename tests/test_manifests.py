@@ -18,7 +18,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from injector import config
+from injector.core import config
 
 # The oldest Kubernetes the base supports: matchConditions on admission webhooks are GA
 # and the preStop sleep action is on by default from 1.30. Validating against the oldest

@@ -13,10 +13,11 @@ import pytest
 import support
 from fake_kube import FakeApi
 
-from injector import handler, kube, names
-from injector.engine import Engine
-from injector.metrics import Metrics
-from injector.namespaces import NamespaceCache, from_object
+from injector.cluster import kubeapi
+from injector.cluster.namespace_cache import NamespaceCache, from_object
+from injector.core import handler, names
+from injector.core.engine import Engine
+from injector.telemetry.metrics import Metrics
 
 NAMESPACES = "/api/v1/namespaces"
 
@@ -44,7 +45,7 @@ def api() -> FakeApi:
 
 @pytest.fixture
 def running(api: FakeApi) -> Iterator[NamespaceCache]:
-    cache = NamespaceCache(kube.Cluster(api), metrics=Metrics())
+    cache = NamespaceCache(kubeapi.Cluster(api), metrics=Metrics())
     stop = threading.Event()
     thread = threading.Thread(target=cache.run, args=(stop,), daemon=True)
     thread.start()
@@ -56,7 +57,7 @@ def running(api: FakeApi) -> Iterator[NamespaceCache]:
 
 
 def test_nothing_is_known_before_the_first_full_list(api: FakeApi) -> None:
-    cache = NamespaceCache(kube.Cluster(api))
+    cache = NamespaceCache(kubeapi.Cluster(api))
     assert not cache.synced
     assert cache.lookup("shop") is None
     assert api.calls == [], "a lookup never calls the API"
@@ -128,7 +129,7 @@ def test_a_deleted_namespace_is_forgotten(api: FakeApi, running: NamespaceCache)
 def test_a_failed_first_list_is_retried_until_synced(api: FakeApi) -> None:
     api.fail_next("GET", NAMESPACES, 500)
     metrics = Metrics()
-    cache = NamespaceCache(kube.Cluster(api), metrics=metrics)
+    cache = NamespaceCache(kubeapi.Cluster(api), metrics=metrics)
     gauge = "sidecar_injector_namespace_cache_synced"
     assert metrics.registry.get_sample_value(gauge) == 0
     stop = threading.Event()
@@ -176,7 +177,7 @@ def test_a_synced_cache_replaces_trust_in_the_selector_with_the_label(
 def test_an_unsynced_cache_trusts_the_namespace_selector(
     engine: Engine, api: FakeApi, pod: dict[str, Any]
 ) -> None:
-    cache = NamespaceCache(kube.Cluster(api))
+    cache = NamespaceCache(kubeapi.Cluster(api))
     handled = _handle(engine, cache, pod, "plain")
     assert (handled.result, handled.reasons) == ("injected", ("namespace_selector_trusted",))
 

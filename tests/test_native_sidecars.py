@@ -12,10 +12,11 @@ import pytest
 import support
 from fake_kube import FakeApi
 
-from injector import handler, kube, overrides
-from injector.engine import Engine
-from injector.metrics import Metrics
-from injector.versions import VersionCheck, native_supported
+from injector.cluster import kubeapi
+from injector.cluster.server_version import VersionCheck, native_supported
+from injector.core import handler, overrides
+from injector.core.engine import Engine
+from injector.telemetry.metrics import Metrics
 
 JOB_OWNER = {"apiVersion": "batch/v1", "kind": "Job", "name": "nightly-28374", "uid": "u",
              "controller": True}  # fmt: skip
@@ -49,7 +50,9 @@ def test_native_sidecars_start_at_kubernetes_1_29(
 def test_the_check_sets_the_verdict_and_the_gauge(minor: str, supported: bool) -> None:
     seen: list[bool] = []
     metrics = Metrics()
-    check = VersionCheck(kube.Cluster(FakeApi(version=("1", minor))), seen.append, metrics=metrics)
+    check = VersionCheck(
+        kubeapi.Cluster(FakeApi(version=("1", minor))), seen.append, metrics=metrics
+    )
     assert metrics.registry.get_sample_value(GAUGE) == -1
     assert check.check() is supported
     assert seen == [supported]
@@ -59,7 +62,9 @@ def test_the_check_sets_the_verdict_and_the_gauge(minor: str, supported: bool) -
 def test_a_failed_check_keeps_the_last_verdict_and_the_loop_retries() -> None:
     api = FakeApi(version=("1", "28"))
     seen: list[bool] = []
-    check = VersionCheck(kube.Cluster(api), seen.append, refresh_seconds=0.02, retry_seconds=0.02)
+    check = VersionCheck(
+        kubeapi.Cluster(api), seen.append, refresh_seconds=0.02, retry_seconds=0.02
+    )
     assert check.check() is False
     api.fail_next("GET", "/version", 503)
     assert check.check() is None

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from injector import config, names, overrides
+from injector.core import config, names, overrides
 
 SPEC: dict[str, Any] = {"containers": [{"name": "app", "image": "app"}]}
 

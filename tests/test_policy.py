@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from injector import config, policy
+from injector.core import config, policy
 
 INJECTED = policy.Injected(
     containers=frozenset({"istio-proxy", "istio-init"}), volumes=frozenset({"istio-envoy"})

@@ -18,8 +18,8 @@ import support
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from injector import config, handler, names, policy, template
-from injector.engine import Engine
+from injector.core import config, handler, names, policy, template
+from injector.core.engine import Engine
 
 settings.register_profile(
     "ci", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]

@@ -5,7 +5,7 @@ in-memory FakeApi, and each recorded request is turned into what kube-apiserver
 authorizes (verb, API group, resource, namespace, name), the way its RequestInfoFactory
 does, a `metadata.name` field selector naming the object of a list or watch included.
 Each must be allowed by a rule of the manifests' ClusterRole, or of the Role in its own
-namespace. A table gives every public `kube.Cluster` method a flow (or the reason the
+namespace. A table gives every public `kubeapi.Cluster` method a flow (or the reason the
 ServiceAccount never calls it), so a new method cannot slip past this test.
 """
 
@@ -23,10 +23,12 @@ import support
 import yaml
 from fake_kube import Call, FakeApi
 
-from injector import certs, config, handler, kube, template
-from injector import features as wiring
-from injector.app import State
-from injector.engine import Engine
+from injector.certs import issuing
+from injector.cluster import kubeapi
+from injector.core import config, handler, template
+from injector.core.engine import Engine
+from injector.server import cluster_features as wiring
+from injector.server.app import State
 
 MANIFESTS = Path(__file__).resolve().parent.parent / "manifests"
 NAMESPACE = "sidecar-injector"
@@ -106,11 +108,11 @@ def _cluster_features(api: FakeApi, engine: Engine) -> None:
     """What `serve` starts in a cluster: registration, the namespace cache, the version
     check, and an Event about an injected Pod."""
     features = wiring.start_cluster_features(
-        kube.Cluster(api),
+        kubeapi.Cluster(api),
         State(engine=engine),
         webhook_url=None,
         webhook_config_name=WEBHOOK_CONFIG,
-        ca_bundle_pem=certs.new_ca().cert_pem,
+        ca_bundle_pem=issuing.new_ca().cert_pem,
     )
     try:
         assert features.namespaces.wait_synced(3)
@@ -146,7 +148,7 @@ def _certificate_lifecycle(api: FakeApi) -> None:
     """The calls of the certificate lifecycle (the Secret shared by the replicas, the
     leader Lease, the caBundle publisher's view of the configuration), with the
     manifests' names."""
-    api_cluster = kube.Cluster(api)
+    api_cluster = kubeapi.Cluster(api)
     secret = {"metadata": {"name": SECRET, "namespace": NAMESPACE}}
     lease = {"metadata": {"name": LEASE, "namespace": NAMESPACE}}
     api_cluster.get_secret(NAMESPACE, SECRET)
@@ -161,7 +163,7 @@ def _certificate_lifecycle(api: FakeApi) -> None:
     list(api_cluster.watch_webhook_config(WEBHOOK_CONFIG, "1"))
 
 
-# Every public kube.Cluster method: the ServiceAccount flow that calls it, or None with
+# Every public kubeapi.Cluster method: the ServiceAccount flow that calls it, or None with
 # the reason in AUDIT_ONLY.
 FLOWS: dict[str, str | None] = {
     "version": "cluster features",
@@ -194,7 +196,7 @@ def recorded(default_template: template.Template) -> list[Call]:
     api = FakeApi(watch_seconds=0.05)
     # `kubectl apply -k manifests/` created the configuration: registering patches it
     # (creating it would take `create`, which the ServiceAccount does not have).
-    api.put(kube.WEBHOOKS, {"metadata": {"name": WEBHOOK_CONFIG}})
+    api.put(kubeapi.WEBHOOKS, {"metadata": {"name": WEBHOOK_CONFIG}})
     api.put("/api/v1/namespaces", {"metadata": {"name": "shop"}})
     api.calls.clear()
     _cluster_features(api, Engine(config.Config(), default_template))
@@ -205,7 +207,7 @@ def recorded(default_template: template.Template) -> list[Call]:
 def test_every_cluster_method_has_a_flow_or_a_reason() -> None:
     public = {
         name
-        for name, _ in inspect.getmembers(kube.Cluster, inspect.isfunction)
+        for name, _ in inspect.getmembers(kubeapi.Cluster, inspect.isfunction)
         if not name.startswith("_")
     }
     assert public == set(FLOWS)
@@ -250,12 +252,12 @@ def test_rbac_grants_every_call_the_service_account_makes(recorded: list[Call]) 
             id="list-pods",
         ),
         pytest.param(
-            Call("GET", kube.WEBHOOKS, {"watch": "1"}, "application/json", None),
+            Call("GET", kubeapi.WEBHOOKS, {"watch": "1"}, "application/json", None),
             "a watch of every configuration, without the name's field selector",
             id="unnamed-webhook-watch",
         ),
         pytest.param(
-            Call("PATCH", f"{kube.WEBHOOKS}/istio-sidecar-injector", {}, "", None),
+            Call("PATCH", f"{kubeapi.WEBHOOKS}/istio-sidecar-injector", {}, "", None),
             "another webhook configuration",
             id="other-webhook",
         ),
@@ -265,7 +267,7 @@ def test_rbac_grants_every_call_the_service_account_makes(recorded: list[Call]) 
             id="foreign-secret",
         ),
         pytest.param(
-            Call("POST", kube.WEBHOOKS, {}, "application/json", None),
+            Call("POST", kubeapi.WEBHOOKS, {}, "application/json", None),
             "creating a configuration",
             id="create-webhook",
         ),

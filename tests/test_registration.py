@@ -13,8 +13,10 @@ import pytest
 import yaml
 from fake_kube import FakeApi
 
-from injector import certcli, certs, kube, registration
-from injector import features as wiring
+from injector.certs import issuing
+from injector.cli import certs_command
+from injector.cluster import kubeapi, registration
+from injector.server import cluster_features as wiring
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "manifests" / "mutatingwebhookconfiguration.yaml"
@@ -26,7 +28,7 @@ WEBHOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
 
 @pytest.fixture(scope="module")
 def pem() -> bytes:
-    return certs.new_ca().cert_pem
+    return issuing.new_ca().cert_pem
 
 
 def _render(pem: bytes, **overrides: Any) -> dict[str, Any]:
@@ -47,7 +49,7 @@ def test_the_default_rendering_is_the_manifest_plus_the_ca_bundle(pem: bytes) ->
 
 
 def test_the_ca_bundle_is_the_base64_of_the_whole_pem_bundle(pem: bytes) -> None:
-    bundle = pem + certs.new_ca(name="next-ca").cert_pem
+    bundle = pem + issuing.new_ca(name="next-ca").cert_pem
     for hook in _render(bundle)["webhooks"]:
         assert base64.b64decode(hook["clientConfig"]["caBundle"], validate=True) == bundle
 
@@ -99,7 +101,7 @@ def test_registering_a_bundle_without_a_certificate_is_refused() -> None:
     api = FakeApi()
     render = registration.renderer(name="x", namespace="n", service="s", url=None)
     with pytest.raises(ValueError, match="no PEM certificate"):
-        registration.register(kube.Cluster(api), render, b"not a certificate")
+        registration.register(kubeapi.Cluster(api), render, b"not a certificate")
     assert api.calls == []
 
 
@@ -176,7 +178,7 @@ def test_a_configuration_name_that_is_not_a_dns_subdomain_is_refused(name: str) 
 def _serve_parser() -> argparse.ArgumentParser:
     """`serve`'s flags as the CLI has them: the certificates' and the registration's."""
     parser = argparse.ArgumentParser(prog="serve")
-    certcli.add_serve_flags(parser)
+    certs_command.add_serve_flags(parser)
     wiring.add_serve_arguments(parser)
     return parser
 
@@ -206,7 +208,7 @@ def test_register_server_side_applies_the_rendering_as_our_field_manager(pem: by
     render = registration.renderer(
         name="sidecar-injector-dev", namespace="sidecar-injector", service="x", url=URL
     )
-    registration.register(kube.Cluster(api), render, pem)
+    registration.register(kubeapi.Cluster(api), render, pem)
     (call,) = api.calls
     assert (call.method, call.path) == ("PATCH", f"{WEBHOOKS}/sidecar-injector-dev")
     assert call.query == {"fieldManager": "sidecar-injector", "force": "true"}
@@ -219,9 +221,9 @@ def test_register_server_side_applies_the_rendering_as_our_field_manager(pem: by
 def test_register_twice_leaves_one_configuration_with_the_new_bundle(pem: bytes) -> None:
     api = FakeApi()
     render = registration.renderer(name="sidecar-injector", namespace="n", service="s", url=URL)
-    registration.register(kube.Cluster(api), render, pem)
-    newer = certs.new_ca(name="newer").cert_pem
-    registration.register(kube.Cluster(api), render, newer)
+    registration.register(kubeapi.Cluster(api), render, pem)
+    newer = issuing.new_ca(name="newer").cert_pem
+    registration.register(kubeapi.Cluster(api), render, newer)
     assert list(api.objects[WEBHOOKS]) == ["sidecar-injector"]
     stored = api.objects[WEBHOOKS]["sidecar-injector"]
     bundles = {h["clientConfig"]["caBundle"] for h in stored["webhooks"]}
@@ -240,7 +242,7 @@ def test_a_refused_registration_says_why(pem: bytes, status: int, hint: str) -> 
     api.fail_next("PATCH", WEBHOOKS, status)
     render = registration.renderer(name="sidecar-injector", namespace="n", service="s", url=URL)
     with pytest.raises(registration.RegistrationError, match=hint):
-        registration.register(kube.Cluster(api), render, pem)
+        registration.register(kubeapi.Cluster(api), render, pem)
 
 
 def test_a_renderer_refuses_a_bad_url_before_any_bundle_arrives() -> None:

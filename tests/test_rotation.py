@@ -13,7 +13,7 @@ import certsupport
 import servers
 from certsupport import fresh_client, keep_alive_client
 
-from injector import certificates, certs
+from injector.certs import issuing, modes
 
 RUN_SECONDS = 12.0
 
@@ -24,7 +24,7 @@ def _rotations(instance: servers.Running, kind: str) -> float:
 
 
 def test_serving_certificate_rotations_under_load_fail_no_review(tmp_path: Path) -> None:
-    flags = certificates.Options(validity=datetime.timedelta(seconds=3), renew_before=1 / 3)
+    flags = modes.Options(validity=datetime.timedelta(seconds=3), renew_before=1 / 3)
     with servers.running(tmp_path, certs=flags) as instance:
         first = certsupport.presented(instance.port)
         with certsupport.clients(
@@ -48,7 +48,7 @@ def test_serving_certificate_rotations_under_load_fail_no_review(tmp_path: Path)
     # New handshakes got new certificates; the open connection was never cut, so it kept
     # the certificate it started with, well past that certificate's own expiry.
     assert len(kept.serials) == 1 and kept.first is not None
-    assert kept.first.not_valid_after_utc < certs.now_utc()
+    assert kept.first.not_valid_after_utc < issuing.now_utc()
     assert last.serial_number != first.serial_number
     assert ready
 
@@ -56,7 +56,7 @@ def test_serving_certificate_rotations_under_load_fail_no_review(tmp_path: Path)
 def _bundle_sizes(bundle: Path, stop_at: float) -> list[int]:
     sizes = []
     while time.monotonic() < stop_at:
-        sizes.append(len(certs.load_certificates(bundle.read_bytes())))
+        sizes.append(len(issuing.load_certificates(bundle.read_bytes())))
         time.sleep(0.05)
     return sizes
 
@@ -74,11 +74,11 @@ def test_a_client_trusting_the_published_bundle_never_fails_across_ca_rotations(
     tmp_path: Path,
 ) -> None:
     with servers.running(tmp_path, CA_CONFIG) as instance:
-        first_ca = certs.load_certificates(instance.ca.read_bytes())
+        first_ca = issuing.load_certificates(instance.ca.read_bytes())
         with certsupport.clients(instance.url, instance.ca, fresh=fresh_client) as seen:
             sizes = _bundle_sizes(instance.ca, time.monotonic() + 11)
         new_cas = _rotations(instance, "ca")
-        final_ca = certs.load_certificates(instance.ca.read_bytes())
+        final_ca = issuing.load_certificates(instance.ca.read_bytes())
     fresh = seen["fresh"]
     print(
         f"\nCA rotation: {new_cas:.0f} CAs issued, {fresh.requests} reviews, "

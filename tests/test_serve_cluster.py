@@ -15,7 +15,7 @@ import support
 from certsupport import wait_until
 from fake_kube import FakeApi
 
-from injector import kube
+from injector.cluster import kubeapi
 
 WEBHOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
 
@@ -32,7 +32,7 @@ def test_serve_with_a_webhook_url_registers_itself_and_injects_pods(tmp_path: Pa
         "/api/v1/namespaces",
         {"metadata": {"name": "shop", "labels": {"istio-injection": "enabled"}}},
     )
-    with servers.running(tmp_path, cluster=kube.Cluster(api), register=True) as instance:
+    with servers.running(tmp_path, cluster=kubeapi.Cluster(api), register=True) as instance:
         registered = wait_until(lambda: _registered(api), 15, "the webhook configuration")
         url = f"{instance.url}/inject"
         assert [h["clientConfig"]["url"] for h in registered["webhooks"]] == [url, url]
@@ -61,13 +61,13 @@ def test_serve_with_a_webhook_url_registers_itself_and_injects_pods(tmp_path: Pa
 def test_the_dev_certificate_names_the_webhook_urls_host(tmp_path: Path) -> None:
     from cryptography import x509
 
-    from injector import server
+    from injector.server import process
 
-    options = server.Options(
+    options = process.Options(
         cert_dir=tmp_path / "certs",
         webhook_url="https://dev-box.example:9443/inject",
     )
-    _state, served = server.assemble(options, kube.Cluster(FakeApi()))
+    _state, served = process.assemble(options, kubeapi.Cluster(FakeApi()))
     try:
         sans = served.served.current.extensions.get_extension_for_class(
             x509.SubjectAlternativeName

@@ -9,18 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from injector import certs, tls
-from injector.metrics import Metrics
-from injector.serving import ServedCertificate
+from injector.certs import issuing, tls_context
+from injector.certs.serving_cert import ServedCertificate
+from injector.telemetry.metrics import Metrics
 
-CA = certs.new_ca()
-
-
-def _pair() -> certs.Issued:
-    return certs.new_serving(CA, dns_names=["localhost"], ips=["127.0.0.1"])
+CA = issuing.new_ca()
 
 
-def _served(tmp_path: Path) -> tuple[ServedCertificate, Metrics, certs.Issued]:
+def _pair() -> issuing.Issued:
+    return issuing.new_serving(CA, dns_names=["localhost"], ips=["127.0.0.1"])
+
+
+def _served(tmp_path: Path) -> tuple[ServedCertificate, Metrics, issuing.Issued]:
     first, metrics = _pair(), Metrics()
     served = ServedCertificate.first(
         first.cert_pem, first.key_pem, scratch=tmp_path, metrics=metrics
@@ -36,9 +36,9 @@ def test_a_rotation_is_logged_with_serial_and_expiry_and_counted(
     with caplog.at_level(logging.INFO, logger="injector.certificates"):
         assert served.serve(renewed.cert_pem, renewed.key_pem, source="directory")
     (record,) = [r for r in caplog.records if "rotated" in r.getMessage()]
-    assert certs.serial_hex(renewed.cert) in record.getMessage()
+    assert issuing.serial_hex(renewed.cert) in record.getMessage()
     assert f"{renewed.cert.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}" in record.getMessage()
-    assert record.serial == certs.serial_hex(renewed.cert)  # type: ignore[attr-defined]
+    assert record.serial == issuing.serial_hex(renewed.cert)  # type: ignore[attr-defined]
     assert metrics.certificate_rotations.labels("serving")._value.get() == 1
     expiry = metrics.certificate_expiry._value.get()
     assert expiry == renewed.cert.not_valid_after_utc.timestamp()
@@ -76,5 +76,5 @@ def test_no_key_is_left_on_disk_after_loading_a_pair_held_in_memory(tmp_path: Pa
 def test_a_context_from_a_bad_pair_raises_instead_of_half_loading(tmp_path: Path) -> None:
     one, two = _pair(), _pair()
     with pytest.raises(ssl.SSLError):
-        tls.context_from_pem(one.cert_pem, two.key_pem, tmp_path)
+        tls_context.context_from_pem(one.cert_pem, two.key_pem, tmp_path)
     assert list(tmp_path.iterdir()) == []

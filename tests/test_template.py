@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from injector import config, template
+from injector.core import config, template
 
 GOOD = """
 spec:

@@ -21,10 +21,10 @@ from pathlib import Path
 import watchfiles
 from cryptography import x509
 
-from injector import certs
-from injector.loops import Clock
-from injector.metrics import Metrics
-from injector.serving import ServedCertificate
+from injector.certs import issuing
+from injector.certs.loops import Clock
+from injector.certs.serving_cert import ServedCertificate
+from injector.telemetry.metrics import Metrics
 
 log = logging.getLogger("injector.certificates")
 
@@ -46,7 +46,7 @@ class CertificateFiles:
         metrics: Metrics,
         *,
         interval: float = 10.0,
-        clock: Clock = certs.now_utc,
+        clock: Clock = issuing.now_utc,
     ) -> None:
         self.cert_file, self.key_file, self.served = cert_file, key_file, served
         self.metrics, self.interval, self.clock = metrics, interval, clock
@@ -71,9 +71,9 @@ class CertificateFiles:
         self._seen = digest
         if not self.served.serve(cert_pem, key_pem, source="files"):
             return False
-        self._chain = certs.load_certificates(cert_pem)[1:]
+        self._chain = issuing.load_certificates(cert_pem)[1:]
         try:
-            self._roots = certs.load_certificates(ca_pem) if ca_pem else None
+            self._roots = issuing.load_certificates(ca_pem) if ca_pem else None
         except ValueError:
             self._roots = []  # an unreadable ca.crt trusts nothing: not ready
         return True
@@ -90,8 +90,8 @@ class CertificateFiles:
         certificate file when there is one."""
         now, current = self.clock(), self.served.current
         if self._roots is None:
-            return certs.valid_at(current, now)
-        return certs.chains_to(current, self._roots, intermediates=self._chain, now=now)
+            return issuing.valid_at(current, now)
+        return issuing.chains_to(current, self._roots, intermediates=self._chain, now=now)
 
     def _directories(self) -> list[Path]:
         return list(dict.fromkeys([self.cert_file.parent, self.key_file.parent]))

@@ -25,9 +25,10 @@ import threading
 import time
 from typing import Any
 
-from injector import kube, policy
-from injector.handler import Handled
-from injector.metrics import Metrics
+from injector.cluster import kubeapi
+from injector.core import policy
+from injector.core.handler import Handled
+from injector.telemetry.metrics import Metrics
 
 log = logging.getLogger("injector.events")
 
@@ -108,7 +109,7 @@ class EventSender:
 
     def __init__(
         self,
-        cluster: kube.Cluster,
+        cluster: kubeapi.Cluster,
         *,
         metrics: Metrics,
         capacity: int = QUEUE_CAPACITY,

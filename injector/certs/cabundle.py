@@ -25,10 +25,11 @@ from typing import Any
 
 from cryptography import x509
 
-from injector import authority, certs, kube, watch
-from injector.loops import Clock
-from injector.metrics import Metrics
-from injector.registration import Render
+from injector.certs import authority, issuing
+from injector.certs.loops import Clock
+from injector.cluster import kubeapi, watch
+from injector.cluster.registration import Render
+from injector.telemetry.metrics import Metrics
 
 log = logging.getLogger("injector.cabundle")
 
@@ -54,7 +55,7 @@ def drifted(observed: dict[str, Any] | None, desired: dict[str, Any]) -> bool:
 
 def _decoded(encoded: str) -> list[x509.Certificate]:
     try:
-        return certs.load_certificates(base64.b64decode(encoded, validate=True))
+        return issuing.load_certificates(base64.b64decode(encoded, validate=True))
     except (ValueError, binascii.Error):
         return []
 
@@ -65,15 +66,15 @@ def trusted_cas(observed: dict[str, Any] | None, names: Sequence[str]) -> list[x
     if not names or any(name not in present for name in names):
         return []
     bundles = [_decoded(_ca_bundle(present[name])) for name in names]
-    common = set.intersection(*(set(map(certs.fingerprint, b)) for b in bundles))
-    return [ca for ca in bundles[0] if certs.fingerprint(ca) in common]
+    common = set.intersection(*(set(map(issuing.fingerprint, b)) for b in bundles))
+    return [ca for ca in bundles[0] if issuing.fingerprint(ca) in common]
 
 
 class Publisher:
     """Keeps our entries' caBundle equal to the bundle, and reports what is trusted."""
 
     def __init__(
-        self, cluster: kube.Cluster, render: Render, metrics: Metrics, *, clock: Clock
+        self, cluster: kubeapi.Cluster, render: Render, metrics: Metrics, *, clock: Clock
     ) -> None:
         example = render(b"")
         self.name = str(example["metadata"]["name"])

@@ -17,11 +17,14 @@ from typing import Any, Literal, Protocol
 
 import uvicorn
 
-from injector import certificates, certs, config, features, kube, registration, template
-from injector.app import State, create_app
-from injector.engine import Engine
-from injector.metrics import Metrics
-from injector.tls import ServingTLS
+from injector.certs import issuing, modes
+from injector.certs.tls_context import ServingTLS
+from injector.cluster import kubeapi, registration
+from injector.core import config, template
+from injector.core.engine import Engine
+from injector.server import cluster_features
+from injector.server.app import State, create_app
+from injector.telemetry.metrics import Metrics
 
 log = logging.getLogger("injector.server")
 
@@ -35,7 +38,7 @@ class Options:
     cert_dir: Path = Path("certs")
     config_file: Path | None = None
     client_ca_file: Path | None = None
-    certificates: certificates.Options = field(default_factory=certificates.Options)
+    certificates: modes.Options = field(default_factory=modes.Options)
     # Dev registration: the webhook is called at this URL instead of the Service.
     webhook_url: str | None = None
     webhook_config_name: str = registration.DEFAULT_NAME
@@ -103,7 +106,7 @@ class DrainingServer(uvicorn.Server):
 
 def local_names(cfg: config.Config, host: str) -> tuple[list[str], list[str]]:
     """DNS names and IPs for a certificate made for running outside a cluster."""
-    dns = ["localhost", *certs.service_names(cfg.certificates.service, cfg.injectorNamespace)]
+    dns = ["localhost", *issuing.service_names(cfg.certificates.service, cfg.injectorNamespace)]
     dns += list(cfg.certificates.extraDNSNames)
     ips = list(dict.fromkeys(["127.0.0.1", *cfg.certificates.extraIPs]))
     if host not in ("0.0.0.0", "::", "localhost") and host not in ips:  # noqa: S104
@@ -117,7 +120,7 @@ def local_names(cfg: config.Config, host: str) -> tuple[list[str], list[str]]:
 
 # -- certificates ----------------------------------------------------------------------
 
-# `build`'s default: connect to a cluster when one is configured (certificates.cluster_for).
+# `build`'s default: connect to a cluster when one is configured (modes.cluster_for).
 AUTO: Literal["auto"] = "auto"
 
 
@@ -136,8 +139,8 @@ def prepare_certificates(
     options: Options,
     cfg: config.Config,
     metrics: Metrics,
-    cluster: kube.Cluster | None,
-) -> certificates.Certificates:
+    cluster: kubeapi.Cluster | None,
+) -> modes.Certificates:
     """The serving certificate in the mode the options and the environment call for."""
     flags = options.certificates
     namespace = os.environ.get("POD_NAMESPACE") or cfg.injectorNamespace
@@ -147,14 +150,14 @@ def prepare_certificates(
     if options.webhook_url is not None:
         url_dns, url_ips = registration.url_names(options.webhook_url)
         dns, ips = [*dns, *url_dns], [*ips, *url_ips]
-    issuer = certificates.settings(cfg.certificates, flags, dns_names=dns, ips=ips)
+    issuer = modes.settings(cfg.certificates, flags, dns_names=dns, ips=ips)
     client_ca = options.client_ca_file
     if flags.tls_cert_file is not None or flags.tls_key_file is not None:
-        return certificates.from_files(
+        return modes.from_files(
             flags, cfg.certificates, scratch=options.cert_dir, metrics=metrics, client_ca=client_ca
         )
     if cluster is not None:
-        return certificates.in_cluster(
+        return modes.in_cluster(
             cluster,
             namespace=namespace,
             section=cfg.certificates,
@@ -164,12 +167,10 @@ def prepare_certificates(
             metrics=metrics,
             client_ca=client_ca,
         )
-    return certificates.in_directory(options.cert_dir, issuer, metrics, client_ca)
+    return modes.in_directory(options.cert_dir, issuer, metrics, client_ca)
 
 
-def assemble(
-    options: Options, cluster: kube.Cluster | None
-) -> tuple[State, certificates.Certificates]:
+def assemble(options: Options, cluster: kubeapi.Cluster | None) -> tuple[State, modes.Certificates]:
     """Load configuration and template, set up the certificate, build the state."""
     cfg = config.load(options.config_file)
     tpl = template.load(cfg.templates)
@@ -199,19 +200,19 @@ def uvicorn_config(
 
 
 def build(
-    options: Options, *, cluster: kube.Cluster | Literal["auto"] | None = AUTO
+    options: Options, *, cluster: kubeapi.Cluster | Literal["auto"] | None = AUTO
 ) -> DrainingServer:
     """The complete server for `serve`, ready to run. `cluster` is where certificates
     are kept: by default the configured one, if any; None forces the cert directory."""
     if cluster == AUTO:
-        cluster = certificates.cluster_for(options.certificates)
+        cluster = modes.cluster_for(options.certificates)
     if cluster is None and options.webhook_url is not None:
-        raise kube.ConnectError("--webhook-url registers with a cluster: pass --kubeconfig")
+        raise kubeapi.ConnectError("--webhook-url registers with a cluster: pass --kubeconfig")
     state, served = assemble(options, cluster)
     background: list[Background] = [served]
     if cluster is not None:
         background.append(
-            features.cluster_features(
+            cluster_features.cluster_features(
                 cluster,
                 state,
                 webhook_url=options.webhook_url,

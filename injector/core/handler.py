@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from injector import names, policy, review
-from injector.engine import MEMO_MAX_POD_BYTES, Engine, Outcome
+from injector.core import names, policy, review
+from injector.core.engine import MEMO_MAX_POD_BYTES, Engine, Outcome
 
 log = logging.getLogger("injector.handler")
 

@@ -20,7 +20,8 @@ import urllib.parse
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from injector import kube, names
+from injector.cluster import kubeapi
+from injector.core import names
 
 DEFAULT_NAME = "sidecar-injector"
 WEBHOOK_PATH = "/inject"
@@ -190,7 +191,7 @@ def renderer(*, name: str, namespace: str, service: str, url: str | None) -> Ren
     return render
 
 
-def register(cluster: kube.Cluster, render: Render, ca_bundle_pem: bytes) -> dict[str, Any]:
+def register(cluster: kubeapi.Cluster, render: Render, ca_bundle_pem: bytes) -> dict[str, Any]:
     """Server-side apply the rendered configuration once (creating it if needed, which
     takes `create` as well as `patch` rights); RegistrationError with the reason.
     (Rendering itself accepts any bytes: the publisher renders an empty bundle once to
@@ -201,7 +202,7 @@ def register(cluster: kube.Cluster, render: Render, ca_bundle_pem: bytes) -> dic
     name = desired["metadata"]["name"]
     try:
         return cluster.apply_webhook_config(desired)
-    except kube.ApiError as err:
+    except kubeapi.ApiError as err:
         hint = {
             403: "the credentials may not create or patch this MutatingWebhookConfiguration",
             422: "the existing object may carry a clientConfig another manager owns"

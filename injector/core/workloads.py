@@ -13,8 +13,8 @@ from typing import Any
 import jsonpatch
 import yaml
 
-from injector import policy
-from injector.engine import Engine
+from injector.core import policy
+from injector.core.engine import Engine
 
 # Where each kind keeps the Pod it makes (an empty path: the object is the Pod).
 POD_PATHS: dict[str, tuple[str, ...]] = {

@@ -20,7 +20,9 @@ from typing import Any
 import yaml
 from cryptography import x509
 
-from injector import authority, certificates, certs, config, durations, keeper, server
+from injector.certs import authority, directory_store, issuing, modes
+from injector.core import config, durations
+from injector.server import process
 
 _FRACTION = re.compile(r"0?\.[0-9]{1,9}", re.ASCII)
 
@@ -45,21 +47,19 @@ def add_serve_flags(serve: argparse.ArgumentParser) -> None:
         "--cert-validity",
         type=_duration,
         metavar="DURATION",
-        help="lifetime of the serving certificate, e.g. 90s, 24h "
-        "(default: certificates.validity, 24h)",
+        help="lifetime of the serving certificate, e.g. 90s, 24h (default: modes.validity, 24h)",
     )
     group.add_argument(
         "--ca-validity",
         type=_duration,
         metavar="DURATION",
-        help="lifetime of the CA (default: certificates.caValidity, 3650d)",
+        help="lifetime of the CA (default: modes.caValidity, 3650d)",
     )
     group.add_argument(
         "--renew-before",
         type=_fraction,
         metavar="FRACTION",
-        help="renew when this fraction of a lifetime is left "
-        "(default: certificates.renewBefore, 1/3)",
+        help="renew when this fraction of a lifetime is left (default: modes.renewBefore, 1/3)",
     )
     group.add_argument(
         "--tls-cert-file",
@@ -80,8 +80,8 @@ def add_serve_flags(serve: argparse.ArgumentParser) -> None:
     )
 
 
-def serve_options(args: argparse.Namespace) -> certificates.Options:
-    return certificates.Options(
+def serve_options(args: argparse.Namespace) -> modes.Options:
+    return modes.Options(
         validity=args.cert_validity,
         ca_validity=args.ca_validity,
         renew_before=args.renew_before,
@@ -107,14 +107,14 @@ def add_commands(verbs: Any) -> None:
     gen.add_argument(
         "--validity",
         type=_duration,
-        default=certs.SERVING_VALIDITY,
+        default=issuing.SERVING_VALIDITY,
         metavar="DURATION",
         help="serving certificate lifetime (default 24h)",
     )
     gen.add_argument(
         "--ca-validity",
         type=_duration,
-        default=certs.CA_VALIDITY,
+        default=issuing.CA_VALIDITY,
         metavar="DURATION",
         help="lifetime of a new CA (default 3650d)",
     )
@@ -126,11 +126,11 @@ def add_commands(verbs: Any) -> None:
     show.set_defaults(run=cmd_inspect)
 
 
-def _existing_ca(directory: Path) -> tuple[list[x509.Certificate], certs.Issued] | None:
+def _existing_ca(directory: Path) -> tuple[list[x509.Certificate], issuing.Issued] | None:
     """The bundle and signing CA already in `directory`, if both are readable."""
-    files = keeper.read_dir(directory)
+    files = directory_store.read_dir(directory)
     try:
-        bundle = certs.load_certificates(files[authority.CA_FILE])
+        bundle = issuing.load_certificates(files[authority.CA_FILE])
         return bundle, authority.ca_for_key(bundle, files[authority.CA_KEY_FILE])
     except (ValueError, KeyError):
         return None
@@ -139,20 +139,20 @@ def _existing_ca(directory: Path) -> tuple[list[x509.Certificate], certs.Issued]
 def cmd_generate(args: argparse.Namespace) -> int:
     dns, ips = list(args.dns), list(args.ip)
     if not dns and not ips:
-        dns, ips = server.local_names(config.load(args.config), "127.0.0.1")
+        dns, ips = process.local_names(config.load(args.config), "127.0.0.1")
     if args.validity >= args.ca_validity:
         raise config.ConfigError("--validity must be shorter than --ca-validity")
     issuer = authority.Settings(
         dns_names=tuple(dns), ips=tuple(ips), validity=args.validity, ca_validity=args.ca_validity
     )
-    now, existing = certs.now_utc(), _existing_ca(args.out)
-    if existing is None or not certs.valid_at(existing[1].cert, now):
+    now, existing = issuing.now_utc(), _existing_ca(args.out)
+    if existing is None or not issuing.valid_at(existing[1].cert, now):
         material = authority.advance(None, authority.Step.START, now=now, settings=issuer)
     else:
         bundle, signer = existing
         placeholder = authority.Material(tuple(bundle), signer, signer)
         material = authority.advance(placeholder, authority.Step.RENEW, now=now, settings=issuer)
-    keeper.write_dir(args.out, material)
+    directory_store.write_dir(args.out, material)
     sys.stdout.write(yaml.safe_dump(describe(material.leaf.cert, now), sort_keys=False))
     print(f"wrote {', '.join(sorted(authority.to_files(material)))} to {args.out}", file=sys.stderr)
     return 0
@@ -178,22 +178,22 @@ def describe(cert: x509.Certificate, now: datetime.datetime) -> dict[str, Any]:
     return {
         "subject": cert.subject.rfc4514_string(),
         "issuer": cert.issuer.rfc4514_string(),
-        "serial": certs.serial_hex(cert),
+        "serial": issuing.serial_hex(cert),
         "isCA": is_ca,
         "dnsNames": dns,
         "ipAddresses": ips,
         "notBefore": f"{cert.not_valid_before_utc:%Y-%m-%dT%H:%M:%SZ}",
         "notAfter": f"{cert.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}",
-        "validNow": certs.valid_at(cert, now),
+        "validNow": issuing.valid_at(cert, now),
         "remaining": str(left).split(".")[0] if left.total_seconds() > 0 else "expired",
     }
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    now = certs.now_utc()
+    now = issuing.now_utc()
     try:
-        chain = certs.load_certificates(args.file.read_bytes())
-        roots = certs.load_certificates(args.bundle.read_bytes()) if args.bundle else None
+        chain = issuing.load_certificates(args.file.read_bytes())
+        roots = issuing.load_certificates(args.bundle.read_bytes()) if args.bundle else None
     except ValueError as err:
         print(f"sidecar-injector: not a PEM certificate file: {err}", file=sys.stderr)
         return 2
@@ -201,9 +201,9 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         "file": str(args.file),
         "certificates": [describe(c, now) for c in chain],
     }
-    good = certs.valid_at(chain[0], now)
+    good = issuing.valid_at(chain[0], now)
     if roots is not None:
-        chains = certs.chains_to(chain[0], roots, intermediates=chain[1:], now=now)
+        chains = issuing.chains_to(chain[0], roots, intermediates=chain[1:], now=now)
         report["bundle"] = str(args.bundle)
         report["chainsToBundle"] = chains
         good = good and chains

@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from injector import grammar, labels, names
-from injector.config import Config
+from injector.core import grammar, label_selectors, names
+from injector.core.config import Config
 
 # Codes for skipping. Each also appears as a metric label, so the set is closed.
 HOST_NETWORK = "host_network"
@@ -190,7 +190,7 @@ def _collisions(spec: Mapping[str, Any], injected: Injected) -> list[str]:
 
 
 def _matches_any(selectors: Sequence[Mapping[str, Any]], pod_labels: Mapping[str, str]) -> bool:
-    return any(labels.matches(selector, pod_labels) for selector in selectors)
+    return any(label_selectors.matches(selector, pod_labels) for selector in selectors)
 
 
 # The truth table, first matching row wins (hard skips are checked before all rows):

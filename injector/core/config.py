@@ -19,11 +19,11 @@ from typing import Any, Literal
 import orjson
 import yaml
 
-from injector import durations, grammar, labels
+from injector.core import durations, grammar, label_selectors
 
 NativeMode = Literal["auto", "true", "false"]
 
-DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 # controller-runtime's reasoning: kube-apiserver caps an object at 3 MiB; an
 # AdmissionReview can carry the object and the old object plus the envelope.
@@ -275,7 +275,7 @@ def _selectors(reader: _Reader, key: str) -> tuple[Mapping[str, Any], ...]:
     selectors = reader.get(key, list, [])
     for index, selector in enumerate(selectors):
         try:
-            labels.check_selector(selector)
+            label_selectors.check_selector(selector)
         except ValueError as err:
             raise ConfigError(f"{reader._path(key)}[{index}]: {err}") from None
     return tuple(selectors)

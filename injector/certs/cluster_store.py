@@ -25,13 +25,14 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from injector import authority, certs, kube, watch
-from injector.cabundle import Publisher
-from injector.keeper import note_step
-from injector.leader import Elector
-from injector.loops import MIN_SLEEP_SECONDS, Clock, Loop, seconds_until
-from injector.metrics import Metrics
-from injector.serving import ServedCertificate
+from injector.certs import authority, issuing
+from injector.certs.cabundle import Publisher
+from injector.certs.directory_store import note_step
+from injector.certs.leader import Elector
+from injector.certs.loops import MIN_SLEEP_SECONDS, Clock, Loop, seconds_until
+from injector.certs.serving_cert import ServedCertificate
+from injector.cluster import kubeapi, watch
+from injector.telemetry.metrics import Metrics
 
 log = logging.getLogger("injector.certificates")
 
@@ -76,7 +77,7 @@ def material_of(secret: Secret | None) -> authority.Material | None:
 class SecretView:
     """The latest Secret seen (by its watch or our own writes)."""
 
-    def __init__(self, cluster: kube.Cluster, namespace: str, name: str) -> None:
+    def __init__(self, cluster: kubeapi.Cluster, namespace: str, name: str) -> None:
         self.cluster, self.namespace, self.name = cluster, namespace, name
         self.secret: Secret | None = None
         self.synced = False
@@ -127,7 +128,7 @@ class ClusterKeeper:
         served: ServedCertificate,
         settings: authority.Settings,
         metrics: Metrics,
-        clock: Clock = certs.now_utc,
+        clock: Clock = issuing.now_utc,
     ) -> None:
         self.view, self.publisher, self.elector, self.served = view, publisher, elector, served
         self.settings, self.metrics, self.clock = settings, metrics, clock
@@ -195,7 +196,7 @@ class ClusterKeeper:
         if chosen is not authority.Step.KEEP:
             try:
                 self.view.save(new)
-            except kube.ApiError as err:
+            except kubeapi.ApiError as err:
                 log.info("the certificate Secret was not written (%s); reading it again", err)
                 self.view.refresh()
                 return self._material(), False
@@ -214,16 +215,16 @@ class ClusterKeeper:
 
 
 def first_certificate(
-    cluster: kube.Cluster, *, namespace: str, name: str, settings: authority.Settings
-) -> certs.Issued:
+    cluster: kubeapi.Cluster, *, namespace: str, name: str, settings: authority.Settings
+) -> issuing.Issued:
     """What a replica serves when it starts: the Secret's certificate if there is a
     valid one, else a throwaway one (never stored) until the loop has something better."""
-    now = certs.now_utc()
+    now = issuing.now_utc()
     try:
         material = material_of(cluster.get_secret(namespace, name))
     except Exception as err:  # no API yet, or an unusable Secret: the loop will retry
         log.info("no certificate from the Secret at start: %s", err)
         material = None
-    if material is not None and certs.valid_at(material.leaf.cert, now):
+    if material is not None and issuing.valid_at(material.leaf.cert, now):
         return material.leaf
     return authority.advance(None, authority.Step.START, now=now, settings=settings).leaf

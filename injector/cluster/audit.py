@@ -21,8 +21,9 @@ from typing import Any, TextIO
 
 import orjson
 
-from injector import handler, kube, names, namespaces, policy
-from injector.engine import Engine
+from injector.cluster import kubeapi, namespace_cache
+from injector.core import handler, names, policy
+from injector.core.engine import Engine
 
 MISSING, OUTDATED, OPTED_OUT = "missing", "outdated", "opted-out"
 DRIFT = (MISSING, OUTDATED)
@@ -157,7 +158,7 @@ def render_json(report: Report) -> str:
     return orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n"
 
 
-def _namespaces(cluster: kube.Cluster, namespace: str | None) -> dict[str, policy.Namespace]:
+def _namespaces(cluster: kubeapi.Cluster, namespace: str | None) -> dict[str, policy.Namespace]:
     if namespace is None:
         items, _version = cluster.list_namespaces()
     else:
@@ -165,12 +166,12 @@ def _namespaces(cluster: kube.Cluster, namespace: str | None) -> dict[str, polic
         if found is None:
             raise AuditError(f"namespace {namespace} not found")
         items = [found]
-    views = (namespaces.from_object(item) for item in items)
+    views = (namespace_cache.from_object(item) for item in items)
     return {view.name: view for view in views}
 
 
 def run(
-    cluster: kube.Cluster, engine: Engine, *, namespace: str | None, output: str, out: TextIO
+    cluster: kubeapi.Cluster, engine: Engine, *, namespace: str | None, output: str, out: TextIO
 ) -> int:
     """Audit one namespace (or all, for None), write the report; 1 on drift, else 0."""
     known = _namespaces(cluster, namespace)

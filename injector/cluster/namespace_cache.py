@@ -17,8 +17,9 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from injector import kube, names, policy, watch
-from injector.metrics import Metrics
+from injector.cluster import kubeapi, watch
+from injector.core import names, policy
+from injector.telemetry.metrics import Metrics
 
 View = Mapping[str, policy.Namespace]
 
@@ -39,7 +40,7 @@ def from_object(obj: Mapping[str, Any]) -> policy.Namespace:
 class NamespaceCache:
     """Namespaces by name, from a watch. `lookup` is the handler's NamespaceLookup."""
 
-    def __init__(self, cluster: kube.Cluster, *, metrics: Metrics | None = None) -> None:
+    def __init__(self, cluster: kubeapi.Cluster, *, metrics: Metrics | None = None) -> None:
         self.cluster = cluster
         self.metrics = metrics
         self._view: View | None = None

@@ -26,9 +26,9 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from injector import handler, policy, review
-from injector.engine import Engine
-from injector.metrics import Metrics
+from injector.core import handler, policy, review
+from injector.core.engine import Engine
+from injector.telemetry.metrics import Metrics
 
 log = logging.getLogger("injector.app")
 

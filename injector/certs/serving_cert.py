@@ -17,9 +17,9 @@ from pathlib import Path
 
 from cryptography import x509
 
-from injector import certs
-from injector.metrics import Metrics
-from injector.tls import ServingTLS
+from injector.certs import issuing
+from injector.certs.tls_context import ServingTLS
+from injector.telemetry.metrics import Metrics
 
 log = logging.getLogger("injector.certificates")
 
@@ -31,10 +31,10 @@ class Refused(ValueError):
 def check_pair(cert_pem: bytes, now: datetime.datetime) -> x509.Certificate:
     """The first (leaf) certificate of `cert_pem` if it can be served at `now`."""
     try:
-        leaf = certs.load_certificates(cert_pem)[0]
+        leaf = issuing.load_certificates(cert_pem)[0]
     except ValueError as err:
         raise Refused(f"the certificate is unreadable: {err}") from None
-    if not certs.valid_at(leaf, now):
+    if not issuing.valid_at(leaf, now):
         raise Refused(
             f"the certificate is valid from {leaf.not_valid_before_utc:%Y-%m-%dT%H:%M:%SZ}"
             f" to {leaf.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}, not now"
@@ -45,7 +45,7 @@ def check_pair(cert_pem: bytes, now: datetime.datetime) -> x509.Certificate:
 def describe(cert: x509.Certificate) -> dict[str, str]:
     """What a log line says about a certificate: never anything secret."""
     return {
-        "serial": certs.serial_hex(cert),
+        "serial": issuing.serial_hex(cert),
         "not_after": f"{cert.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}",
         "issuer": cert.issuer.rfc4514_string(),
     }
@@ -78,7 +78,7 @@ class ServedCertificate:
     ) -> ServedCertificate:
         """Start serving a pair; raises Refused (or OSError for the scratch directory)
         when it is bad, since there is nothing else to serve yet."""
-        leaf = check_pair(cert_pem, certs.now_utc())
+        leaf = check_pair(cert_pem, issuing.now_utc())
         try:
             tls = ServingTLS.from_pem(
                 cert_pem, key_pem, scratch=scratch, client_ca_file=client_ca_file
@@ -96,7 +96,7 @@ class ServedCertificate:
         refused. Serving the certificate already served is a no-op."""
         with self._lock:
             try:
-                leaf = check_pair(cert_pem, certs.now_utc())
+                leaf = check_pair(cert_pem, issuing.now_utc())
                 if leaf == self._served:
                     return True
                 self.tls.reload_pem(cert_pem, key_pem, self._scratch)
@@ -113,11 +113,11 @@ class ServedCertificate:
         self._metrics.certificate_rotations.labels("serving").inc()
         log.info(
             "serving certificate rotated: serial %s, expires %s",
-            certs.serial_hex(leaf),
+            issuing.serial_hex(leaf),
             describe(leaf)["not_after"],
             extra={
                 "source": source,
-                "previous_serial": certs.serial_hex(previous),
+                "previous_serial": issuing.serial_hex(previous),
                 **describe(leaf),
             },
         )

@@ -25,8 +25,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from injector import certs, kube
-from injector.loops import Loop
+from injector.certs import issuing
+from injector.certs.loops import Loop
+from injector.cluster import kubeapi
 
 log = logging.getLogger("injector.leader")
 
@@ -121,13 +122,13 @@ class Elector:
 
     def __init__(
         self,
-        cluster: kube.Cluster,
+        cluster: kubeapi.Cluster,
         *,
         namespace: str,
         name: str,
         identity: str,
         duration: int = 15,
-        clock: Callable[[], datetime.datetime] = certs.now_utc,
+        clock: Callable[[], datetime.datetime] = issuing.now_utc,
         monotonic: Callable[[], float] = time.monotonic,
         on_change: Callable[[bool], None] = lambda leading: None,
     ) -> None:

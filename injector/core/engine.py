@@ -14,9 +14,9 @@ from typing import Any, Literal
 
 import orjson
 
-from injector import mutate, names, overrides, policy, review
-from injector.config import Config
-from injector.template import Template
+from injector.core import mutate, names, overrides, policy, review
+from injector.core.config import Config
+from injector.core.template import Template
 
 # kube-apiserver refuses an object whose annotations exceed 256 KiB in total.
 ANNOTATION_SIZE_LIMIT = 256 * 1024

@@ -22,16 +22,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from injector import authority, certs, config, durations, kube
-from injector.cabundle import Publisher
-from injector.certfiles import CertificateFiles
-from injector.clustered import ClusterKeeper, SecretView, first_certificate
-from injector.keeper import DirectoryKeeper
-from injector.leader import Elector
-from injector.metrics import Metrics
-from injector.registration import Render
-from injector.serving import ServedCertificate
-from injector.tls import ServingTLS
+from injector.certs import authority, issuing
+from injector.certs.cabundle import Publisher
+from injector.certs.cluster_store import ClusterKeeper, SecretView, first_certificate
+from injector.certs.directory_store import DirectoryKeeper
+from injector.certs.external_files import CertificateFiles
+from injector.certs.leader import Elector
+from injector.certs.serving_cert import ServedCertificate
+from injector.certs.tls_context import ServingTLS
+from injector.cluster import kubeapi
+from injector.cluster.registration import Render
+from injector.core import config, durations
+from injector.telemetry.metrics import Metrics
 
 
 @dataclass(frozen=True)
@@ -79,12 +81,12 @@ def settings(
     )
 
 
-def cluster_for(options: Options) -> kube.Cluster | None:
+def cluster_for(options: Options) -> kubeapi.Cluster | None:
     """The cluster to keep certificates in, if any (see the module docstring)."""
     if options.kubeconfig is not None:
-        return kube.connect(options.kubeconfig)
+        return kubeapi.connect(options.kubeconfig)
     if os.environ.get("KUBERNETES_SERVICE_HOST") and os.environ.get("POD_NAMESPACE"):
-        return kube.connect()
+        return kubeapi.connect()
     return None
 
 
@@ -130,7 +132,7 @@ def from_files(
 
 
 def in_cluster(
-    cluster: kube.Cluster,
+    cluster: kubeapi.Cluster,
     *,
     namespace: str,
     section: config.Certificates,
@@ -155,7 +157,7 @@ def in_cluster(
     )
     keeper = ClusterKeeper(
         view=SecretView(cluster, namespace, section.secretName),
-        publisher=Publisher(cluster, render, metrics, clock=certs.now_utc),
+        publisher=Publisher(cluster, render, metrics, clock=issuing.now_utc),
         elector=elector,
         served=served,
         settings=issuer,

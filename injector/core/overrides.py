@@ -15,8 +15,8 @@ from typing import Any
 
 import orjson
 
-from injector import grammar, names
-from injector.config import Config, Resources
+from injector.core import grammar, names
+from injector.core.config import Config, Resources
 
 _RESOURCE_KEYS = {
     names.PROXY_CPU: ("requests", "cpu"),

@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from injector import kube, registration, watch
-from injector.app import State
-from injector.events import EventSender
-from injector.namespaces import NamespaceCache
-from injector.versions import VersionCheck
+from injector.cluster import kubeapi, registration, watch
+from injector.cluster.events import EventSender
+from injector.cluster.namespace_cache import NamespaceCache
+from injector.cluster.server_version import VersionCheck
+from injector.server.app import State
 
 
 @dataclass
@@ -59,7 +59,7 @@ class ClusterFeatures:
 
 
 def cluster_features(
-    cluster: kube.Cluster,
+    cluster: kubeapi.Cluster,
     state: State,
     *,
     webhook_url: str | None,
@@ -98,7 +98,9 @@ def cluster_features(
     return features
 
 
-def start_cluster_features(cluster: kube.Cluster, state: State, **options: Any) -> ClusterFeatures:
+def start_cluster_features(
+    cluster: kubeapi.Cluster, state: State, **options: Any
+) -> ClusterFeatures:
     """`cluster_features` (same arguments), started."""
     features = cluster_features(cluster, state, **options)
     features.start()
@@ -139,10 +141,10 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def connect(kubeconfig: Path | None, webhook_url: str | None) -> kube.Cluster | None:
+def connect(kubeconfig: Path | None, webhook_url: str | None) -> kubeapi.Cluster | None:
     """The cluster `serve` runs against, or None (standalone); a webhook URL without
-    a cluster is an error (kube.ConnectError)."""
-    cluster = kube.connect(kubeconfig)
+    a cluster is an error (kubeapi.ConnectError)."""
+    cluster = kubeapi.connect(kubeconfig)
     if cluster is None and webhook_url is not None:
-        raise kube.ConnectError("--webhook-url registers with a cluster: pass --kubeconfig")
+        raise kubeapi.ConnectError("--webhook-url registers with a cluster: pass --kubeconfig")
     return cluster

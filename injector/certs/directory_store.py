@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from injector import authority, certs
-from injector.loops import MIN_SLEEP_SECONDS, Clock, Loop, seconds_until
-from injector.metrics import Metrics
-from injector.serving import ServedCertificate
+from injector.certs import authority, issuing
+from injector.certs.loops import MIN_SLEEP_SECONDS, Clock, Loop, seconds_until
+from injector.certs.serving_cert import ServedCertificate
+from injector.telemetry.metrics import Metrics
 
 log = logging.getLogger("injector.certificates")
 
@@ -46,7 +46,7 @@ def write_dir(directory: Path, material: authority.Material) -> None:
     for name in _WRITE_ORDER:
         path = directory / name
         if name in files:
-            certs.write_atomic(path, files[name], mode=0o600 if name in _PRIVATE else 0o644)
+            issuing.write_atomic(path, files[name], mode=0o600 if name in _PRIVATE else 0o644)
         else:
             path.unlink(missing_ok=True)
 
@@ -60,7 +60,7 @@ class DirectoryKeeper:
         settings: authority.Settings,
         metrics: Metrics,
         *,
-        clock: Clock = certs.now_utc,
+        clock: Clock = issuing.now_utc,
     ) -> None:
         self.directory, self.settings, self.metrics, self.clock = (
             directory,
@@ -127,6 +127,6 @@ def note_step(chosen: authority.Step, material: authority.Material, metrics: Met
             "step": chosen.value,
             "cas": len(material.bundle),
             "signer": material.signer.cert.subject.rfc4514_string(),
-            "leaf_serial": certs.serial_hex(material.leaf.cert),
+            "leaf_serial": issuing.serial_hex(material.leaf.cert),
         },
     )

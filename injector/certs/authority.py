@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 
 from cryptography import x509
 
-from injector import certs
+from injector.certs import issuing
 
 CA_FILE, CA_KEY_FILE, NEXT_CA_KEY_FILE = "ca.crt", "ca.key", "ca-next.key"
 CERT_FILE, KEY_FILE, RETIRE_FILE = "tls.crt", "tls.key", "ca-retire-after"
@@ -38,12 +38,12 @@ CERT_FILE, KEY_FILE, RETIRE_FILE = "tls.crt", "tls.key", "ca-retire-after"
 
 @dataclass(frozen=True)
 class Settings:
-    """What to issue and when. Lifetimes are counted from issue (see certs.lifetime)."""
+    """What to issue and when. Lifetimes are counted from issue (see issuing.lifetime)."""
 
     dns_names: tuple[str, ...]
     ips: tuple[str, ...] = ()
-    validity: datetime.timedelta = certs.SERVING_VALIDITY
-    ca_validity: datetime.timedelta = certs.CA_VALIDITY
+    validity: datetime.timedelta = issuing.SERVING_VALIDITY
+    ca_validity: datetime.timedelta = issuing.CA_VALIDITY
     # Renew when this fraction of a certificate's lifetime is left.
     renew_before: float = 1 / 3
     # How long a new CA must have been seen published before anything it signed is
@@ -56,20 +56,20 @@ class Material:
     """Everything the issuer keeps (in the cert directory or the Secret)."""
 
     bundle: tuple[x509.Certificate, ...]  # every CA clients must trust, oldest first
-    signer: certs.Issued  # signs serving certificates; its certificate is in the bundle
-    leaf: certs.Issued  # the serving certificate
-    pending: certs.Issued | None = None  # the next CA: in the bundle, not signing yet
+    signer: issuing.Issued  # signs serving certificates; its certificate is in the bundle
+    leaf: issuing.Issued  # the serving certificate
+    pending: issuing.Issued | None = None  # the next CA: in the bundle, not signing yet
     retire_after: datetime.datetime | None = None  # old CAs may go from then on
 
     @property
     def bundle_pem(self) -> bytes:
-        return certs.pem_bundle(self.bundle)
+        return issuing.pem_bundle(self.bundle)
 
     def old_cas(self) -> list[x509.Certificate]:
-        current = {certs.fingerprint(self.signer.cert)}
+        current = {issuing.fingerprint(self.signer.cert)}
         if self.pending is not None:
-            current.add(certs.fingerprint(self.pending.cert))
-        return [ca for ca in self.bundle if certs.fingerprint(ca) not in current]
+            current.add(issuing.fingerprint(self.pending.cert))
+        return [ca for ca in self.bundle if issuing.fingerprint(ca) not in current]
 
 
 @dataclass(frozen=True)
@@ -83,13 +83,13 @@ class Published:
     def observe(self, cas: Iterable[x509.Certificate], now: datetime.datetime) -> Published:
         """A new observation; CAs seen before keep their first-seen time."""
         seen = tuple(cas)
-        since = {fp: self.since.get(fp, now) for fp in map(certs.fingerprint, seen)}
+        since = {fp: self.since.get(fp, now) for fp in map(issuing.fingerprint, seen)}
         return Published(seen, since)
 
     def trusts(self, cert: x509.Certificate, now: datetime.datetime) -> bool:
         """`cert` is valid now and issued by a published CA that is valid now."""
-        return certs.valid_at(cert, now) and any(
-            certs.valid_at(ca, now) and certs.issued_by(cert, ca) for ca in self.cas
+        return issuing.valid_at(cert, now) and any(
+            issuing.valid_at(ca, now) and issuing.issued_by(cert, ca) for ca in self.cas
         )
 
 
@@ -104,7 +104,7 @@ class Step(enum.Enum):
 
 def renew_at(cert: x509.Certificate, fraction: float) -> datetime.datetime:
     """The moment `fraction` of the certificate's lifetime is left."""
-    start, end = certs.lifetime(cert)
+    start, end = issuing.lifetime(cert)
     return end - (end - start) * fraction
 
 
@@ -120,11 +120,11 @@ def _names(cert: x509.Certificate) -> tuple[set[str], set[str]]:
 def leaf_due(m: Material, now: datetime.datetime, settings: Settings) -> bool:
     """The serving certificate must be replaced (from the current signer)."""
     leaf = m.leaf.cert
-    start, end = certs.lifetime(leaf)
+    start, end = issuing.lifetime(leaf)
     wanted = (set(settings.dns_names), {str(ipaddress.ip_address(ip)) for ip in settings.ips})
     return (
-        not certs.valid_at(leaf, now)
-        or not certs.issued_by(leaf, m.signer.cert)
+        not issuing.valid_at(leaf, now)
+        or not issuing.issued_by(leaf, m.signer.cert)
         or _names(leaf) != wanted
         or end - start > settings.validity + datetime.timedelta(seconds=1)
         or now >= renew_at(leaf, settings.renew_before)
@@ -139,7 +139,7 @@ def switch_ready(m: Material, now: datetime.datetime, settings: Settings, pub: P
     """The next CA has been trusted by clients long enough to sign what is served."""
     if m.pending is None:
         return False
-    since = pub.since.get(certs.fingerprint(m.pending.cert))
+    since = pub.since.get(issuing.fingerprint(m.pending.cert))
     return since is not None and now - since >= settings.publish_grace
 
 
@@ -147,7 +147,7 @@ def _retirable(m: Material, now: datetime.datetime) -> bool:
     old = m.old_cas()
     if not old:
         return False
-    expired = any(not certs.valid_at(ca, now) for ca in old)
+    expired = any(not issuing.valid_at(ca, now) for ca in old)
     return expired or m.retire_after is None or now >= m.retire_after
 
 
@@ -155,7 +155,7 @@ def decide(
     m: Material | None, *, now: datetime.datetime, settings: Settings, published: Published
 ) -> Step:
     """The one next step for the material (see the module docstring for the order)."""
-    if m is None or not certs.valid_at(m.signer.cert, now):
+    if m is None or not issuing.valid_at(m.signer.cert, now):
         return Step.START
     if switch_ready(m, now, settings, published):
         return Step.SWITCH
@@ -168,8 +168,8 @@ def decide(
     return Step.KEEP
 
 
-def _leaf(ca: certs.Issued, now: datetime.datetime, settings: Settings) -> certs.Issued:
-    return certs.new_serving(
+def _leaf(ca: issuing.Issued, now: datetime.datetime, settings: Settings) -> issuing.Issued:
+    return issuing.new_serving(
         ca, dns_names=settings.dns_names, ips=settings.ips, validity=settings.validity, now=now
     )
 
@@ -182,7 +182,7 @@ def _retire(m: Material, now: datetime.datetime, settings: Settings) -> Material
         return replace(m, retire_after=now + settings.validity)
     old = m.old_cas()
     # Before retire_after, only old CAs that have expired themselves go.
-    expired = [ca for ca in old if not certs.valid_at(ca, now)]
+    expired = [ca for ca in old if not issuing.valid_at(ca, now)]
     gone = old if now >= m.retire_after else expired
     bundle = tuple(ca for ca in m.bundle if ca not in gone)
     retire = m.retire_after if len(gone) < len(old) else None
@@ -194,12 +194,12 @@ def advance(
 ) -> Material:
     """Carry out `step`; issues keys and certificates as needed."""
     if step is Step.START or m is None:
-        ca = certs.new_ca(validity=settings.ca_validity, now=now)
+        ca = issuing.new_ca(validity=settings.ca_validity, now=now)
         return Material((ca.cert,), ca, _leaf(ca, now, settings))
     if step is Step.RENEW:
         return replace(m, leaf=_leaf(m.signer, now, settings))
     if step is Step.NEW_CA:
-        nxt = certs.new_ca(validity=settings.ca_validity, now=now)
+        nxt = issuing.new_ca(validity=settings.ca_validity, now=now)
         return replace(m, bundle=(*m.bundle, nxt.cert), pending=nxt)
     if step is Step.SWITCH and m.pending is not None:
         last = m.leaf.cert.not_valid_after_utc
@@ -227,7 +227,7 @@ def next_decision(
     if m.pending is None:
         moments.append(renew_at(m.signer.cert, settings.renew_before))
     else:
-        since = published.since.get(certs.fingerprint(m.pending.cert))
+        since = published.since.get(issuing.fingerprint(m.pending.cert))
         if since is not None:
             moments.append(since + settings.publish_grace)
     if m.retire_after is not None:
@@ -251,7 +251,7 @@ def choose(
         return candidate
     if current is not None and published.trusts(current, now):
         return current
-    if certs.valid_at(candidate, now) or current is None:
+    if issuing.valid_at(candidate, now) or current is None:
         return candidate
     return current
 
@@ -273,11 +273,11 @@ def to_files(m: Material) -> dict[str, bytes]:
     return files
 
 
-def ca_for_key(bundle: list[x509.Certificate], key_pem: bytes) -> certs.Issued:
+def ca_for_key(bundle: list[x509.Certificate], key_pem: bytes) -> issuing.Issued:
     """The CA of `bundle` that `key_pem` belongs to, with that key."""
     for ca in bundle:
         try:
-            return certs.Issued.from_pem(certs.pem_bundle([ca]), key_pem)
+            return issuing.Issued.from_pem(issuing.pem_bundle([ca]), key_pem)
         except ValueError:
             continue
     raise ValueError("no CA in the bundle belongs to the CA key")
@@ -285,7 +285,7 @@ def ca_for_key(bundle: list[x509.Certificate], key_pem: bytes) -> certs.Issued:
 
 def from_files(files: Mapping[str, bytes]) -> Material:
     """Read material back; raises ValueError (or KeyError) when it is incomplete or broken."""
-    bundle = certs.load_certificates(files[CA_FILE])
+    bundle = issuing.load_certificates(files[CA_FILE])
     pending = None
     if NEXT_CA_KEY_FILE in files:
         pending = ca_for_key(bundle, files[NEXT_CA_KEY_FILE])
@@ -293,5 +293,5 @@ def from_files(files: Mapping[str, bytes]) -> Material:
     if RETIRE_FILE in files:
         text = files[RETIRE_FILE].decode("ascii").strip()
         retire = datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
-    leaf = certs.Issued.from_pem(files[CERT_FILE], files[KEY_FILE])
+    leaf = issuing.Issued.from_pem(files[CERT_FILE], files[KEY_FILE])
     return Material(tuple(bundle), ca_for_key(bundle, files[CA_KEY_FILE]), leaf, pending, retire)

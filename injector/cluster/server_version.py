@@ -17,8 +17,8 @@ import logging
 import threading
 from collections.abc import Callable
 
-from injector import kube
-from injector.metrics import Metrics
+from injector.cluster import kubeapi
+from injector.telemetry.metrics import Metrics
 
 log = logging.getLogger("injector.versions")
 
@@ -39,7 +39,7 @@ class VersionCheck:
 
     def __init__(
         self,
-        cluster: kube.Cluster,
+        cluster: kubeapi.Cluster,
         publish: Callable[[bool], None],
         *,
         metrics: Metrics | None = None,

@@ -17,21 +17,14 @@ from typing import Any
 import jsonpatch
 import yaml
 
-from injector import (
-    __version__,
-    audit,
-    certcli,
-    config,
-    features,
-    kube,
-    logs,
-    offline,
-    registration,
-    server,
-    serving,
-    template,
-)
-from injector.engine import Engine
+from injector import __version__
+from injector.certs import serving_cert
+from injector.cli import certs_command
+from injector.cluster import audit, kubeapi, registration
+from injector.core import config, template, workloads
+from injector.core.engine import Engine
+from injector.server import cluster_features, process
+from injector.telemetry import logs
 
 SAMPLE_POD = {
     "apiVersion": "v1",
@@ -61,19 +54,19 @@ def _labels(text: str) -> dict[str, str]:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     logs.setup(level=args.log_level, fmt=args.log_format)
-    options = server.Options(
+    options = process.Options(
         host=args.host,
         port=args.port,
         cert_dir=args.cert_dir,
         config_file=args.config,
         client_ca_file=args.client_ca_file,
-        certificates=certcli.serve_options(args),
+        certificates=certs_command.serve_options(args),
         webhook_url=args.webhook_url,
         webhook_config_name=args.webhook_config_name,
     )
     try:
-        server.serve(options)
-    except (serving.Refused, kube.ConnectError, registration.RegistrationError) as err:
+        process.serve(options)
+    except (serving_cert.Refused, kubeapi.ConnectError, registration.RegistrationError) as err:
         print(f"sidecar-injector: serve: {err}", file=sys.stderr)
         return 2
     return 0
@@ -83,7 +76,7 @@ def cmd_inject(args: argparse.Namespace) -> int:
     engine = _engine(args.config)
     text = sys.stdin.read() if args.filename == "-" else Path(args.filename).read_text("utf-8")
     try:
-        output, reports = offline.inject_text(
+        output, reports = workloads.inject_text(
             text, engine, ns_labels=args.namespace_labels, namespace=args.namespace
         )
     except yaml.YAMLError as err:
@@ -114,11 +107,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
         cfg = dataclasses.replace(cfg, templates=args.templates)
     engine = Engine(cfg, template.load(cfg.templates))
     try:
-        cluster = kube.connect_user(args.kubeconfig, context=args.context)
+        cluster = kubeapi.connect_user(args.kubeconfig, context=args.context)
         return audit.run(
             cluster, engine, namespace=args.namespace, output=args.output, out=sys.stdout
         )
-    except (kube.ConnectError, kube.ApiError, audit.AuditError) as err:
+    except (kubeapi.ConnectError, kubeapi.ApiError, audit.AuditError) as err:
         print(f"sidecar-injector: audit: {err}", file=sys.stderr)
         return 2
 
@@ -168,8 +161,8 @@ def parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.add_argument("--log-format", default="json", choices=["json", "text"])
-    certcli.add_serve_flags(serve)
-    features.add_serve_arguments(serve)
+    certs_command.add_serve_flags(serve)
+    cluster_features.add_serve_arguments(serve)
     serve.set_defaults(run=cmd_serve)
 
     inject = verbs.add_parser("inject", help="inject manifests offline")
@@ -191,7 +184,7 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--config", type=Path, help="configuration file (YAML)")
     check.set_defaults(run=cmd_check)
     _add_audit(verbs)
-    certcli.add_commands(verbs)
+    certs_command.add_commands(verbs)
     return top
 
 
