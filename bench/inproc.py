@@ -1,7 +1,7 @@
 """The injector in-process, no socket: the engine, the app, and one ASGI call.
 
 Shared by the micro-benchmark, the memory check and the profiles. `call` drives the real
-FastAPI app (`injector.app.create_app`) with one POST /inject, the way uvicorn does,
+FastAPI app (`injector.server.app.create_app`) with one POST /inject, the way uvicorn does,
 minus HTTP parsing and TLS.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from injector.core import config, template
+from injector.core import config_file, template
 from injector.core.engine import Engine
 from injector.server.app import State, create_app
 from injector.telemetry import logs
@@ -21,7 +21,7 @@ from injector.telemetry import logs
 
 def engine() -> Engine:
     """The engine with the default configuration and template (as `serve` has it)."""
-    cfg = config.load(None)
+    cfg = config_file.load(None)
     return Engine(cfg, template.load(cfg.templates))
 
 

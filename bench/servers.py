@@ -3,9 +3,9 @@
     python bench/servers.py floor|naive|ours --port N --cert-dir DIR
 
 All three run under uvicorn with the very same `uvicorn.Config`, the one
-`injector.server.uvicorn_config` builds for `sidecar-injector serve` (TLS from
-`injector.tls.ServingTLS`, default http implementation and loop, 1 worker, keep-alive
-120 s, no access log), on a certificate made with `injector.certs`:
+`injector.server.process.uvicorn_config` builds for `sidecar-injector serve` (TLS from
+`injector.certs.tls_context.ServingTLS`, default http implementation and loop, 1 worker, keep-alive
+120 s, no access log), on a certificate made with `injector.certs.issuing`:
 
 - floor: a raw ASGI app: read the body, `orjson.loads` it, answer a fixed precomputed
   patch with the request's uid; the least any Python webhook can do;
@@ -33,7 +33,7 @@ from pydantic import BaseModel
 
 from injector.certs import issuing
 from injector.certs.tls_context import ServingTLS
-from injector.core import config, names, template
+from injector.core import config_file, names, template
 from injector.core.engine import Engine
 from injector.server.process import uvicorn_config
 
@@ -53,7 +53,7 @@ def ensure_certs(cert_dir: Path) -> None:
 
 
 def default_engine() -> Engine:
-    cfg = config.load(None)
+    cfg = config_file.load(None)
     return Engine(cfg, template.load(cfg.templates))
 
 
@@ -185,7 +185,7 @@ def build(kind: str, port: int, cert_dir: Path) -> uvicorn.Server:
     if kind == "ours":
         return ours_server(port, cert_dir)
     tls = ServingTLS(cert_dir / issuing.CERT_FILE, cert_dir / issuing.KEY_FILE)
-    limits = config.load(None).server
+    limits = config_file.load(None).server
     app = floor_app() if kind == "floor" else naive_app()
     return uvicorn.Server(uvicorn_config(app, tls, HOST, port, limits))
 

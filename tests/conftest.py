@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from injector.core import config, template
+from injector.core import config, config_file, template
 from injector.core.engine import Engine
 
 
@@ -27,7 +27,7 @@ def make_engine(default_template: template.Template) -> Callable[..., Engine]:
     """An engine for a configuration given as YAML-shaped data."""
 
     def make(data: dict[str, Any] | None = None) -> Engine:
-        return Engine(config.from_mapping(data or {}), default_template)
+        return Engine(config_file.from_mapping(data or {}), default_template)
 
     return make
 

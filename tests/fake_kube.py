@@ -1,6 +1,6 @@
 """An in-process fake of the few kube-apiserver calls the injector makes.
 
-It implements `injector.kube.Transport`: objects live in memory by collection path,
+It implements `injector.cluster.transport.Transport`: objects live in memory by collection path,
 every request is recorded (method, path, query, content type, body) so tests can check
 its exact shape, and watches stream the changes made after a resourceVersion.
 """

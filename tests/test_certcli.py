@@ -12,7 +12,7 @@ import yaml
 from cryptography import x509
 
 from injector.certs import issuing
-from injector.cli import certs_command, main
+from injector.cli import certs_command, main, serve_command
 
 
 def _generate(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, object]:
@@ -130,7 +130,7 @@ def test_serve_refuses_a_bad_certificate_flag(
 @pytest.fixture
 def no_log_setup(monkeypatch: pytest.MonkeyPatch) -> None:
     """`serve` sets up process-wide logging; not inside the test process."""
-    monkeypatch.setattr(main.logs, "setup", lambda **_: None)
+    monkeypatch.setattr(serve_command.logs, "setup", lambda **_: None)
 
 
 @pytest.mark.usefixtures("no_log_setup")

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from injector.core import config
+from injector.core import config, config_file
 
 
 def test_no_file_gives_the_documented_defaults() -> None:
-    loaded = config.load(None)
+    loaded = config_file.load(None)
     assert loaded.policy == "enabled"
     assert loaded.nativeSidecar == "auto"
     assert loaded.proxy.image == "docker.io/istio/proxyv2:1.20.8"
@@ -28,7 +28,7 @@ def test_a_file_overrides_only_what_it_names(tmp_path: Path) -> None:
         "proxy:\n  resources:\n    limits: {cpu: 500m}\n"
         "templates: mine\n"
     )
-    loaded = config.load(path)
+    loaded = config_file.load(path)
     assert loaded.policy == "disabled"
     assert loaded.nativeSidecar == "true"
     assert loaded.proxy.resources.limits == {"cpu": "500m", "memory": "1024Mi"}
@@ -66,27 +66,27 @@ def test_a_file_overrides_only_what_it_names(tmp_path: Path) -> None:
 )  # fmt: skip
 def test_a_bad_configuration_names_the_key_and_the_problem(data: Any, problem: str) -> None:
     with pytest.raises(config.ConfigError, match=problem):
-        config.from_mapping(data)
+        config_file.from_mapping(data)
 
 
 def test_broken_yaml_is_a_config_error_naming_the_file(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text("policy: [")
     with pytest.raises(config.ConfigError, match=r"config\.yaml: not valid YAML"):
-        config.load(path)
+        config_file.load(path)
 
 
 def test_yaml_tags_that_run_code_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text("policy: !!python/object/apply:os.system ['true']\n")
     with pytest.raises(config.ConfigError, match="not valid YAML"):
-        config.load(path)
+        config_file.load(path)
 
 
 def test_the_fingerprint_follows_what_shapes_the_sidecar_only() -> None:
     base = config.Config()
-    image = config.from_mapping({"proxy": {"image": "proxy:2"}})
-    policy = config.from_mapping({"policy": "disabled"})
+    image = config_file.from_mapping({"proxy": {"image": "proxy:2"}})
+    policy = config_file.from_mapping({"policy": "disabled"})
     assert base.fingerprint("t") != image.fingerprint("t")
     assert base.fingerprint("t") != base.fingerprint("other template")
     assert base.fingerprint("t") == policy.fingerprint("t")

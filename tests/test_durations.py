@@ -1,4 +1,4 @@
-"""Durations (`90s`, `15m`, `24h`, `7d`) and the `certificates` configuration section."""
+"""Durations (`90s`, `15m`, `24h`, `7d`) and the `modes` configuration section."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from injector.core import config, durations
+from injector.core import config, config_file, durations
 
 
 @pytest.mark.parametrize(
@@ -56,7 +56,7 @@ def test_the_certificate_defaults_are_the_documented_ones() -> None:
 
 
 def test_certificate_settings_are_read_from_the_file() -> None:
-    loaded = config.from_mapping(
+    loaded = config_file.from_mapping(
         {"certificates": {"validity": "90s", "renewBefore": 0.5, "leaseDurationSeconds": 30}}
     )
     assert loaded.certificates.validity == "90s"
@@ -83,4 +83,4 @@ def test_certificate_settings_are_read_from_the_file() -> None:
 )
 def test_a_bad_certificate_setting_is_refused_with_its_key(section: Any, message: str) -> None:
     with pytest.raises(config.ConfigError, match=message):
-        config.from_mapping({"certificates": section})
+        config_file.from_mapping({"certificates": section})

@@ -21,7 +21,7 @@ import pytest
 import support
 import yaml
 
-from injector.core import config, handler, policy, workloads
+from injector.core import config_file, handler, policy, workloads
 from injector.core.engine import Engine
 from injector.core.template import Template
 
@@ -41,7 +41,7 @@ def _dump(pod: dict[str, Any]) -> str:
 def _case(name: str, default_template: Template) -> tuple[Engine, dict[str, Any]]:
     options_file = GOLDEN / f"{name}.case.yaml"
     options = _load(options_file) if options_file.exists() else {}
-    engine = Engine(config.from_mapping(options.get("config") or {}), default_template)
+    engine = Engine(config_file.from_mapping(options.get("config") or {}), default_template)
     return engine, options
 
 

@@ -18,7 +18,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from injector.core import config
+from injector.core import config, config_file
 
 # The oldest Kubernetes the base supports: matchConditions on admission webhooks are GA
 # and the preStop sleep action is on by default from 1.30. Validating against the oldest
@@ -349,7 +349,7 @@ def test_the_certificate_directory_is_a_writable_memory_volume(
 
 @pytest.fixture(scope="module")
 def injector_config(objects: dict[str, dict[str, Any]]) -> config.Config:
-    return config.from_mapping(yaml.safe_load(objects["ConfigMap"]["data"]["config.yaml"]))
+    return config_file.from_mapping(yaml.safe_load(objects["ConfigMap"]["data"]["config.yaml"]))
 
 
 def test_the_configmap_configuration_is_for_the_deployments_namespace(

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from injector.core import config, names, overrides
+from injector.core import config_file, names, overrides, proxy_resources
 
 SPEC: dict[str, Any] = {"containers": [{"name": "app", "image": "app"}]}
 
@@ -21,7 +21,7 @@ def _resolve(
     return overrides.resolve(
         spec or SPEC,
         annotations=annotations,
-        config=config.from_mapping(settings or {}),
+        config=config_file.from_mapping(settings or {}),
         native_supported=native_supported,
     )
 
@@ -127,7 +127,7 @@ def test_differing_explicit_values_on_a_guaranteed_pod_warn_of_losing_the_class(
     ],
 )  # fmt: skip
 def test_guaranteed_qos_detection(spec: dict[str, Any], guaranteed: bool) -> None:
-    assert overrides.is_guaranteed(spec) is guaranteed
+    assert proxy_resources.is_guaranteed(spec) is guaranteed
 
 
 def test_excluded_inbound_ports_follow_the_proxys_own() -> None:

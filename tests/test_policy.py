@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from injector.core import config, policy
+from injector.core import config_file, policy
 
 INJECTED = policy.Injected(
     containers=frozenset({"istio-proxy", "istio-init"}), volumes=frozenset({"istio-envoy"})
@@ -48,7 +48,7 @@ def _decide(
         pod,
         namespace=namespace,
         ns=ns,
-        config=config.from_mapping(settings or {}),
+        config=config_file.from_mapping(settings or {}),
         injected=INJECTED,
     )
 

@@ -1,6 +1,6 @@
 """The certificate authority's decisions, as pure functions of (material, now, settings,
-what is published). No clock, no files, no cluster: the loops in `keeper` and
-`clustered` feed these functions and carry out the answers.
+what is published). No clock, no files, no cluster: the loops in `directory_store` and
+`cluster_store` feed these functions and carry out the answers.
 
 The material is a CA bundle, the CA that signs, the serving certificate and, during a CA
 rotation, the next CA. One `decide` call returns the single next step:

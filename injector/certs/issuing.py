@@ -2,7 +2,7 @@
 and the few X.509 questions the rest of the code asks about them (who issued this, how
 long does it live, does this key belong to it).
 
-Issuing is separate from serving (`tls`), from the decisions of when to issue
+Issuing is separate from serving (`tls_context`), from the decisions of when to issue
 (`authority`) and from storage, so the same functions serve the cert directory, the
 rotation loops and `certs generate`. Every function that reads the clock takes `now`, so
 tests can issue certificates for any moment.
@@ -264,7 +264,7 @@ def write_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:
 
 
 def ensure_dir(directory: Path, *, dns_names: Sequence[str], ips: Sequence[str]) -> bool:
-    """Make `ca.crt`, `ca.key`, `tls.crt` and `tls.key` in `directory` unless a serving
+    """Make `ca.crt`, `ca.key`, `tls_context.crt` and `tls_context.key` in `directory` unless a serving
     pair is there already. Returns True when new files were written.
 
     Keys are written with mode 0600. The CA key is kept so that the serving certificate

@@ -2,11 +2,11 @@
 
 Three modes, decided once at start:
 - files: `--tls-cert-file/--tls-key-file` (e.g. cert-manager) are served, watched and
-  hot-reloaded; nothing is issued (`certfiles`);
+  hot-reloaded; nothing is issued (`external_files`);
 - cluster: a cluster is configured (`--kubeconfig`, or running in a Pod: both
   KUBERNETES_SERVICE_HOST and POD_NAMESPACE are set): one replica issues into the Secret,
-  every replica serves from it, the leader publishes the caBundle (`clustered`);
-- directory: otherwise, our own CA in the cert directory (`keeper`).
+  every replica serves from it, the leader publishes the caBundle (`cluster_store`);
+- directory: otherwise, our own CA in the cert directory (`directory_store`).
 
 Each mode yields a `Certificates`: the TLS context to listen with, `ready()` for the
 readiness probe, and `start()`/`stop()` for its background threads.

@@ -21,7 +21,7 @@ import yaml
 from cryptography import x509
 
 from injector.certs import authority, directory_store, issuing, modes
-from injector.core import config, durations
+from injector.core import config, config_file, durations
 from injector.server import process
 
 _FRACTION = re.compile(r"0?\.[0-9]{1,9}", re.ASCII)
@@ -139,7 +139,7 @@ def _existing_ca(directory: Path) -> tuple[list[x509.Certificate], issuing.Issue
 def cmd_generate(args: argparse.Namespace) -> int:
     dns, ips = list(args.dns), list(args.ip)
     if not dns and not ips:
-        dns, ips = process.local_names(config.load(args.config), "127.0.0.1")
+        dns, ips = process.local_names(config_file.load(args.config), "127.0.0.1")
     if args.validity >= args.ca_validity:
         raise config.ConfigError("--validity must be shorter than --ca-validity")
     issuer = authority.Settings(

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import orjson
 
-from injector.core import mutate, names, overrides, policy, review
+from injector.core import mutate, names, overrides, policy, proxy_resources, review
 from injector.core.config import Config
 from injector.core.template import Template
 
@@ -233,7 +233,7 @@ class Engine:
     def _shared_settings(
         self, spec: Mapping[str, Any], annotations: Mapping[str, str]
     ) -> overrides.Settings:
-        guaranteed = overrides.is_guaranteed(spec)
+        guaranteed = proxy_resources.is_guaranteed(spec)
         shaping = tuple(sorted((k, v) for k, v in annotations.items() if k in SHAPING))
         key = (guaranteed, shaping)
         found = self._settings.get(key)

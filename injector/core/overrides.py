@@ -10,22 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 import orjson
 
-from injector.core import grammar, names
-from injector.core.config import Config, Resources
-
-_RESOURCE_KEYS = {
-    names.PROXY_CPU: ("requests", "cpu"),
-    names.PROXY_MEMORY: ("requests", "memory"),
-    names.PROXY_CPU_LIMIT: ("limits", "cpu"),
-    names.PROXY_MEMORY_LIMIT: ("limits", "memory"),
-}
-_REQUEST_KEY = {"cpu": names.PROXY_CPU, "memory": names.PROXY_MEMORY}
-_LIMIT_KEY = {"cpu": names.PROXY_CPU_LIMIT, "memory": names.PROXY_MEMORY_LIMIT}
+from injector.core import grammar, names, proxy_resources
+from injector.core.config import Config
 
 # Ports of the proxy that inbound redirection must always leave alone:
 # Envoy's Prometheus port, the readiness port and the agent's status port.
@@ -45,95 +35,6 @@ class Resolved:
     values: dict[str, Any]
     native: bool
     warnings: list[str] = field(default_factory=list)
-
-
-def _quantity(value: Any) -> Decimal | None:
-    try:
-        return grammar.parse_quantity(str(value))
-    except grammar.GrammarError:
-        return None
-
-
-def is_guaranteed(spec: Mapping[str, Any]) -> bool:
-    """True when every container has CPU and memory limits equal to its requests."""
-    for container in [*(spec.get("initContainers") or []), *spec["containers"]]:
-        resources = container.get("resources") or {}
-        limits, requests = resources.get("limits") or {}, resources.get("requests") or {}
-        for resource in ("cpu", "memory"):
-            limit = _quantity(limits[resource]) if resource in limits else None
-            if limit is None:
-                return False
-            if resource in requests and _quantity(requests[resource]) != limit:
-                return False
-    return True
-
-
-def _proxy_resources(
-    annotations: Mapping[str, str],
-    default: Resources,
-    guaranteed: bool,
-    problems: list[str],
-    warnings: list[str],
-) -> dict[str, dict[str, str]]:
-    chosen = {"requests": dict(default.requests), "limits": dict(default.limits)}
-    explicit: set[str] = set()
-    for key, (part, resource) in _RESOURCE_KEYS.items():
-        if key in annotations:
-            try:
-                grammar.parse_quantity(annotations[key])
-            except grammar.GrammarError as err:
-                problems.append(f"annotation {key}={grammar.printable(annotations[key])}: {err}")
-                continue
-            chosen[part][resource] = annotations[key]
-            explicit.add(key)
-    for resource in ("cpu", "memory"):
-        _reconcile(
-            chosen,
-            resource=resource,
-            explicit=explicit,
-            guaranteed=guaranteed,
-            problems=problems,
-            warnings=warnings,
-        )
-    return chosen
-
-
-def _reconcile(
-    chosen: dict[str, dict[str, str]],
-    *,
-    resource: str,
-    explicit: set[str],
-    guaranteed: bool,
-    problems: list[str],
-    warnings: list[str],
-) -> None:
-    """Keep request <= limit (and request == limit for a Guaranteed Pod)."""
-    requests, limits = chosen["requests"], chosen["limits"]
-    request_key, limit_key = _REQUEST_KEY[resource], _LIMIT_KEY[resource]
-    request, limit = requests.get(resource), limits.get(resource)
-    if request is None or limit is None:
-        return
-    if guaranteed:
-        if request_key in explicit and limit_key in explicit:
-            if grammar.parse_quantity(request) != grammar.parse_quantity(limit):
-                warnings.append(f"{request_key} != {limit_key}: the Pod loses Guaranteed QoS")
-                return
-        elif limit_key in explicit:
-            requests[resource] = limit
-            return
-        else:
-            limits[resource] = request
-            return
-    if grammar.parse_quantity(request) <= grammar.parse_quantity(limit):
-        return
-    if request_key in explicit and limit_key in explicit:
-        problems.append(f"annotation {request_key}={request} is above {limit_key}={limit}")
-    elif request_key in explicit:
-        limits[resource] = request
-        warnings.append(f"proxy {resource} limit raised to {request} to match {request_key}")
-    else:
-        requests[resource] = limit
-        warnings.append(f"proxy {resource} request lowered to {limit} to match {limit_key}")
 
 
 def _setting(
@@ -239,7 +140,7 @@ def job_warning(native_supported: bool | None) -> str:
 # Annotations that change the resources or the redirect rules.
 SHAPING_KEYS = frozenset(
     {
-        *_RESOURCE_KEYS,
+        *proxy_resources.RESOURCE_KEYS,
         names.INCLUDE_OUTBOUND_IP_RANGES,
         names.EXCLUDE_OUTBOUND_IP_RANGES,
         names.INCLUDE_INBOUND_PORTS,
@@ -265,7 +166,9 @@ def settings(annotations: Mapping[str, str], config: Config, *, guaranteed: bool
     """Resources and redirect arguments for these annotations, or raise `Refused`."""
     problems: list[str] = []
     warnings: list[str] = []
-    proxy = _proxy_resources(annotations, config.proxy.resources, guaranteed, problems, warnings)
+    proxy = proxy_resources.choose(
+        annotations, config.proxy.resources, guaranteed, problems, warnings
+    )
     init = config.proxy.initResources.as_dict()
     if guaranteed:
         init["limits"] = dict(init["requests"])
@@ -289,7 +192,7 @@ def resolve(
     it already; it is computed here otherwise.
     """
     if shared is None:
-        shared = settings(annotations, config, guaranteed=is_guaranteed(spec))
+        shared = settings(annotations, config, guaranteed=proxy_resources.is_guaranteed(spec))
     warnings = list(shared.warnings)
     containers = spec["containers"]
     ports = [port for c in containers for port in c.get("ports") or []]

@@ -20,7 +20,7 @@ import uvicorn
 from injector.certs import issuing, modes
 from injector.certs.tls_context import ServingTLS
 from injector.cluster import kubeapi, registration
-from injector.core import config, template
+from injector.core import config, config_file, template
 from injector.core.engine import Engine
 from injector.server import cluster_features
 from injector.server.app import State, create_app
@@ -172,7 +172,7 @@ def prepare_certificates(
 
 def assemble(options: Options, cluster: kubeapi.Cluster | None) -> tuple[State, modes.Certificates]:
     """Load configuration and template, set up the certificate, build the state."""
-    cfg = config.load(options.config_file)
+    cfg = config_file.load(options.config_file)
     tpl = template.load(cfg.templates)
     state = State(engine=Engine(cfg, tpl))
     served = prepare_certificates(options, cfg, state.metrics, cluster)

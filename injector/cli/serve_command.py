@@ -1,0 +1,57 @@
+"""`serve`: run the webhook over HTTPS (standalone, or against a cluster)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from injector.certs import serving_cert
+from injector.cli import certs_command
+from injector.cluster import kubeapi, registration
+from injector.server import cluster_features, process
+from injector.telemetry import logs
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    logs.setup(level=args.log_level, fmt=args.log_format)
+    options = process.Options(
+        host=args.host,
+        port=args.port,
+        cert_dir=args.cert_dir,
+        config_file=args.config,
+        client_ca_file=args.client_ca_file,
+        certificates=certs_command.serve_options(args),
+        webhook_url=args.webhook_url,
+        webhook_config_name=args.webhook_config_name,
+    )
+    try:
+        process.serve(options)
+    except (serving_cert.Refused, kubeapi.ConnectError, registration.RegistrationError) as err:
+        print(f"sidecar-injector: serve: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def add_command(verbs: Any) -> None:
+    serve = verbs.add_parser("serve", help="serve the webhook over HTTPS")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=9443, help="port to listen on")
+    serve.add_argument(
+        "--cert-dir",
+        type=Path,
+        default=Path("certs"),
+        help="directory of ca.crt/tls.crt/tls.key; generated when empty",
+    )
+    serve.add_argument("--config", type=Path, help="configuration file (YAML)")
+    serve.add_argument(
+        "--client-ca-file",
+        type=Path,
+        help="require client certificates signed by this CA (kube-apiserver's)",
+    )
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument("--log-format", default="json", choices=["json", "text"])
+    certs_command.add_serve_flags(serve)
+    cluster_features.add_serve_arguments(serve)
+    serve.set_defaults(run=cmd_serve)

@@ -1,0 +1,265 @@
+"""Reading the configuration file: YAML in, a validated immutable `config.Config` out.
+
+Every key is checked once, here: its type, its grammar (quantities, durations, port lists,
+selectors), and that no unknown key is present. The first problem found is raised as a
+`ConfigError` that names the key.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from injector.core import durations, grammar, label_selectors
+from injector.core.config import (
+    Certificates,
+    Config,
+    ConfigError,
+    Interception,
+    Mesh,
+    Proxy,
+    Resources,
+    Server,
+)
+
+# A Kubernetes object name (DNS-1123 subdomain).
+_DNS_SUBDOMAIN = re.compile(
+    r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*", re.ASCII
+)
+
+# (lowest, highest) accepted for each server setting.
+_SERVER_RANGES: dict[str, tuple[float, float]] = {
+    "maxBodyBytes": (1024, 64 * 1024 * 1024),
+    "maxConcurrentReviews": (1, 100_000),
+    "reviewTimeoutSeconds": (0.1, 30),
+    "keepAliveSeconds": (1, 3600),
+    "drainSeconds": (0, 300),
+    "shutdownTimeoutSeconds": (1, 600),
+}
+
+
+def load(path: Path | None) -> Config:
+    """Load and validate a configuration file; `None` gives the defaults."""
+    if path is None:
+        return Config()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read: {err.strerror}") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    if data is None:
+        data = {}
+    try:
+        return from_mapping(data, base=path.parent)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+
+
+class _Reader:
+    """Reads one mapping of the file, remembering where it is for error messages."""
+
+    def __init__(self, data: Any, where: str) -> None:
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{where or 'the top level'} must be a mapping")
+        self.data, self.where, self.seen = data, where, set[str]()
+
+    def _path(self, key: str) -> str:
+        return f"{self.where}.{key}" if self.where else key
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any) -> Any:
+        self.seen.add(key)
+        if key not in self.data or self.data[key] is None:
+            return default
+        value = self.data[key]
+        if kind is str and isinstance(value, bool):
+            # YAML turns an unquoted true/false into a bool; accept it for string switches.
+            value = "true" if value else "false"
+        if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
+            what = kind.__name__ if isinstance(kind, type) else "number"
+            raise ConfigError(f"{self._path(key)} must be a {what}, got {value!r}")
+        return value
+
+    def choice(self, key: str, options: Sequence[str], default: str) -> Any:
+        value = self.get(key, str, default)
+        if value not in options:
+            raise ConfigError(f"{self._path(key)} must be one of {', '.join(options)}")
+        return value
+
+    def strings(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        value = self.get(key, list, list(default))
+        if not all(isinstance(item, str) and item for item in value):
+            raise ConfigError(f"{self._path(key)} must be a list of non-empty strings")
+        return tuple(value)
+
+    def child(self, key: str) -> _Reader:
+        return _Reader(self.get(key, Mapping, {}), self._path(key))
+
+    def done(self) -> None:
+        unknown = sorted(str(key) for key in self.data if key not in self.seen)
+        if unknown:
+            raise ConfigError(f"unknown key {self._path(unknown[0])}")
+
+
+def _resources(reader: _Reader, key: str, default: Resources) -> Resources:
+    section = reader.child(key)
+    parts: dict[str, dict[str, str]] = {}
+    for part in ("requests", "limits"):
+        values = section.child(part)
+        parts[part] = {}
+        for resource in ("cpu", "memory"):
+            quantity = values.get(resource, str, getattr(default, part).get(resource))
+            if quantity is None:
+                continue
+            try:
+                grammar.parse_quantity(quantity)
+            except grammar.GrammarError as err:
+                raise ConfigError(f"{values._path(resource)}: {err}") from None
+            parts[part][resource] = quantity
+        values.done()
+    section.done()
+    resources = Resources(requests=parts["requests"], limits=parts["limits"])
+    for resource, request in resources.requests.items():
+        limit = resources.limits.get(resource)
+        if limit is not None and grammar.parse_quantity(request) > grammar.parse_quantity(limit):
+            raise ConfigError(f"{section.where}: {resource} request {request} > limit {limit}")
+    return resources
+
+
+def _selectors(reader: _Reader, key: str) -> tuple[Mapping[str, Any], ...]:
+    selectors = reader.get(key, list, [])
+    for index, selector in enumerate(selectors):
+        try:
+            label_selectors.check_selector(selector)
+        except ValueError as err:
+            raise ConfigError(f"{reader._path(key)}[{index}]: {err}") from None
+    return tuple(selectors)
+
+
+def _interception(reader: _Reader) -> Interception:
+    section = reader.child("interception")
+    default = Interception()
+    checks = {
+        "includeOutboundIPRanges": lambda v: grammar.parse_cidrs(v, wildcard=True),
+        "excludeOutboundIPRanges": grammar.parse_cidrs,
+        "includeInboundPorts": lambda v: grammar.parse_ports(v, wildcard=True),
+        "excludeInboundPorts": grammar.parse_ports,
+        "excludeOutboundPorts": grammar.parse_ports,
+        "excludeInterfaces": grammar.parse_interfaces,
+    }
+    values: dict[str, str] = {}
+    for name, check in checks.items():
+        values[name] = section.get(name, str, getattr(default, name))
+        try:
+            check(values[name])
+        except grammar.GrammarError as err:
+            raise ConfigError(f"{section._path(name)}: {err}") from None
+    section.done()
+    return Interception(**values)
+
+
+def _proxy(reader: _Reader) -> Proxy:
+    section, default = reader.child("proxy"), Proxy()
+    uid = section.get("uid", int, default.uid)
+    if not 0 < uid < 2**31:
+        raise ConfigError("proxy.uid must be a positive user id")
+    proxy = Proxy(
+        image=section.get("image", str, default.image),
+        imagePullPolicy=section.choice(
+            "imagePullPolicy", ("Always", "IfNotPresent", "Never"), default.imagePullPolicy
+        ),
+        uid=uid,
+        resources=_resources(section, "resources", default.resources),
+        initResources=_resources(section, "initResources", default.initResources),
+    )
+    section.done()
+    return proxy
+
+
+def _server(reader: _Reader) -> Server:
+    section, default = reader.child("server"), Server()
+    values: dict[str, Any] = {}
+    for name, (low, high) in _SERVER_RANGES.items():
+        current = getattr(default, name)
+        kind = int if isinstance(current, int) else (int, float)
+        value = section.get(name, kind, current)
+        if isinstance(value, bool) or not low <= value <= high:
+            raise ConfigError(f"server.{name} must be between {low:g} and {high:g}")
+        values[name] = type(current)(value)
+    section.done()
+    return Server(**values)
+
+
+def _simple(reader: _Reader, key: str, cls: type[Any]) -> Any:
+    return _simple_section(reader.child(key), cls)
+
+
+def _simple_section(section: _Reader, cls: type[Any], **given: Any) -> Any:
+    """Every field of `cls` read with its default's type, except those `given`."""
+    default = cls()
+    values: dict[str, Any] = dict(given)
+    for name in default.__dataclass_fields__:
+        current = getattr(default, name)
+        if name in given:
+            continue
+        if isinstance(current, tuple):
+            values[name] = section.strings(name, current)
+        else:
+            values[name] = section.get(name, type(current), current)
+    section.done()
+    return cls(**values)
+
+
+def _certificates(reader: _Reader) -> Certificates:
+    """The `modes` section: durations parsed, names checked, lifetimes coherent."""
+    section = reader.child("certificates")
+    fraction = section.get("renewBefore", (int, float), Certificates.renewBefore)
+    if isinstance(fraction, bool) or not 0 < fraction < 1:
+        raise ConfigError("certificates.renewBefore must be a fraction between 0 and 1")
+    cert: Certificates = _simple_section(section, Certificates, renewBefore=float(fraction))
+    lifetimes = {}
+    for key in ("validity", "caValidity", "publishGrace", "fileCheckInterval"):
+        try:
+            lifetimes[key] = durations.parse(getattr(cert, key))
+        except durations.DurationError as err:
+            raise ConfigError(f"certificates.{key}: {err}") from None
+    if lifetimes["validity"] >= lifetimes["caValidity"]:
+        raise ConfigError("certificates.validity must be shorter than certificates.caValidity")
+    if not 2 <= cert.leaseDurationSeconds <= 3600:
+        raise ConfigError("certificates.leaseDurationSeconds must be between 2 and 3600")
+    for key in ("secretName", "leaseName"):
+        if not _DNS_SUBDOMAIN.fullmatch(getattr(cert, key)):
+            raise ConfigError(f"certificates.{key} must be a DNS-1123 subdomain name")
+    for ip in cert.extraIPs:
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError:
+            raise ConfigError(f"certificates.extraIPs: {ip!r} is not an IP address") from None
+    return cert
+
+
+def from_mapping(data: Any, *, base: Path = Path()) -> Config:
+    """Validate already-parsed YAML; relative paths are taken from `base`."""
+    top, default = _Reader(data, ""), Config()
+    templates = Path(top.get("templates", str, str(default.templates)))
+    config = Config(
+        policy=top.choice("policy", ("enabled", "disabled"), default.policy),
+        nativeSidecar=top.choice("nativeSidecar", ("auto", "true", "false"), "auto"),
+        injectorNamespace=top.get("injectorNamespace", str, default.injectorNamespace),
+        systemNamespaces=top.strings("systemNamespaces", default.systemNamespaces),
+        neverInjectSelector=_selectors(top, "neverInjectSelector"),
+        alwaysInjectSelector=_selectors(top, "alwaysInjectSelector"),
+        templates=templates if templates.is_absolute() else base / templates,
+        server=_server(top),
+        proxy=_proxy(top),
+        interception=_interception(top),
+        mesh=_simple(top, "mesh", Mesh),
+        certificates=_certificates(top),
+    )
+    top.done()
+    return config
