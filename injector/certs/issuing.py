@@ -264,7 +264,7 @@ def write_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:
 
 
 def ensure_dir(directory: Path, *, dns_names: Sequence[str], ips: Sequence[str]) -> bool:
-    """Make `ca.crt`, `ca.key`, `tls_context.crt` and `tls_context.key` in `directory` unless a serving
+    """Make `ca.crt`, `ca.key`, `tls.crt` and `tls.key` in `directory` unless a serving
     pair is there already. Returns True when new files were written.
 
     Keys are written with mode 0600. The CA key is kept so that the serving certificate
