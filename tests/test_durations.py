@@ -1,4 +1,4 @@
-"""Durations (`90s`, `15m`, `24h`, `7d`) and the `modes` configuration section."""
+"""Durations (`90s`, `15m`, `24h`, `7d`) and the `certificates` configuration section."""
 
 from __future__ import annotations
 

@@ -216,7 +216,7 @@ def _simple_section(section: _Reader, cls: type[Any], **given: Any) -> Any:
 
 
 def _certificates(reader: _Reader) -> Certificates:
-    """The `modes` section: durations parsed, names checked, lifetimes coherent."""
+    """The `certificates` section: durations parsed, names checked, lifetimes coherent."""
     section = reader.child("certificates")
     fraction = section.get("renewBefore", (int, float), Certificates.renewBefore)
     if isinstance(fraction, bool) or not 0 < fraction < 1:

@@ -47,7 +47,7 @@ def _check_expression(expression: Any) -> None:
 
 
 def matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
-    """True when every requirement of a checked selector holds for `label_selectors`.
+    """True when every requirement of a checked selector holds for `labels`.
 
     An empty selector matches everything, as in Kubernetes.
     """
