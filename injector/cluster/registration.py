@@ -1,7 +1,7 @@
 """The injector's MutatingWebhookConfiguration, built in code, and registering it.
 
 `webhook_configuration` renders exactly the two webhooks of
-manifests/mutatingwebhookconfiguration.yaml (tests/test_registration.py checks that the
+manifests/mutatingwebhookconfiguration.yaml (tests/cluster/test_registration.py checks that the
 default rendering equals the file plus the caBundle, so the two cannot drift apart).
 Two ways to reach the injector:
 - in a cluster, `clientConfig.service` (the Service in front of the Deployment);

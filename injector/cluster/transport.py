@@ -81,7 +81,7 @@ class ApiTransport:
     request) of the client are used. The body is handed over as plain data: the client
     serializes it with `json.dumps` for application/json and for the structured YAML
     type application/apply-patch+yaml alike (JSON is YAML); bytes would be refused for
-    application/json. tests/test_kube_wire.py checks what goes on the wire.
+    application/json. tests/cluster/test_transport.py checks what goes on the wire.
     """
 
     def __init__(self, api: k8s_client.ApiClient) -> None:

@@ -7,8 +7,8 @@ import datetime
 import threading
 from pathlib import Path
 
-import certsupport
-import servers
+from support import certs as certsupport
+from support import servers
 
 from injector.certs import authority, directory_store, issuing, loops
 from injector.certs.serving_cert import ServedCertificate

@@ -11,16 +11,16 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-from fake_kube import FakeApi
+from support.fake_kube import FakeApi
 
 from injector.certs import issuing
 from injector.cli import certs_command
 from injector.cluster import kubeapi, registration
 from injector.server import cluster_features as wiring
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = ROOT / "manifests" / "mutatingwebhookconfiguration.yaml"
-# As tests/test_manifests.py: the oldest Kubernetes the base supports.
+# As tests/manifests/test_manifests.py: the oldest Kubernetes the base supports.
 KUBERNETES_VERSION = "1.30.0"
 URL = "https://host.docker.internal:9443/inject"
 WEBHOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"

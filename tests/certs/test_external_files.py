@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import certsupport
 import pytest
-import servers
-from certsupport import wait_until
 from cryptography import x509
+from support import certs as certsupport
+from support import servers
+from support.certs import wait_until
 
 from injector.certs import external_files, issuing, modes
 from injector.certs.serving_cert import ServedCertificate

@@ -14,11 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import certsupport
-import servers
-from certsupport import Link, wait_until
 from cryptography import x509
-from fake_kube import FakeApi
+from support import certs as certsupport
+from support import servers
+from support.certs import Link, wait_until
+from support.fake_kube import FakeApi
 
 from injector.certs import authority, cabundle, cluster_store, issuing, leader
 from injector.cluster import kubeapi, registration

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 import support
-from fake_kube import FakeApi
+from support.fake_kube import FakeApi
 
 from injector.cluster import kubeapi
 from injector.cluster.namespace_cache import NamespaceCache, from_object

@@ -7,8 +7,8 @@ import datetime
 from typing import Any
 
 import pytest
-from certsupport import Link
-from fake_kube import FakeApi
+from support.certs import Link
+from support.fake_kube import FakeApi
 
 from injector.certs import leader
 from injector.certs.leader import Action

@@ -7,9 +7,9 @@ import ipaddress
 from pathlib import Path
 
 import pytest
-import servers
 import yaml
 from cryptography import x509
+from support import servers
 
 from injector.certs import issuing
 from injector.cli import certs_command, main, serve_command

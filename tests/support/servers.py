@@ -54,7 +54,7 @@ def running(
     register: bool = False,
 ) -> Iterator[Running]:
     """Serve in a thread of this process; stop and join on exit. Certificates are kept
-    in `directory`/certs unless `cluster` (e.g. over tests/fake_kube.py) is given; the
+    in `directory`/certs unless `cluster` (e.g. over tests/support/fake_kube.py) is given; the
     environment is never asked for a cluster. With `register`, the server registers
     itself with the cluster at its own URL (as `serve --webhook-url` does)."""
     cert_dir = directory / "certs"

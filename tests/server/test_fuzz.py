@@ -2,7 +2,7 @@
 error or a well-formed AdmissionReview; never a 500, never a hang, and the server stays
 healthy.
 
-The long run: `HYPOTHESIS_PROFILE=long .venv/bin/pytest tests/test_fuzz.py`.
+The long run: `HYPOTHESIS_PROFILE=long .venv/bin/pytest tests/server/test_fuzz.py`.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-import servers
 import support
 from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
+from support import servers
 
 from injector.core import config, template
 from injector.core.engine import Engine

@@ -13,7 +13,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import support
-from fake_kube import FakeApi
+from support.fake_kube import FakeApi
 
 from injector.cluster import events, kubeapi
 from injector.core import handler, policy

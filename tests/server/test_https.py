@@ -8,10 +8,9 @@ import socket
 import ssl
 from collections.abc import Iterator
 
-import http_cases
 import httpx
 import pytest
-import servers
+from support import http_cases, servers
 
 
 @pytest.fixture(scope="module")

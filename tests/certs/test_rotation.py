@@ -9,9 +9,9 @@ import datetime
 import time
 from pathlib import Path
 
-import certsupport
-import servers
-from certsupport import fresh_client, keep_alive_client
+from support import certs as certsupport
+from support import servers
+from support.certs import fresh_client, keep_alive_client
 
 from injector.certs import issuing, modes
 

@@ -9,15 +9,14 @@ import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
-import http_cases
 import httpx
 import pytest
-import servers
 import support
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from support import http_cases, servers
 
 from injector.certs import issuing
 

@@ -25,7 +25,7 @@ from injector.core import config_file, handler, policy, workloads
 from injector.core.engine import Engine
 from injector.core.template import Template
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 CASES = sorted(p.name.removesuffix(".in.yaml") for p in GOLDEN.glob("*.in.yaml"))
 

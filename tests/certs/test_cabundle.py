@@ -9,9 +9,9 @@ import threading
 from typing import Any
 
 import pytest
-from certsupport import wait_until
-from fake_kube import FakeApi
 from kubernetes import client as k8s_client
+from support.certs import wait_until
+from support.fake_kube import FakeApi
 
 from injector.certs import cabundle, issuing
 from injector.cluster import kubeapi, registration

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 import support
-from fake_kube import FakeApi
 from fastapi.testclient import TestClient
+from support.fake_kube import FakeApi
 
 from injector.certs import issuing
 from injector.cluster import kubeapi, registration

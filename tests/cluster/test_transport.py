@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import servers
+from support import servers
 
 from injector.certs import issuing
 from injector.cluster import kubeapi

@@ -12,7 +12,7 @@ from typing import Any
 import jsonpatch
 import orjson
 import pytest
-from fake_kube import FakeApi
+from support.fake_kube import FakeApi
 
 from injector.cli import main
 from injector.cluster import audit, kubeapi

@@ -25,7 +25,7 @@ from injector.core import config, config_file
 # supported version in strict mode catches any field that a 1.30 cluster would not know.
 KUBERNETES_VERSION = "1.30.0"
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "manifests"
 KUSTOMIZATION = MANIFESTS / "kustomization.yaml"
 DOCKERFILE = ROOT / "Dockerfile"

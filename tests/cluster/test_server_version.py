@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import support
-from fake_kube import FakeApi
+from support.fake_kube import FakeApi
 
 from injector.cluster import kubeapi
 from injector.cluster.server_version import VersionCheck, native_supported

@@ -3,7 +3,7 @@ strictly, the result is a valid Pod that kept everything the original had, and
 re-injecting the result changes nothing.
 
 `make test` runs the `ci` profile (a few hundred examples per property). The long run is
-`HYPOTHESIS_PROFILE=long .venv/bin/pytest tests/test_properties.py`.
+`HYPOTHESIS_PROFILE=long .venv/bin/pytest tests/core/test_properties.py`.
 """
 
 from __future__ import annotations

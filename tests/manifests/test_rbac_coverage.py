@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import support
 import yaml
-from fake_kube import Call, FakeApi
+from support.fake_kube import Call, FakeApi
 
 from injector.certs import issuing
 from injector.cluster import kubeapi
@@ -30,7 +30,7 @@ from injector.core.engine import Engine
 from injector.server import cluster_features as wiring
 from injector.server.app import State
 
-MANIFESTS = Path(__file__).resolve().parent.parent / "manifests"
+MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
 NAMESPACE = "sidecar-injector"
 SECRET, LEASE, WEBHOOK_CONFIG = (
     "sidecar-injector-certs",

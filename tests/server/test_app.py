@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import http_cases
 import pytest
 from fastapi.testclient import TestClient
+from support import http_cases
 
 from injector.core.engine import Engine
 from injector.server.app import State, create_app

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import servers
 import support
-from certsupport import wait_until
-from fake_kube import FakeApi
+from support import servers
+from support.certs import wait_until
+from support.fake_kube import FakeApi
 
 from injector.cluster import kubeapi
 

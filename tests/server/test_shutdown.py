@@ -16,9 +16,8 @@ import threading
 import time
 from pathlib import Path
 
-import http_cases
 import httpx
-import servers
+from support import http_cases, servers
 
 DRAIN_SECONDS = 2.0
 BODY = http_cases.load_fixture("create-pod")

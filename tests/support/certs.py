@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import http_cases
 import httpx
 from cryptography import x509
 
 from injector.cluster import kubeapi
+from support import http_cases
 
 BODY = http_cases.load_fixture("create-pod")
 
