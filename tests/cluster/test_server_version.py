@@ -1,5 +1,6 @@
 """Native sidecars in `auto` mode: the API server's version decides (1.29 and later),
-asked at start and refreshed; a Job's Pod with a classic sidecar gets a warning."""
+asked at start and refreshed; a Job's Pod with a classic sidecar gets a warning. The
+version as the webhook configuration's rendering knows it (KnownVersion)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import support
 from support.fake_kube import FakeApi
 
 from injector.cluster import kubeapi
-from injector.cluster.server_version import VersionCheck, native_supported
+from injector.cluster.server_version import KnownVersion, VersionCheck, native_supported
 from injector.core import handler, overrides
 from injector.core.engine import Engine
 from injector.telemetry.metrics import Metrics
@@ -153,3 +154,37 @@ def test_a_skipped_jobs_pod_gets_no_job_warning(engine: Engine, pod: dict[str, A
     pod["metadata"]["labels"]["sidecar.istio.io/inject"] = "false"
     outcome = engine.inject(_job_pod(pod), namespace="shop", ns=None)
     assert (outcome.result, outcome.warnings) == ("skipped", [])
+
+
+# ---- KnownVersion ------------------------------------------------------------------------
+
+
+def test_the_known_version_is_asked_only_when_first_needed_then_kept() -> None:
+    api, now = FakeApi(version=("1", "27")), [0.0]
+    known = KnownVersion(kubeapi.Cluster(api), refresh_seconds=600, clock=lambda: now[0])
+    assert api.calls_to("GET", "/version") == []
+    assert known() == (1, 27)
+    api.version_info["minor"] = "28"
+    now[0] = 599.0
+    assert known() == (1, 27)
+    assert len(api.calls_to("GET", "/version")) == 1
+
+
+def test_the_known_version_follows_an_upgrade_after_the_refresh_interval() -> None:
+    api, now = FakeApi(version=("1", "27")), [0.0]
+    known = KnownVersion(kubeapi.Cluster(api), refresh_seconds=600, clock=lambda: now[0])
+    assert known() == (1, 27)
+    api.version_info["minor"] = "28"
+    now[0] = 600.0
+    assert known() == (1, 28)
+
+
+def test_a_failed_ask_answers_what_was_known_and_asks_again_next_time() -> None:
+    api, now = FakeApi(version=("1", "30")), [0.0]
+    known = KnownVersion(kubeapi.Cluster(api), refresh_seconds=600, clock=lambda: now[0])
+    api.fail_next("GET", "/version", 503)
+    assert known() is None, "not known yet"
+    assert known() == (1, 30), "asked again at once"
+    now[0] = 600.0
+    api.fail_next("GET", "/version", 503)
+    assert known() == (1, 30), "kept"
