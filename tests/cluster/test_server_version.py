@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import support
+from support import kube_versions
 from support.fake_kube import FakeApi
 
 from injector.cluster import kubeapi
@@ -81,6 +82,30 @@ def test_a_failed_check_keeps_the_last_verdict_and_the_loop_retries() -> None:
     stop.set()
     thread.join(3)
     assert seen[-1] is True
+
+
+@pytest.mark.parametrize(
+    "asked", [pytest.param(None, id="auto"), pytest.param("true", id="pod-asks-native")]
+)
+@pytest.mark.parametrize(
+    "version", [pytest.param(v, id=kube_versions.show(v)) for v in kube_versions.supported()]
+)
+def test_the_injected_pod_is_valid_on_the_api_servers_version(
+    engine: Engine, pod: dict[str, Any], version: tuple[int, int], asked: str | None
+) -> None:
+    """Whatever the Pod asks for, nothing injected needs a newer server than the one
+    that answered GET /version."""
+
+    def publish(supported: bool) -> None:
+        engine.native_supported = supported
+
+    VersionCheck(kubeapi.Cluster(FakeApi(version=("1", str(version[1])))), publish).check()
+    if asked is not None:
+        pod["metadata"]["annotations"] = {"sidecar.istio.io/nativeSidecar": asked}
+    injected = support.apply(pod, handler.handle(support.review(pod), engine=engine).answer)
+    assert kube_versions.problems({"apiVersion": "v1", "kind": "Pod", **injected}, version) == []
+    native = any("restartPolicy" in c for c in injected["spec"].get("initContainers", []))
+    assert native is (version >= (1, 29))
 
 
 # ---- Jobs and classic sidecars -------------------------------------------------------------
