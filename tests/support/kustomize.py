@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import functools
 import os
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -33,6 +34,7 @@ def built_kind(objects: tuple[dict[str, Any], ...], kind: str) -> dict[str, Any]
 
 @functools.cache
 def _build(target: Path, components: tuple[Path, ...]) -> tuple[dict[str, Any], ...]:
+    assert shutil.which("kubectl"), "kubectl (with its kustomize) is needed to build manifests/"
     with tempfile.TemporaryDirectory() as scratch:
         # kustomize refuses absolute paths in a kustomization.
         relative = functools.partial(os.path.relpath, start=scratch)
