@@ -9,6 +9,9 @@ Two ways to reach the injector:
 
 The certificate publisher applies the rendering whenever the CA bundle changes; `register`
 is the one-shot apply for start-up.
+
+The rendering follows the API server's version: `matchConditions` only for 1.28 and
+later (manifests/components/match-conditions adds the same to the manifest there).
 """
 
 from __future__ import annotations
@@ -31,6 +34,10 @@ SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
 # configuration's name, then by their order in it.
 NAMESPACE_WEBHOOK = "namespace.sidecar-injector.io"
 OBJECT_WEBHOOK = "object.sidecar-injector.io"
+# Webhook matchConditions: alpha and off by default in 1.27 (the API server drops them
+# silently), beta and on by default in 1.28, GA in 1.30. Older or unknown servers get
+# none: the in-process policy skips host-network and mirror Pods all the same.
+MATCH_CONDITIONS_SINCE = (1, 28)
 MATCH_CONDITIONS = (
     ("exclude-host-network", "!has(object.spec.hostNetwork) || object.spec.hostNetwork != true"),
     (
@@ -112,8 +119,10 @@ def _webhook(
     namespace_label: dict[str, Any],
     pod_label: dict[str, Any],
     excluded: list[str],
+    match_conditions: bool,
 ) -> dict[str, Any]:
     by_name = {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": excluded}
+    conditions = [{"name": n, "expression": e} for n, e in MATCH_CONDITIONS]
     return {
         "name": name,
         "clientConfig": client_config,
@@ -128,7 +137,7 @@ def _webhook(
                 "scope": "Namespaced",
             }
         ],
-        "matchConditions": [{"name": n, "expression": e} for n, e in MATCH_CONDITIONS],
+        **({"matchConditions": conditions} if match_conditions else {}),
         "admissionReviewVersions": ["v1", "v1beta1"],
         # An Event may be sent about a real call, never about a dry run.
         "sideEffects": "NoneOnDryRun",
@@ -147,12 +156,15 @@ def webhook_configuration(
     url: str | None,
     ca_bundle_pem: bytes,
     system_namespaces: Sequence[str] = SYSTEM_NAMESPACES,
+    server_version: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """The whole MutatingWebhookConfiguration: the manifest's two webhooks, calling
     `url` when given (else the Service `service` in `namespace`), trusting the PEM
-    bundle. Both webhooks exclude the system namespaces and `namespace`, ours."""
+    bundle. Both webhooks exclude the system namespaces and `namespace`, ours. With
+    matchConditions only for a `server_version` that has them on (None: not known)."""
     client_config = _client_config(url, service, namespace, ca_bundle_pem)
     excluded = list(dict.fromkeys([*system_namespaces, namespace]))
+    conditions = server_version is not None and server_version >= MATCH_CONDITIONS_SINCE
     label = names.NAMESPACE_INJECTION_LABEL
     by_namespace = _webhook(
         NAMESPACE_WEBHOOK,
@@ -160,6 +172,7 @@ def webhook_configuration(
         namespace_label={"key": label, "operator": "In", "values": ["enabled"]},
         pod_label={"key": names.INJECT, "operator": "NotIn", "values": ["false"]},
         excluded=excluded,
+        match_conditions=conditions,
     )
     by_object = _webhook(
         OBJECT_WEBHOOK,
@@ -167,6 +180,7 @@ def webhook_configuration(
         namespace_label={"key": label, "operator": "DoesNotExist"},
         pod_label={"key": names.INJECT, "operator": "In", "values": ["true"]},
         excluded=excluded,
+        match_conditions=conditions,
     )
     return {
         "apiVersion": "admissionregistration.k8s.io/v1",
@@ -176,16 +190,29 @@ def webhook_configuration(
     }
 
 
-def renderer(*, name: str, namespace: str, service: str, url: str | None) -> Render:
+def renderer(
+    *,
+    name: str,
+    namespace: str,
+    service: str,
+    url: str | None,
+    server_version: Callable[[], tuple[int, int] | None] = lambda: None,
+) -> Render:
     """`webhook_configuration` with everything but the CA bundle fixed: what the
-    certificate publisher calls with each new bundle."""
+    certificate publisher calls with each new bundle. `server_version` is asked at
+    each rendering, so the next apply after an upgrade to 1.28 has matchConditions."""
     check_name(name)
     if url is not None:
         check_webhook_url(url)
 
     def render(ca_bundle_pem: bytes) -> dict[str, Any]:
         return webhook_configuration(
-            name=name, namespace=namespace, service=service, url=url, ca_bundle_pem=ca_bundle_pem
+            name=name,
+            namespace=namespace,
+            service=service,
+            url=url,
+            ca_bundle_pem=ca_bundle_pem,
+            server_version=server_version(),
         )
 
     return render

@@ -98,16 +98,31 @@ def _init_args(annotations: Mapping[str, str], config: Config, problems: list[st
 def _native(
     annotations: Mapping[str, str], config: Config, supported: bool | None, warnings: list[str]
 ) -> bool:
+    wanted: bool | None = None
     if names.NATIVE_SIDECAR in annotations:
         try:
-            return grammar.parse_bool(annotations[names.NATIVE_SIDECAR])
+            wanted = grammar.parse_bool(annotations[names.NATIVE_SIDECAR])
         except grammar.GrammarError:
             shown = grammar.printable(annotations[names.NATIVE_SIDECAR])
             warnings.append(f"annotation {names.NATIVE_SIDECAR}={shown} is not a boolean; ignored")
-    if config.nativeSidecar == "auto":
+    if wanted is None and config.nativeSidecar != "auto":
+        wanted = config.nativeSidecar == "true"
+    if wanted is None:
         # Without a cluster to ask for its version, the classic sidecar is the safe choice.
         return bool(supported)
-    return config.nativeSidecar == "true"
+    if wanted and supported is False:
+        # An API server known to be older than 1.29 does not run native sidecars: 1.28
+        # drops the init container's restartPolicy (its gate is off), and the proxy would
+        # then block the Pod's start for ever. Unknown (None): the request is honoured.
+        warnings.append(NATIVE_REFUSED)
+        return False
+    return wanted
+
+
+NATIVE_REFUSED = (
+    "a native sidecar was asked for, but the API server is older than 1.29"
+    " and does not run them: the Pod gets a classic sidecar"
+)
 
 
 def owned_by_job(pod: Mapping[str, Any]) -> bool:

@@ -161,6 +161,12 @@ def test_configured_interception_defaults_are_used_and_annotations_override_them
         pytest.param("true", "false", None, True, False, id="pod-asks-native"),
         pytest.param("0", "true", None, False, False, id="pod-asks-classic"),
         pytest.param("maybe", "true", None, True, True, id="bad-annotation-falls-back"),
+        # A server known to be older than 1.29 would drop the init container's
+        # restartPolicy (1.28: gate off) or not know it: the proxy would never end.
+        pytest.param(None, "true", False, False, True, id="forced-on-an-old-server-is-classic"),
+        pytest.param("true", "auto", False, False, True, id="pod-asks-native-on-an-old-server"),
+        pytest.param("true", "false", True, True, False, id="pod-asks-native-on-a-new-server"),
+        pytest.param("false", "auto", False, False, False, id="pod-asks-classic-on-an-old-server"),
     ],
 )
 def test_native_sidecar_choice(
@@ -172,6 +178,7 @@ def test_native_sidecar_choice(
     )
     assert resolved.native is native
     assert bool(resolved.warnings) is warned
+    assert all(len(warning) <= 256 for warning in resolved.warnings)
 
 
 def test_pod_ports_and_app_containers_are_passed_to_the_proxy() -> None:

@@ -142,8 +142,13 @@ def test_in_a_cluster_the_renderer_is_the_manifests_service_configuration(
     features = wiring.cluster_features(kubeapi.Cluster(api), state, webhook_url=None)
     rendered = features.render(pem)
     expected = registration.webhook_configuration(
-        namespace="sidecar-injector", service="sidecar-injector", url=None, ca_bundle_pem=pem
+        namespace="sidecar-injector",
+        service="sidecar-injector",
+        url=None,
+        ca_bundle_pem=pem,
+        server_version=(1, 30),
     )
+    assert api.version_info == {"major": "1", "minor": "30"}
     assert rendered == expected
 
 
