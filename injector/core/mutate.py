@@ -63,7 +63,7 @@ def shape(pod: Mapping[str, Any]) -> tuple[bool, bool, bool, bool]:
 def sidecar_ops(
     pod: Mapping[str, Any],
     *,
-    init: dict[str, Any],
+    init: dict[str, Any] | None,
     proxy: dict[str, Any],
     volumes: list[dict[str, Any]],
     native: bool,
@@ -77,15 +77,18 @@ def sidecar_ops(
     spec = pod["spec"]
     ops: list[Operation] = []
     existing_init = spec.get("initContainers")
+    inits = [] if init is None else [init]  # a gateway has no init container
     if native:
-        sidecar = {**proxy, "restartPolicy": "Always"}
+        first = [*inits, {**proxy, "restartPolicy": "Always"}]
         if existing_init is None:
-            ops.append({"op": "add", "path": "/spec/initContainers", "value": [init, sidecar]})
+            ops.append({"op": "add", "path": "/spec/initContainers", "value": first})
         else:
-            ops.append({"op": "add", "path": "/spec/initContainers/0", "value": init})
-            ops.append({"op": "add", "path": "/spec/initContainers/1", "value": sidecar})
+            ops.extend(
+                {"op": "add", "path": f"/spec/initContainers/{index}", "value": item}
+                for index, item in enumerate(first)
+            )
     else:
-        _append(ops, "/spec/initContainers", existing_init, [init])
+        _append(ops, "/spec/initContainers", existing_init, inits)
         ops.append({"op": "add", "path": "/spec/containers/-", "value": proxy})
     _append(ops, "/spec/volumes", spec.get("volumes"), volumes)
     _annotations(ops, pod, annotations)
