@@ -7,6 +7,7 @@ selectors), and that no unknown key is present. The first problem found is raise
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
 from collections.abc import Mapping, Sequence
@@ -256,6 +257,12 @@ def _revision(top: _Reader, default: Config) -> tuple[str, tuple[str, ...]]:
     if revision in tags or len(set(tags)) != len(tags):
         raise ConfigError("tags must be distinct and differ from revision")
     return revision, tags
+
+
+def with_revision(config: Config, revision: str) -> Config:
+    """`config` serving another revision (the command line's --revision)."""
+    name, tags = _revision(_Reader({"revision": revision, "tags": list(config.tags)}, ""), config)
+    return dataclasses.replace(config, revision=name, tags=tags)
 
 
 def from_mapping(data: Any, *, base: Path = Path()) -> Config:

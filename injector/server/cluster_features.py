@@ -77,6 +77,8 @@ def cluster_features(
         namespace=namespace or config.injectorNamespace,
         service=config.certificates.service,
         url=webhook_url,
+        revision=config.revision,
+        tags=config.tags,
     )
     registered = None
     if ca_bundle_pem is not None:

@@ -132,6 +132,8 @@ def webhook_renderer(options: Options, cfg: config.Config) -> registration.Rende
         namespace=cfg.injectorNamespace,
         service=cfg.certificates.service,
         url=options.webhook_url,
+        revision=cfg.revision,
+        tags=cfg.tags,
     )
 
 

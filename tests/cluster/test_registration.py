@@ -62,6 +62,41 @@ def test_a_rendering_is_valid_for_kubernetes_in_strict_mode(pem: bytes, url: str
     kubernetes_validate.validate(_render(pem, url=url), KUBERNETES_VERSION, strict=True)
 
 
+def _selector(hook: dict[str, Any], part: str, key: str) -> dict[str, Any] | None:
+    found = [e for e in hook[part]["matchExpressions"] if e["key"] == key]
+    return found[0] if found else None
+
+
+@pytest.mark.parametrize(
+    ("revision", "tags", "names", "served"),
+    [
+        pytest.param("default", [], ["namespace", "object", "rev.namespace", "rev.object"],
+                     ["default"], id="default-revision"),
+        pytest.param("canary", [], ["rev.namespace", "rev.object"], ["canary"],
+                     id="revision-only-its-rev-entries"),
+        pytest.param("canary", ["prod"], ["rev.namespace", "rev.object"], ["canary", "prod"],
+                     id="tags-join-the-revision"),
+        pytest.param("canary", ["default"], ["namespace", "object", "rev.namespace",
+                     "rev.object"], ["canary", "default"], id="default-tag-adds-the-defaults"),
+    ],
+)  # fmt: skip
+def test_the_rendering_carries_istios_entries_for_the_revision_and_its_tags(
+    pem: bytes, revision: str, tags: list[str], names: list[str], served: list[str]
+) -> None:
+    rendered = _render(pem, revision=revision, tags=tags)
+    kubernetes_validate.validate(rendered, KUBERNETES_VERSION, strict=True)
+    hooks = {h["name"].removesuffix(".sidecar-injector.io"): h for h in rendered["webhooks"]}
+    assert list(hooks) == names
+    by_namespace = _selector(hooks["rev.namespace"], "namespaceSelector", "istio.io/rev")
+    by_pod = _selector(hooks["rev.object"], "objectSelector", "istio.io/rev")
+    assert by_namespace == {"key": "istio.io/rev", "operator": "In", "values": served}
+    assert by_pod == {"key": "istio.io/rev", "operator": "In", "values": served}
+    for hook in hooks.values():  # istio-injection wins over istio.io/rev (istio#41883)
+        injection = _selector(hook, "namespaceSelector", "istio-injection")
+        assert injection is not None
+        assert (injection["operator"] == "In") is (hook is hooks.get("namespace"))
+
+
 def test_a_url_rendering_calls_the_url_and_no_service(pem: bytes) -> None:
     for hook in _render(pem, url=URL)["webhooks"]:
         assert hook["clientConfig"]["url"] == URL
@@ -215,7 +250,8 @@ def test_register_server_side_applies_the_rendering_as_our_field_manager(pem: by
     assert call.content_type == "application/apply-patch+yaml"
     assert call.body == render(pem)
     stored = api.objects[WEBHOOKS]["sidecar-injector-dev"]
-    assert [h["clientConfig"]["url"] for h in stored["webhooks"]] == [URL, URL]
+    assert {h["clientConfig"]["url"] for h in stored["webhooks"]} == {URL}
+    assert len(stored["webhooks"]) == 4
 
 
 def test_register_twice_leaves_one_configuration_with_the_new_bundle(pem: bytes) -> None:
