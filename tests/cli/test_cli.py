@@ -49,7 +49,7 @@ def _run(
 
 
 KINDS = ["Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController",
-         "Job", "CronJob"]  # fmt: skip
+         "Job", "CronJob", "DeploymentConfig"]  # fmt: skip
 
 
 @pytest.mark.parametrize("kind", KINDS)
