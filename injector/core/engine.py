@@ -216,6 +216,12 @@ class Engine:
             warnings.append(overrides.job_warning(self.native_supported))
         values_key = template.key(resolved.values)
         rendered = template.render(resolved.values, key=values_key)
+        clashes = vocabulary.duplicates(
+            pod["spec"].get("volumes"), rendered["volumes"], rendered["proxy"].get("volumeMounts")
+        )
+        if clashes:
+            message = "cannot inject the sidecar: " + "; ".join(clashes)
+            return Outcome("denied", [policy.INVALID_ANNOTATION], warnings, message=message)
         status = self._status(template, rendered, resolved.native, effective)
         if _annotation_bytes(annotations) + len(names.STATUS) + len(status) > ANNOTATION_SIZE_LIMIT:
             return Outcome("skipped", [policy.ANNOTATIONS_FULL], warnings)

@@ -194,3 +194,17 @@ def collisions(
                 f" Pod or of {names.USER_VOLUME}"
             )
     return problems
+
+
+def duplicates(pod_volumes: Any, volumes: Any, mounts: Any) -> list[str]:
+    """Problems with what the Pod would be given: a volume name twice (a user volume
+    named like the custom bootstrap's), a mount path twice in the proxy. Kubernetes would
+    refuse such a Pod with a less helpful message."""
+    problems = []
+    names_seen = [v.get("name") for v in [*(pod_volumes or []), *volumes]]
+    for name in sorted({n for n in names_seen if names_seen.count(n) > 1}, key=str):
+        problems.append(f"annotation {names.USER_VOLUME}: volume {name} is defined twice")
+    paths = [m.get("mountPath") for m in mounts or []]
+    for path in sorted({p for p in paths if paths.count(p) > 1}, key=str):
+        problems.append(f"annotation {names.USER_VOLUME_MOUNT}: mount path {path} is used twice")
+    return problems

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from injector.core import config_file, names, overrides, vocabulary
+from injector.core.engine import Engine
 
 SPEC: dict[str, Any] = {"containers": [{"name": "app", "image": "app"}]}
 
@@ -183,3 +184,25 @@ def test_user_volume_names_are_checked_against_the_pod(spec: dict[str, Any], pro
     problems = vocabulary.collisions(values, spec, frozenset({"istio-data"}))
     assert len(problems) == 1
     assert problem in problems[0]
+
+
+@pytest.mark.parametrize(
+    ("annotations", "problem"),
+    [
+        pytest.param({names.USER_VOLUME: '{"custom-bootstrap-volume":{"emptyDir":{}}}',
+                      names.BOOTSTRAP_OVERRIDE: "cm"}, "defined twice", id="volume-name-twice"),
+        pytest.param({names.USER_VOLUME_MOUNT: '{"istio-data":{"mountPath":"/etc/istio/proxy"}}'},
+                     "mount path /etc/istio/proxy is used twice", id="mount-path-twice"),
+        pytest.param({names.USER_VOLUME: '{"istio-envoy":{"emptyDir":{}}}'}, "already exists",
+                     id="volume-named-like-an-injected-one"),
+        pytest.param({names.USER_VOLUME_MOUNT: '{"nowhere":{"mountPath":"/x"}}'},
+                     "names no volume", id="mount-of-no-volume"),
+    ],
+)  # fmt: skip
+def test_a_pod_kubernetes_would_refuse_is_denied_naming_the_annotation(
+    engine: Engine, annotations: dict[str, str], problem: str
+) -> None:
+    pod = {"metadata": {"annotations": annotations}, "spec": SPEC}
+    outcome = engine.inject(pod, namespace="shop", ns=None)
+    assert outcome.result == "denied"
+    assert problem in (outcome.message or "")
