@@ -232,6 +232,7 @@ class Engine:
             volumes=rendered["volumes"],
             native=resolved.native,
             annotations={names.STATUS: status},
+            sysctls=rendered["sysctls"],
         )
         shape = (id(template), values_key, resolved.native, status, *mutate.shape(pod))
         return Outcome(

@@ -48,16 +48,41 @@ def _annotations(ops: list[Operation], pod: Mapping[str, Any], added: Mapping[st
         ops.append({"op": "add", "path": f"/metadata/annotations/{escape(key)}", "value": value})
 
 
-def shape(pod: Mapping[str, Any]) -> tuple[bool, bool, bool, bool]:
-    """What `sidecar_ops` looks at in the Pod: which parents are missing. Two Pods with
-    the same shape get the same operations for the same sidecar."""
+def shape(pod: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What `sidecar_ops` looks at in the Pod: which parents are missing, and the
+    sysctls it has. Two Pods with the same shape get the same operations for the same
+    sidecar."""
     metadata, spec = pod.get("metadata"), pod["spec"]
+    context = spec.get("securityContext")
     return (
         metadata is None,
         metadata is None or metadata.get("annotations") is None,
         spec.get("initContainers") is None,
         spec.get("volumes") is None,
+        context is None,
+        repr((context or {}).get("sysctls")),
     )
+
+
+def _sysctls(ops: list[Operation], spec: Mapping[str, Any], sysctls: list[Any]) -> None:
+    """Add the sysctls the Pod does not set yet. (Istio's gateway template replaces the
+    Pod's whole list; adding by name keeps what the Pod chose.)"""
+    if not sysctls:
+        return
+    context = spec.get("securityContext")
+    if context is None:
+        ops.append({"op": "add", "path": "/spec/securityContext", "value": {"sysctls": sysctls}})
+        return
+    present = context.get("sysctls")
+    if present is None:
+        ops.append({"op": "add", "path": "/spec/securityContext/sysctls", "value": sysctls})
+    elif isinstance(present, list):
+        have = {item.get("name") for item in present if isinstance(item, dict)}
+        ops.extend(
+            {"op": "add", "path": "/spec/securityContext/sysctls/-", "value": item}
+            for item in sysctls
+            if item.get("name") not in have
+        )
 
 
 def sidecar_ops(
@@ -68,6 +93,7 @@ def sidecar_ops(
     volumes: list[dict[str, Any]],
     native: bool,
     annotations: Mapping[str, str],
+    sysctls: list[Any] | None = None,
 ) -> list[Operation]:
     """Operations that add the rendered containers, volumes and annotations to `pod`.
 
@@ -91,5 +117,6 @@ def sidecar_ops(
         _append(ops, "/spec/initContainers", existing_init, inits)
         ops.append({"op": "add", "path": "/spec/containers/-", "value": proxy})
     _append(ops, "/spec/volumes", spec.get("volumes"), volumes)
+    _sysctls(ops, spec, sysctls or [])
     _annotations(ops, pod, annotations)
     return ops

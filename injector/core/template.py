@@ -145,7 +145,7 @@ class Template:
         return orjson.dumps(values, option=orjson.OPT_SORT_KEYS)
 
     def render(self, values: Values, *, key: bytes | None = None) -> dict[str, Any]:
-        """Return {"initContainer", "proxy", "volumes"} for one Pod's values."""
+        """Return {"initContainer", "proxy", "volumes", "sysctls"} for one Pod's values."""
         key = key or self.key(values)
         found = self._cache.get(key)
         if found is None:
@@ -154,6 +154,7 @@ class Template:
                 "initContainer": (spec.get("initContainers") or [None])[0],
                 "proxy": spec["containers"][0],
                 "volumes": spec.get("volumes") or [],
+                "sysctls": (spec.get("securityContext") or {}).get("sysctls") or [],
             }
             if len(self._cache) >= RENDER_CACHE_SIZE:
                 self._cache.clear()
@@ -180,9 +181,13 @@ def parse(text: str, where: str) -> Template:
     if not isinstance(data, dict) or set(data) != {"spec"} or not isinstance(data["spec"], dict):
         raise TemplateError(f"{where}: the template must be a mapping with only a spec")
     spec = data["spec"]
-    extra = set(spec) - {"initContainers", "containers", "volumes"}
+    extra = set(spec) - {"initContainers", "containers", "volumes", "securityContext"}
     if extra:
         raise TemplateError(f"{where}: spec.{sorted(extra)[0]} cannot be injected")
+    context = spec.get("securityContext", {})
+    if not isinstance(context, dict) or set(context) - {"sysctls"}:
+        # Only sysctls, which are added by name: nothing of the Pod's is replaced.
+        raise TemplateError(f"{where}: spec.securityContext may only hold sysctls")
     proxy = _single_container(spec, "containers", where)
     init = _single_container(spec, "initContainers", where) if "initContainers" in spec else None
     volumes = spec.get("volumes") or []

@@ -43,7 +43,8 @@ def test_a_hostile_value_stays_one_string() -> None:
     hostile = 'x"\n  - name: injected\n    image: "busybox\n    securityContext: {privileged: true}'
     rendered = template.parse(GOOD, "good").render({**VALUES, "proxy.image": hostile})
     assert rendered["proxy"]["image"] == hostile
-    assert list(rendered) == ["initContainer", "proxy", "volumes"]
+    assert list(rendered) == ["initContainer", "proxy", "volumes", "sysctls"]
+    assert rendered["sysctls"] == []
     assert set(rendered["proxy"]) == {"name", "image", "args", "env"}
 
 
@@ -136,6 +137,12 @@ def test_a_splice_item_stands_for_the_items_of_its_list(
     assert [e["name"] for e in rendered["proxy"]["env"]] == names
     assert rendered["initContainer"] is None
     assert "readinessProbe" not in rendered["proxy"]
+
+
+def test_a_template_may_add_sysctls_and_nothing_else_of_the_pods_security_context() -> None:
+    bad = SPLICING.replace("spec:\n", "spec:\n  securityContext: {runAsUser: 0}\n", 1)
+    with pytest.raises(template.TemplateError, match="only hold sysctls"):
+        template.parse(bad, "bad")
 
 
 def test_a_splice_of_an_unknown_placeholder_is_refused() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import jsonpatch
 import pytest
 
 from injector.core.engine import Engine
@@ -17,14 +18,12 @@ def _pod(templates: str) -> dict[str, Any]:
 
 
 def _added(engine: Engine, templates: str) -> list[str]:
-    outcome = engine.inject(_pod(templates), namespace="shop", ns=None)
+    pod = _pod(templates)
+    outcome = engine.inject(pod, namespace="shop", ns=None)
     assert outcome.result == "injected", outcome.message
-    ops = outcome.ops or []
-    return [op["value"]["name"] for op in ops if op["path"].startswith("/spec/")
-            and isinstance(op["value"], dict)] + [
-        item["name"] for op in ops if isinstance(op["value"], list) for item in op["value"]
-        if isinstance(item, dict) and "image" in item
-    ]  # fmt: skip
+    spec = jsonpatch.apply_patch(pod, outcome.ops or [])["spec"]
+    containers = [*spec.get("initContainers", []), *spec["containers"]]
+    return [c["name"] for c in containers if c["name"] != "app"]
 
 
 @pytest.mark.parametrize(
@@ -63,3 +62,36 @@ def test_an_unusable_selection_is_denied_naming_it(
     assert outcome.result == "denied"
     assert "inject.istio.io/templates" in (outcome.message or "")
     assert message in (outcome.message or "")
+
+
+UNPRIVILEGED_PORTS = {"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"}
+
+
+@pytest.mark.parametrize(
+    ("context", "expected"),
+    [
+        pytest.param(None, [UNPRIVILEGED_PORTS], id="no-security-context"),
+        pytest.param({"runAsUser": 5}, [UNPRIVILEGED_PORTS], id="no-sysctls"),
+        pytest.param({"sysctls": [{"name": "kernel.shm_rmid_forced", "value": "1"}]},
+                     [{"name": "kernel.shm_rmid_forced", "value": "1"}, UNPRIVILEGED_PORTS],
+                     id="other-sysctls-kept"),
+        pytest.param({"sysctls": [{"name": UNPRIVILEGED_PORTS["name"], "value": "80"}]},
+                     [{"name": UNPRIVILEGED_PORTS["name"], "value": "80"}],
+                     id="the-pods-own-value-wins"),
+    ],
+)  # fmt: skip
+def test_a_gateway_may_bind_low_ports_without_losing_the_pods_sysctls(
+    engine: Engine, context: dict[str, Any] | None, expected: list[dict[str, str]]
+) -> None:
+    pod = _pod("gateway")
+    if context is not None:
+        pod["spec"]["securityContext"] = context
+    outcome = engine.inject(pod, namespace="shop", ns=None)
+    assert outcome.result == "injected"
+    patched = jsonpatch.apply_patch(pod, outcome.ops or [])
+    assert patched["spec"]["securityContext"]["sysctls"] == expected
+
+
+def test_the_sidecar_template_leaves_the_pods_security_context_alone(engine: Engine) -> None:
+    outcome = engine.inject(_pod("sidecar"), namespace="shop", ns=None)
+    assert not any("securityContext" in op["path"] for op in outcome.ops or [])
