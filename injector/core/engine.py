@@ -15,7 +15,6 @@ from typing import Any, Literal
 import orjson
 
 from injector.core import (
-    grammar,
     mutate,
     names,
     overrides,
@@ -278,21 +277,10 @@ class Engine:
 
     def _template(self, annotations: Mapping[str, str]) -> Template:
         """The template the Pod names in inject.istio.io/templates (else `sidecar`)."""
-        if names.TEMPLATES not in annotations:
-            return self.template
-        text = annotations[names.TEMPLATES]
-        chosen = list(dict.fromkeys(n.strip(" ") for n in text.split(",") if n.strip(" ")))
-        unknown = [n for n in chosen if n not in self.template.named]
-        if unknown:
-            known = ", ".join(sorted(self.template.named))
-            shown = grammar.printable(unknown[0])
-            raise overrides.Refused(
-                [f"annotation {names.TEMPLATES}: no template named {shown} (have {known})"]
-            )
-        if len(chosen) != 1:
-            # Istio merges several templates over each other; one is all this injector renders.
-            raise overrides.Refused([f"annotation {names.TEMPLATES} must name one template"])
-        return self.template.named[chosen[0]]
+        try:
+            return self.template.select(annotations.get(names.TEMPLATES))
+        except ValueError as err:
+            raise overrides.Refused([f"annotation {names.TEMPLATES}: {err}"]) from None
 
     def _status(
         self, template: Template, rendered: Mapping[str, Any], native: bool,

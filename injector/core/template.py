@@ -144,6 +144,21 @@ class Template:
         """Equal for equal values: what renders are remembered by."""
         return orjson.dumps(values, option=orjson.OPT_SORT_KEYS)
 
+    def select(self, names: str | None) -> Template:
+        """The template a Pod names (a comma list; None: this one); ValueError when a name
+        is unknown. Istio merges several templates over each other; one is all this
+        injector renders, so several different names are refused too."""
+        if names is None:
+            return self
+        chosen = list(dict.fromkeys(n.strip(" ") for n in names.split(",") if n.strip(" ")))
+        unknown = [n for n in chosen if n not in self.named]
+        if unknown:
+            shown = repr(unknown[0][:40])
+            raise ValueError(f"no template named {shown} (have {', '.join(sorted(self.named))})")
+        if len(chosen) != 1:
+            raise ValueError("must name one template")
+        return self.named[chosen[0]]
+
     def render(self, values: Values, *, key: bytes | None = None) -> dict[str, Any]:
         """Return {"initContainer", "proxy", "volumes", "sysctls"} for one Pod's values."""
         key = key or self.key(values)
