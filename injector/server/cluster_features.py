@@ -78,6 +78,8 @@ def cluster_features(
         service=config.certificates.service,
         url=webhook_url,
         server_version=KnownVersion(cluster),
+        revision=config.revision,
+        tags=config.tags,
     )
     registered = None
     if ca_bundle_pem is not None:

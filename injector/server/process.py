@@ -137,6 +137,8 @@ def webhook_renderer(
         service=cfg.certificates.service,
         url=options.webhook_url,
         server_version=KnownVersion(cluster),
+        revision=cfg.revision,
+        tags=cfg.tags,
     )
 
 

@@ -96,7 +96,8 @@ def test_match_conditions_are_sent_only_to_a_server_that_has_them_on(
     pem: bytes, version: tuple[int, int] | None, conditions: bool
 ) -> None:
     hooks = _render(pem, server_version=version)["webhooks"]
-    assert ["matchConditions" in hook for hook in hooks] == [conditions, conditions]
+    assert ["matchConditions" in hook for hook in hooks] == [conditions] * len(hooks)
+    assert len(hooks) == 4
 
 
 @pytest.mark.parametrize("url", [pytest.param(None, id="service"), pytest.param(URL, id="url")])
@@ -161,6 +162,41 @@ def test_the_ca_bundle_is_the_base64_of_the_whole_pem_bundle(pem: bytes) -> None
     bundle = pem + issuing.new_ca(name="next-ca").cert_pem
     for hook in _render(bundle)["webhooks"]:
         assert base64.b64decode(hook["clientConfig"]["caBundle"], validate=True) == bundle
+
+
+def _selector(hook: dict[str, Any], part: str, key: str) -> dict[str, Any] | None:
+    found = [e for e in hook[part]["matchExpressions"] if e["key"] == key]
+    return found[0] if found else None
+
+
+@pytest.mark.parametrize(
+    ("revision", "tags", "names", "served"),
+    [
+        pytest.param("default", [], ["namespace", "object", "rev.namespace", "rev.object"],
+                     ["default"], id="default-revision"),
+        pytest.param("canary", [], ["rev.namespace", "rev.object"], ["canary"],
+                     id="revision-only-its-rev-entries"),
+        pytest.param("canary", ["prod"], ["rev.namespace", "rev.object"], ["canary", "prod"],
+                     id="tags-join-the-revision"),
+        pytest.param("canary", ["default"], ["namespace", "object", "rev.namespace",
+                     "rev.object"], ["canary", "default"], id="default-tag-adds-the-defaults"),
+    ],
+)  # fmt: skip
+def test_the_rendering_carries_istios_entries_for_the_revision_and_its_tags(
+    pem: bytes, revision: str, tags: list[str], names: list[str], served: list[str]
+) -> None:
+    rendered = _render(pem, revision=revision, tags=tags)
+    assert kube_versions.problems(rendered, (1, 25)) == []
+    hooks = {h["name"].removesuffix(".sidecar-injector.io"): h for h in rendered["webhooks"]}
+    assert list(hooks) == names
+    by_namespace = _selector(hooks["rev.namespace"], "namespaceSelector", "istio.io/rev")
+    by_pod = _selector(hooks["rev.object"], "objectSelector", "istio.io/rev")
+    assert by_namespace == {"key": "istio.io/rev", "operator": "In", "values": served}
+    assert by_pod == {"key": "istio.io/rev", "operator": "In", "values": served}
+    for hook in hooks.values():  # istio-injection wins over istio.io/rev (istio#41883)
+        injection = _selector(hook, "namespaceSelector", "istio-injection")
+        assert injection is not None
+        assert (injection["operator"] == "In") is (hook is hooks.get("namespace"))
 
 
 def test_a_url_rendering_calls_the_url_and_no_service(pem: bytes) -> None:
@@ -322,7 +358,8 @@ def test_register_server_side_applies_the_rendering_as_our_field_manager(pem: by
     assert call.content_type == "application/apply-patch+yaml"
     assert call.body == render(pem)
     stored = api.objects[WEBHOOKS]["sidecar-injector-dev"]
-    assert [h["clientConfig"]["url"] for h in stored["webhooks"]] == [URL, URL]
+    assert {h["clientConfig"]["url"] for h in stored["webhooks"]} == {URL}
+    assert len(stored["webhooks"]) == 4
 
 
 def test_register_twice_leaves_one_configuration_with_the_new_bundle(pem: bytes) -> None:
@@ -377,7 +414,7 @@ def test_register_sends_match_conditions_only_to_a_server_that_has_them_on(
     )  # fmt: skip
     registration.register(cluster, render, pem)
     (call,) = api.calls_to("PATCH", WEBHOOKS)
-    assert ["matchConditions" in hook for hook in call.body["webhooks"]] == [conditions] * 2
+    assert ["matchConditions" in hook for hook in call.body["webhooks"]] == [conditions] * 4
 
 
 def test_a_renderer_without_a_known_version_sends_no_match_conditions(pem: bytes) -> None:

@@ -130,9 +130,23 @@ def test_guaranteed_qos_detection(spec: dict[str, Any], guaranteed: bool) -> Non
     assert proxy_resources.is_guaranteed(spec) is guaranteed
 
 
-def test_excluded_inbound_ports_follow_the_proxys_own() -> None:
-    args = _resolve({names.EXCLUDE_INBOUND_PORTS: "9000,15020"}).values["init.args"]
-    assert args[args.index("-d") + 1] == "15090,15021,15020,9000"
+@pytest.mark.parametrize(
+    ("annotations", "excluded"),
+    [
+        pytest.param({names.EXCLUDE_INBOUND_PORTS: "9000,15020"}, "15090,15021,9000,15020",
+                     id="status-port-listed-once"),
+        pytest.param({names.EXCLUDE_INBOUND_PORTS: "4,5,6"}, "15090,15021,4,5,6,15020",
+                     id="status-port-after-the-pods-own"),
+        pytest.param({names.STATUS_PORT: "123"}, "15090,15021,123", id="status-port-annotation"),
+        pytest.param({names.STATUS_PORT: "0"}, "15090,15021", id="status-port-off"),
+    ],
+)  # fmt: skip
+def test_excluded_inbound_ports_follow_istios_order(
+    annotations: dict[str, str], excluded: str
+) -> None:
+    # Istio 1.20.8: 15090,15021, then the Pod's exclusions, then the status port.
+    args = _resolve(annotations).values["init.args"]
+    assert args[args.index("-d") + 1] == excluded
 
 
 def test_init_arguments_default_to_capturing_everything() -> None:

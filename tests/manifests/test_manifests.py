@@ -29,7 +29,12 @@ KUSTOMIZATION = MANIFESTS / "kustomization.yaml"
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 
-WEBHOOK_NAMES = ("namespace.sidecar-injector.io", "object.sidecar-injector.io")
+WEBHOOK_NAMES = (
+    "namespace.sidecar-injector.io",
+    "object.sidecar-injector.io",
+    "rev.namespace.sidecar-injector.io",
+    "rev.object.sidecar-injector.io",
+)
 SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
 CERT_SECRET = "sidecar-injector-certs"
 LEADER_LEASE = "sidecar-injector-leader"
@@ -376,7 +381,7 @@ def test_the_configured_templates_are_where_the_image_puts_them(
 # ---- MutatingWebhookConfiguration ---------------------------------------------------
 
 
-def test_the_webhook_configuration_has_the_two_opt_in_webhooks(
+def test_the_webhook_configuration_has_the_four_opt_in_webhooks(
     objects: dict[str, dict[str, Any]],
 ) -> None:
     names = [hook["name"] for hook in objects["MutatingWebhookConfiguration"]["webhooks"]]

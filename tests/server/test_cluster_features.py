@@ -160,7 +160,11 @@ def test_the_renderer_excludes_the_namespace_the_injector_runs_in(
     )
     for hook in features.render(pem)["webhooks"]:
         assert hook["clientConfig"]["service"]["namespace"] == "mesh-system"
-        excluded = hook["namespaceSelector"]["matchExpressions"][1]["values"]
+        (excluded,) = [
+            e["values"]
+            for e in hook["namespaceSelector"]["matchExpressions"]
+            if e["key"] == "kubernetes.io/metadata.name"
+        ]
         assert "mesh-system" in excluded and "sidecar-injector" not in excluded
 
 

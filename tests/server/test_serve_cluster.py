@@ -36,7 +36,7 @@ def test_serve_with_a_webhook_url_registers_itself_and_injects_pods(tmp_path: Pa
     with servers.running(tmp_path, cluster=kubeapi.Cluster(api), register=True) as instance:
         registered = wait_until(lambda: _registered(api), 15, "the webhook configuration")
         url = f"{instance.url}/inject"
-        assert [h["clientConfig"]["url"] for h in registered["webhooks"]] == [url, url]
+        assert [h["clientConfig"]["url"] for h in registered["webhooks"]] == [url] * 4
         bundle = base64.b64decode(registered["webhooks"][0]["clientConfig"]["caBundle"])
         trust = ssl.create_default_context(cadata=bundle.decode())
         pod = {
@@ -69,7 +69,7 @@ def test_serve_registers_only_what_the_api_servers_version_has_on(
     api = FakeApi(version=("1", minor))
     with servers.running(tmp_path, cluster=kubeapi.Cluster(api), register=True):
         registered = wait_until(lambda: _registered(api), 15, "the webhook configuration")
-    assert ["matchConditions" in h for h in registered["webhooks"]] == [conditions] * 2
+    assert ["matchConditions" in h for h in registered["webhooks"]] == [conditions] * 4
     assert kube_versions.problems(registered, (1, int(minor))) == []
 
 
