@@ -61,6 +61,11 @@ class Mesh:
     caAddress: str = "istiod.istio-system.svc:15012"
     clusterId: str = "Kubernetes"
     trustDomain: str = "cluster.local"
+    # Istio 1.20.8 mesh behaviour (meshConfig.enablePrometheusMerge, the injector's
+    # rewriteAppHTTPProbe, values.global.proxy.holdApplicationUntilProxyStarts).
+    enablePrometheusMerge: bool = True
+    rewriteAppHTTPProbers: bool = True
+    holdApplicationUntilProxyStarts: bool = False
 
 
 @dataclass(frozen=True)

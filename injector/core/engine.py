@@ -14,7 +14,18 @@ from typing import Any, Literal
 
 import orjson
 
-from injector.core import mutate, names, overrides, policy, proxy_resources, review
+from injector.core import (
+    declared,
+    names,
+    overrides,
+    patch,
+    policy,
+    proxy_config,
+    proxy_resources,
+    review,
+    sidecar_pod,
+    workload_identity,
+)
 from injector.core.config import Config
 from injector.core.template import Template
 
@@ -37,7 +48,7 @@ class Outcome:
     result: Result
     reasons: list[str]
     warnings: list[str] = field(default_factory=list)
-    ops: list[mutate.Operation] | None = None
+    ops: list[patch.Operation] | None = None
     message: str | None = None
     # `ops` encoded for the AdmissionResponse (base64 of the JSON), when injected.
     patch: str | None = None
@@ -129,17 +140,24 @@ class Engine:
         self.injected = policy.Injected(
             containers=frozenset({template.proxy_name, template.init_name}),
             volumes=frozenset(template.volume_names),
+            declarable=frozenset({names.PROXY_CONTAINER}),
+            declarable_init=frozenset({names.INIT_CONTAINER}),
         )
         # Whether the API server runs native sidecars; None until a cluster says so.
         self.native_supported: bool | None = None
         # Settings by (shaping annotations, Guaranteed QoS): the Pods of one workload
         # share them, so most reviews skip the quantity and list parsing.
         self._settings: dict[tuple[Any, ...], overrides.Settings] = {}
-        self._patches: dict[tuple[Any, ...], str] = {}
         self._outcomes: dict[bytes, Outcome] = {}
 
     def inject(
-        self, pod: Any, *, namespace: str, ns: policy.Namespace | None, remember: bool = True
+        self,
+        pod: Any,
+        *,
+        namespace: str,
+        ns: policy.Namespace | None,
+        remember: bool = True,
+        workload: workload_identity.Workload | None = None,
     ) -> Outcome:
         """Decide and, when injecting, return the patch for one Pod.
 
@@ -147,19 +165,27 @@ class Engine:
         name or uid yet), so outcomes are remembered by everything they depend on: the
         Pod's content, the namespace as known, and whether sidecars can be native.
         `remember=False` skips that for a Pod known to be too large to be worth it.
+        `workload` is the Pod's workload when it is known (offline); the webhook works it
+        out from the Pod's controller.
         """
-        key = self._memo_key(pod, namespace, ns) if remember else None
+        key = self._memo_key(pod, namespace, ns, workload) if remember else None
         found = self._outcomes.get(key) if key is not None else None
         if found is not None:
             return found.copy()
-        outcome = self._inject(pod, namespace=namespace, ns=ns)
+        outcome = self._inject(pod, namespace=namespace, ns=ns, workload=workload)
         if key is not None:
             if len(self._outcomes) >= OUTCOME_CACHE_SIZE:
                 self._outcomes.clear()
             self._outcomes[key] = outcome.copy()
         return outcome
 
-    def _memo_key(self, pod: Any, namespace: str, ns: policy.Namespace | None) -> Any:
+    def _memo_key(
+        self,
+        pod: Any,
+        namespace: str,
+        ns: policy.Namespace | None,
+        workload: workload_identity.Workload | None,
+    ) -> Any:
         """A digest of what an outcome depends on, or None when the Pod is too big to be
         worth remembering (or cannot be serialized again)."""
         try:
@@ -171,20 +197,28 @@ class Engine:
         known = None if ns is None else (
             ns.name, sorted(ns.labels.items()), sorted(ns.annotations.items())
         )  # fmt: skip
-        context = orjson.dumps([namespace, known, self.native_supported])
+        named = None if workload is None else [workload.name, workload.kind, workload.api_version]
+        context = orjson.dumps([namespace, known, self.native_supported, named])
         return hashlib.blake2b(content + b"\0" + context, digest_size=16).digest()
 
-    def _inject(self, pod: Any, *, namespace: str, ns: policy.Namespace | None) -> Outcome:
+    def _inject(
+        self,
+        pod: Any,
+        *,
+        namespace: str,
+        ns: policy.Namespace | None,
+        workload: workload_identity.Workload | None,
+    ) -> Outcome:
         problem = shape_problem(pod)
         if problem:
             return Outcome("denied", [policy.MALFORMED_POD], message=f"cannot inject: {problem}")
         decision = policy.decide(
             pod, namespace=namespace, ns=ns, config=self.config, injected=self.injected
         )
-        if not decision.inject:
-            return Outcome("skipped", decision.reasons, decision.warnings)
         annotations = (pod.get("metadata") or {}).get("annotations") or {}
         effective = self._effective_annotations(annotations, ns)
+        if not decision.inject and decision.reasons != [policy.ALREADY_INJECTED]:
+            return Outcome("skipped", decision.reasons, decision.warnings)
         try:
             resolved = overrides.resolve(
                 pod["spec"],
@@ -193,42 +227,61 @@ class Engine:
                 native_supported=self.native_supported,
                 shared=self._shared_settings(pod["spec"], effective),
             )
+            config, problem = proxy_config.problem(annotations)
+            if problem:
+                raise overrides.Refused([problem])
         except overrides.Refused as refused:
+            if not decision.inject:
+                return Outcome("skipped", decision.reasons, decision.warnings)
             message = "cannot inject the sidecar: " + "; ".join(refused.problems)
             return Outcome(
                 "denied", [policy.INVALID_ANNOTATION], decision.warnings, message=message
             )
+        if not decision.inject:
+            return self._reinvoked(pod, decision, resolved, effective)
         warnings = decision.warnings + resolved.warnings
         if not resolved.native and overrides.owned_by_job(pod):
             warnings.append(overrides.job_warning(self.native_supported))
-        status = self._status(resolved.native, effective)
+        status = self._status(resolved.native, effective, pod["spec"])
         if _annotation_bytes(annotations) + len(names.STATUS) + len(status) > ANNOTATION_SIZE_LIMIT:
             return Outcome("skipped", [policy.ANNOTATIONS_FULL], warnings)
-        values_key = self.template.key(resolved.values)
-        rendered = self.template.render(resolved.values, key=values_key)
-        ops = mutate.sidecar_ops(
-            pod,
-            init=rendered["initContainer"],
+        rendered = self.template.render(resolved.values)
+        sidecar = sidecar_pod.Sidecar(
             proxy=rendered["proxy"],
+            init=rendered["initContainer"],
             volumes=rendered["volumes"],
             native=resolved.native,
-            annotations={names.STATUS: status},
+            values=resolved.values,
+            status=status,
+            workload=workload or workload_identity.of_pod(pod),
+            namespace=namespace,
+            proxy_config=config,
         )
-        shape = (values_key, resolved.native, status, *mutate.shape(pod))
+        ops = patch.diff(pod, sidecar_pod.build(pod, sidecar, self.config))
         return Outcome(
-            "injected", decision.reasons, warnings, ops=ops, patch=self._encode(shape, ops)
+            "injected", decision.reasons, warnings, ops=ops, patch=review.encode_patch(ops)
         )
 
-    def _encode(self, shape: tuple[Any, ...], ops: list[mutate.Operation]) -> str:
-        """The encoded patch, shared by every Pod with the same shape and sidecar: the
-        Pods of one workload differ in names, not in what is added to them."""
-        found = self._patches.get(shape)
-        if found is None:
-            found = review.encode_patch(ops)
-            if len(self._patches) >= SETTINGS_CACHE_SIZE:
-                self._patches.clear()
-            self._patches[shape] = found
-        return found
+    def _reinvoked(
+        self,
+        pod: Any,
+        decision: policy.Decision,
+        resolved: overrides.Resolved,
+        annotations: dict[str, str],
+    ) -> Outcome:
+        """An injected Pod seen again: patched only to cover app containers added since."""
+        again = sidecar_pod.reinvoke(
+            pod,
+            annotations=annotations,
+            default=self.config.mesh.rewriteAppHTTPProbers,
+            status_port=int(resolved.values.get("proxy.statusPort", 15020)),
+        )
+        if again is None:
+            return Outcome("skipped", decision.reasons, decision.warnings)
+        ops = patch.diff(pod, again)
+        return Outcome(
+            "injected", decision.reasons, decision.warnings, ops=ops, patch=review.encode_patch(ops)
+        )
 
     def _shared_settings(
         self, spec: Mapping[str, Any], annotations: Mapping[str, str]
@@ -256,8 +309,10 @@ class Engine:
         }
         return {**inherited, **annotations}
 
-    def _status(self, native: bool, effective: Mapping[str, str]) -> str:
+    def _status(self, native: bool, effective: Mapping[str, str], spec: Mapping[str, Any]) -> str:
         template = self.template
+        present = {c.get("name") for key in ("containers", "initContainers")
+                   for c in spec.get(key) or []}  # fmt: skip
         proxy_in_init = [template.init_name, template.proxy_name]
         status = {
             "initContainers": proxy_in_init if native else [template.init_name],
@@ -269,4 +324,8 @@ class Engine:
             "native": native,
             "values": {k: effective[k] for k in names.INHERITABLE_ANNOTATIONS if k in effective},
         }
+        merged = sorted(declared.DECLARABLE.intersection(present))
+        if merged:
+            # What the Pod declared itself, merged over the injected containers.
+            status["declared"] = merged
         return orjson.dumps(status).decode()

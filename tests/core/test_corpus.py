@@ -62,8 +62,9 @@ CASES = {
     "annotations-200KiB": Case(_pad_annotations(200 * 1024), "injected", "namespace_selector_trusted"),
     "annotations-255.9KiB": Case(_pad_annotations(256 * 1024 - 100), "skipped", "annotation_size_limit", "256 KiB"),
     # Names and ports that collide with what is injected.
-    "container-named-istio-proxy": Case(lambda p: p["spec"]["containers"].append({"name": "istio-proxy", "image": "x"}), "skipped", "container_name_conflict", "named like an injected one"),
-    "init-container-named-istio-init": Case(_spec(initContainers=[{"name": "istio-init", "image": "x"}]), "skipped", "container_name_conflict", "named like an injected one"),
+    # A declared istio-proxy/istio-init is merged over the injected one, not a conflict.
+    "container-named-istio-proxy": Case(lambda p: p["spec"]["containers"].append({"name": "istio-proxy", "image": "x"}), "injected", "namespace_selector_trusted"),
+    "init-container-named-istio-init": Case(_spec(initContainers=[{"name": "istio-init", "image": "x"}]), "injected", "namespace_selector_trusted"),
     "volume-named-istio-data": Case(_spec(volumes=[{"name": "istio-data", "emptyDir": {}}]), "skipped", "volume_name_conflict", "volume named like"),
     "app-port-15001": Case(_container(ports=[{"containerPort": 15001}]), "skipped", "port_conflict", "port the proxy"),
     # The proxy's user id: iptables lets that user's traffic through unredirected.

@@ -120,10 +120,10 @@ def test_audit_annotations_carry_the_decision_and_every_reason(
 
 
 def test_a_skip_for_a_conflict_warns_the_user(engine: Engine, pod: dict[str, Any]) -> None:
-    pod["spec"]["containers"].append({"name": "istio-proxy", "image": "my-proxy"})
+    pod["spec"]["volumes"] = [{"name": "istio-data", "emptyDir": {}}]
     response = _handle(engine, support.review(pod)).answer["response"]
     assert response["allowed"] is True and "patch" not in response
-    assert any("named like an injected one" in w for w in response["warnings"])
+    assert any("volume named like an injected one" in w for w in response["warnings"])
 
 
 def test_a_plain_opt_out_does_not_warn(engine: Engine, pod: dict[str, Any]) -> None:

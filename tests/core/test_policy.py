@@ -190,3 +190,27 @@ def test_every_reason_code_has_a_sentence() -> None:
     }
     assert codes <= set(policy.SENTENCES), codes - set(policy.SENTENCES)
     assert len(codes) >= 20
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        pytest.param({"containers": [{"name": "istio-proxy", "image": "x", "ports": [
+            {"containerPort": 15090}], "securityContext": {"runAsUser": 1337}}]},
+            id="declared-proxy-with-its-port-and-uid"),
+        pytest.param({"containers": [{"name": "app", "image": "x"}],
+                      "initContainers": [{"name": "istio-init", "image": "x"}]},
+                     id="declared-init"),
+    ],
+)  # fmt: skip
+def test_a_declared_proxy_or_init_container_is_no_conflict(spec: dict[str, Any]) -> None:
+    injected = policy.Injected(
+        containers=INJECTED.containers,
+        volumes=INJECTED.volumes,
+        declarable=frozenset({"istio-proxy", "istio-init"}),
+    )
+    decision = policy.decide(
+        _pod(label="true", spec=spec), namespace="shop", ns=UNKNOWN,
+        config=config_file.from_mapping({}), injected=injected,
+    )  # fmt: skip
+    assert decision.inject, decision.reasons
