@@ -60,11 +60,14 @@ def _merge_map(base: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, A
     return merged
 
 
+def without_auto_image(declared: Mapping[str, Any]) -> dict[str, Any]:
+    """The declared container; `image: auto` (the configured image) leaves image unset."""
+    return {k: v for k, v in declared.items() if not (k == "image" and v == AUTO_IMAGE)}
+
+
 def merge(injected: Mapping[str, Any], declared: Mapping[str, Any]) -> dict[str, Any]:
     """The injected container with the declared one merged over it."""
-    if declared.get("image") == AUTO_IMAGE:
-        declared = {k: v for k, v in declared.items() if k != "image"}
-    return _merge_map(injected, declared)
+    return _merge_map(injected, without_auto_image(declared))
 
 
 def take(

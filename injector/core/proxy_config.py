@@ -65,7 +65,7 @@ def _metadata(value: Any) -> dict[str, str]:
         isinstance(k, str) and isinstance(v, str) for k, v in value.items()
     ):
         raise ProxyConfigError("must map names to string values")
-    return dict(value)
+    return dict(sorted(value.items()))  # protobuf JSON writes a map sorted by key
 
 
 _MATCHER_FIELDS = ("inclusionPrefixes", "inclusionSuffixes", "inclusionRegexps")

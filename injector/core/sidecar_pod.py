@@ -87,8 +87,8 @@ def _with_declared(
                 proxy = declared.merge(proxy, item)
             elif init is not None:
                 init = declared.merge(init, item)
-        found["containers"] += in_containers
-        found["initContainers"] += in_inits
+        found["containers"] += map(declared.without_auto_image, in_containers)
+        found["initContainers"] += map(declared.without_auto_image, in_inits)
     return containers, inits, proxy, init, found
 
 
