@@ -84,6 +84,8 @@ CASES = {
     "inject-yes": Case(_annotate(**{INJECT: "yes"}), "injected", "namespace_selector_trusted", "not a boolean"),
     # Quantities: strict grammar, refused with the annotation and the value named.
     "cpu-control-character": Case(_annotate(**{CPU: "100m\x07"}), "denied", "invalid_annotation", "proxyCPU='100m\\x07'"),
+    "proxy-config-unknown-field": Case(_annotate(**{"proxy.istio.io/config": "holdApplication: true"}), "denied", "invalid_annotation", "annotation proxy.istio.io/config: unknown"),
+    "proxy-config-wrong-type": Case(_annotate(**{"proxy.istio.io/config": "concurrency: '2'"}), "denied", "invalid_annotation", "proxy.istio.io/config: field concurrency"),
     "cpu-NaN": Case(_annotate(**{CPU: "NaN"}), "denied", "invalid_annotation", "proxyCPU='NaN'"),
     "cpu-underscore": Case(_annotate(**{CPU: "1_000"}), "denied", "invalid_annotation", "proxyCPU='1_000'"),
     "cpu-full-width": Case(_annotate(**{CPU: "１２"}), "denied", "invalid_annotation", "proxyCPU='１２'"),

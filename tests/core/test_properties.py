@@ -40,6 +40,9 @@ QUANTITY = st.sampled_from(
 )
 PORTS = st.sampled_from(["", "80", "80,443", "*", "abc", "70000", "80;443", "8080, 9090"])
 CIDRS = st.sampled_from(["", "*", "10.0.0.0/8", "10.0.0.0/33", "fd00::/8", "1.2.3.4"])
+PROXY_CONFIGS = st.sampled_from(
+    ["concurrency: 2", "holdApplicationUntilProxyStarts: true", "proxyMetadata: {A: b}", "x: 1"]
+)
 OUR_ANNOTATIONS = st.dictionaries(
     st.sampled_from(
         [
@@ -54,9 +57,11 @@ OUR_ANNOTATIONS = st.dictionaries(
             names.EXCLUDE_OUTBOUND_IP_RANGES,
             names.NATIVE_SIDECAR,
             names.INJECT,
+            names.REWRITE_PROBES,
+            names.PROXY_CONFIG,
         ]
     ),
-    st.one_of(QUANTITY, PORTS, CIDRS, SWITCH),
+    st.one_of(QUANTITY, PORTS, CIDRS, SWITCH, PROXY_CONFIGS),
     max_size=4,
 )
 
