@@ -6,9 +6,10 @@ an identity check skips those parts without comparing them. What is emitted:
 
 - labels and annotations: one `add`/`replace`/`remove` per key (keys escaped, RFC 6901),
   or the whole map when the Pod had none;
-- a list whose existing items are unchanged and in place: one `add` per appended item;
-- any other changed list or value (probes rewritten, the proxy moved first): one
-  `replace` of that whole field, which stays correct whatever changed inside it.
+- a list whose existing items stay in place (same name): the changed items diffed field
+  by field (a rewritten probe is one `replace`), one `add` per appended item;
+- any other changed list or value (the proxy moved first): one `replace` of that whole
+  field, which stays correct whatever changed inside it.
 
 `metadata.managedFields` is never diffed nor touched.
 """
@@ -22,6 +23,7 @@ Operation = dict[str, Any]
 
 _MAPS = frozenset({"labels", "annotations"})
 _SKIPPED = frozenset({"managedFields"})
+_ABSENT = object()
 
 
 def escape(key: str) -> str:
@@ -34,10 +36,18 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def _list(ops: list[Operation], path: str, old: list[Any], new: list[Any]) -> None:
-    if len(new) >= len(old) and all(_same(a, b) for a, b in zip(old, new, strict=False)):
-        ops.extend({"op": "add", "path": f"{path}/-", "value": item} for item in new[len(old) :])
-    else:
+    """Items kept in place are diffed field by field (a rewritten probe is one `replace`,
+    not the whole container list); appended items are added; anything else replaces."""
+    if len(new) < len(old) or not all(
+        a is b or (isinstance(a, dict) and isinstance(b, dict) and a.get("name") == b.get("name"))
+        for a, b in zip(old, new, strict=False)
+    ):
         ops.append({"op": "replace", "path": path, "value": new})
+        return
+    for index, (a, b) in enumerate(zip(old, new, strict=False)):
+        if a is not b:
+            _fields(ops, f"{path}/{index}", a, b)
+    ops.extend({"op": "add", "path": f"{path}/-", "value": item} for item in new[len(old) :])
 
 
 def _map(ops: list[Operation], path: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
@@ -54,16 +64,13 @@ def _fields(
 ) -> None:
     """One level of an object: per field add/remove, lists appended or replaced."""
     for key, value in new.items():
-        if key in _SKIPPED:
+        before = old.get(key, _ABSENT)
+        if before is value or key in _SKIPPED:
             continue
         where = f"{path}/{escape(key)}"
-        before = old.get(key)
-        if key not in old or (before is None and value is not None):
-            ops.append(
-                {"op": "add" if key not in old else "replace", "path": where, "value": value}
-            )
-        elif before is value:
-            continue
+        if before is _ABSENT or before is None:
+            op = "add" if before is _ABSENT else "replace"
+            ops.append({"op": op, "path": where, "value": value})
         elif key in _MAPS and isinstance(before, dict) and isinstance(value, dict):
             _map(ops, where, before, value)
         elif isinstance(before, list) and isinstance(value, list):

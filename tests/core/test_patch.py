@@ -34,7 +34,9 @@ def _edited(pod: dict[str, Any], **spec: Any) -> dict[str, Any]:
         pytest.param(_pod(), _edited(_pod(), containers=[SIDE, APP]), {"replace"},
                      id="moved-first"),
         pytest.param(_pod(), _edited(_pod(), containers=[{**APP, "image": "b"}, SIDE]),
-                     {"replace"}, id="existing-item-changed"),
+                     {"replace", "add"}, id="existing-item-changed"),
+        pytest.param(_pod(), _edited(_pod(), containers=[{**APP, "name": "b"}]),
+                     {"replace"}, id="existing-item-renamed"),
         pytest.param(_pod(), _edited(_pod(), volumes=[{"name": "v"}]), {"add"}, id="new-field"),
         pytest.param(_pod(volumes=None), _edited(_pod(), volumes=[{"name": "v"}]), {"replace"},
                      id="null-field-filled"),
@@ -71,3 +73,12 @@ def test_managed_fields_are_never_touched() -> None:
 def test_an_unchanged_copy_gives_no_operations() -> None:
     pod = _pod(volumes=[{"name": "v"}])
     assert patch.diff(pod, copy.deepcopy(pod)) == []
+
+
+def test_a_changed_container_is_patched_by_field_not_as_a_whole_list() -> None:
+    pod = _pod()
+    probe = {"httpGet": {"path": "/app-health/app/readyz", "port": 15020}}
+    ops = patch.diff(pod, _edited(pod, containers=[{**APP, "readinessProbe": probe}, SIDE]))
+    assert [(op["op"], op["path"]) for op in ops] == [
+        ("add", "/spec/containers/0/readinessProbe"), ("add", "/spec/containers/-")
+    ]  # fmt: skip
