@@ -27,6 +27,7 @@ KINDS = (("readinessProbe", "readyz"), ("livenessProbe", "livez"), ("startupProb
 # on it is taken as rewritten and not registered.
 MESH_STATUS_PORT = 15020
 _HANDLERS = ("httpGet", "tcpSocket", "grpc")
+_PROBED = frozenset(kind for kind, _ in KINDS)
 
 
 def enabled(annotations: Mapping[str, str], *, default: bool, status_port: int) -> bool:
@@ -70,31 +71,32 @@ def _rewritten(probe: Mapping[str, Any], url: str, status_port: int) -> dict[str
     return {"httpGet": {"path": url, "port": status_port}, **kept}
 
 
-def _container(
-    container: Mapping[str, Any], status_port: int, probers: dict[str, Any]
-) -> dict[str, Any] | None:
-    """A rewritten copy of the container, or None when nothing changes."""
-    name = container.get("name", "")
-    ports = {
+def _ports(container: Mapping[str, Any]) -> dict[str, Any]:
+    return {
         p["name"]: p.get("containerPort")
         for p in container.get("ports") or []
         if isinstance(p, dict) and p.get("name")
     }
+
+
+def _container(
+    container: Mapping[str, Any], status_port: int, probers: dict[str, Any]
+) -> dict[str, Any] | None:
+    """A rewritten copy of the container, or None when nothing changes."""
     changed: dict[str, Any] = {}
+    ports: dict[str, Any] | None = None
     for kind, suffix in KINDS:
         probe = container.get(kind)
-        if not isinstance(probe, dict) or not any(
-            isinstance(probe.get(h), dict) for h in _HANDLERS
-        ):
+        if not probe or not isinstance(probe, dict):
             continue
-        url = f"/app-health/{name}/{suffix}"
+        url = f"/app-health/{container.get('name', '')}/{suffix}"
         action = probe.get("httpGet")
-        if (
-            isinstance(action, dict)
-            and action.get("port") == status_port
-            and action.get("path") == url
-        ):
-            continue  # rewritten already
+        if isinstance(action, dict):
+            if action.get("port") == status_port and action.get("path") == url:
+                continue  # rewritten already
+        elif not (isinstance(probe.get("tcpSocket"), dict) or isinstance(probe.get("grpc"), dict)):
+            continue  # exec, or no handler: the kubelet runs it as it is
+        ports = _ports(container) if ports is None else ports
         found = _prober(probe, ports)
         if found is not None:
             probers[url] = found
@@ -106,7 +108,7 @@ def rewrite(items: list[dict[str, Any]], *, status_port: int, probers: dict[str,
     """Rewrite the app probes of `items` (a list the caller owns) in place, collecting
     what the agent must replay into `probers`."""
     for index, container in enumerate(items):
-        if container.get("name") == names.PROXY_CONTAINER:
+        if container.get("name") == names.PROXY_CONTAINER or not _PROBED.intersection(container):
             continue
         replaced = _container(container, status_port, probers)
         if replaced is not None:
