@@ -19,6 +19,7 @@ from injector.core import (
     names,
     overrides,
     patch,
+    pod_shape,
     policy,
     proxy_config,
     proxy_resources,
@@ -59,71 +60,6 @@ class Outcome:
             self.result, list(self.reasons), list(self.warnings), self.ops, self.message,
             self.patch,
         )  # fmt: skip
-
-
-def _is_str_map(value: Any) -> bool:
-    return value is None or (
-        isinstance(value, dict)
-        and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
-    )
-
-
-def _named_list(value: Any, where: str, *, required: bool = False) -> str | None:
-    if value is None and not required:
-        return None
-    if not isinstance(value, list) or (required and not value):
-        return f"{where} must be a {'non-empty ' if required else ''}list"
-    for index, item in enumerate(value):
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            return f"{where}[{index}] must be an object with a string name"
-    return None
-
-
-def _container_problem(container: Mapping[str, Any], where: str) -> str | None:
-    ports = container.get("ports")
-    if ports is not None and not (
-        isinstance(ports, list) and all(isinstance(p, dict) for p in ports)
-    ):
-        return f"{where}.ports must be a list of objects"
-    if not isinstance(container.get("securityContext") or {}, dict):
-        return f"{where}.securityContext must be an object"
-    resources = container.get("resources")
-    if resources is not None and not (
-        isinstance(resources, dict)
-        and all(isinstance(resources.get(k) or {}, dict) for k in ("requests", "limits"))
-    ):
-        return f"{where}.resources must hold requests/limits objects"
-    return None
-
-
-def shape_problem(pod: Any) -> str | None:
-    """Say what makes `pod` impossible to patch safely, or None if it can be patched."""
-    if not isinstance(pod, dict):
-        return "the object is not a JSON object"
-    metadata = pod.get("metadata")
-    if metadata is not None and not isinstance(metadata, dict):
-        return "metadata must be an object"
-    for key in ("labels", "annotations"):
-        if not _is_str_map((metadata or {}).get(key)):
-            return f"metadata.{key} must map strings to strings"
-    spec = pod.get("spec")
-    if not isinstance(spec, dict):
-        return "spec must be an object"
-    if not isinstance(spec.get("securityContext") or {}, dict):
-        return "spec.securityContext must be an object"
-    problem = (
-        _named_list(spec.get("containers"), "spec.containers", required=True)
-        or _named_list(spec.get("initContainers"), "spec.initContainers")
-        or _named_list(spec.get("volumes"), "spec.volumes")
-    )
-    if problem:
-        return problem
-    for key in ("initContainers", "containers"):
-        for index, container in enumerate(spec.get(key) or []):
-            problem = _container_problem(container, f"spec.{key}[{index}]")
-            if problem:
-                return problem
-    return None
 
 
 def _annotation_bytes(annotations: Mapping[str, str]) -> int:
@@ -209,7 +145,7 @@ class Engine:
         ns: policy.Namespace | None,
         workload: workload_identity.Workload | None,
     ) -> Outcome:
-        problem = shape_problem(pod)
+        problem = pod_shape.problem(pod)
         if problem:
             return Outcome("denied", [policy.MALFORMED_POD], message=f"cannot inject: {problem}")
         decision = policy.decide(
@@ -220,16 +156,7 @@ class Engine:
         if not decision.inject and decision.reasons != [policy.ALREADY_INJECTED]:
             return Outcome("skipped", decision.reasons, decision.warnings)
         try:
-            resolved = overrides.resolve(
-                pod["spec"],
-                annotations=effective,
-                config=self.config,
-                native_supported=self.native_supported,
-                shared=self._shared_settings(pod["spec"], effective),
-            )
-            config, problem = proxy_config.problem(annotations)
-            if problem:
-                raise overrides.Refused([problem])
+            resolved, config = self._resolve(pod, annotations, effective)
         except overrides.Refused as refused:
             if not decision.inject:
                 return Outcome("skipped", decision.reasons, decision.warnings)
@@ -261,6 +188,22 @@ class Engine:
         return Outcome(
             "injected", decision.reasons, warnings, ops=ops, patch=review.encode_patch(ops)
         )
+
+    def _resolve(
+        self, pod: Any, annotations: Mapping[str, str], effective: dict[str, str]
+    ) -> tuple[overrides.Resolved, proxy_config.ProxyConfig]:
+        """The Pod's values and ProxyConfig, or raise `overrides.Refused`."""
+        resolved = overrides.resolve(
+            pod["spec"],
+            annotations=effective,
+            config=self.config,
+            native_supported=self.native_supported,
+            shared=self._shared_settings(pod["spec"], effective),
+        )
+        config, problem = proxy_config.problem(annotations)
+        if problem:
+            raise overrides.Refused([problem])
+        return resolved, config
 
     def _reinvoked(
         self,
