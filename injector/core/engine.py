@@ -259,7 +259,7 @@ class Engine:
         proxy_in_init = [template.init_name, template.proxy_name]
         status = {
             "initContainers": proxy_in_init if native else [template.init_name],
-            "containers": [] if native else [template.proxy_name],
+            "containers": None if native else [template.proxy_name],  # Go writes a nil list as null
             "volumes": list(template.volume_names),
             "imagePullSecrets": None,
             "revision": "default",
