@@ -167,9 +167,13 @@ class Engine:
         if not decision.inject:
             return self._reinvoked(pod, decision, resolved, effective)
         warnings = decision.warnings + resolved.warnings
-        if not resolved.native and overrides.owned_by_job(pod):
+        # A Pod that is only the proxy (a gateway) keeps it as its container: a Pod needs one.
+        native = resolved.native and any(
+            c.get("name") != names.PROXY_CONTAINER for c in pod["spec"]["containers"]
+        )
+        if not native and overrides.owned_by_job(pod):
             warnings.append(overrides.job_warning(self.native_supported))
-        status = self._status(resolved.native, effective, pod["spec"])
+        status = self._status(native, effective, pod["spec"])
         if _annotation_bytes(annotations) + len(names.STATUS) + len(status) > ANNOTATION_SIZE_LIMIT:
             return Outcome("skipped", [policy.ANNOTATIONS_FULL], warnings)
         rendered = self.template.render(resolved.values)
@@ -177,7 +181,7 @@ class Engine:
             proxy=rendered["proxy"],
             init=rendered["initContainer"],
             volumes=rendered["volumes"],
-            native=resolved.native,
+            native=native,
             values=resolved.values,
             status=status,
             workload=workload or workload_identity.of_pod(pod),
