@@ -55,6 +55,8 @@ def _proxy(sidecar: Sidecar, hold: bool) -> dict[str, Any]:
             identity = []
         if item.get("name") == names.ENV_PROXY_CONFIG:
             env.append({"name": names.ENV_PROXY_CONFIG, "value": sidecar.proxy_config.env_value})
+        elif item.get("name") == names.ENV_APP_CONTAINERS and not item.get("value"):
+            env.append({"name": names.ENV_APP_CONTAINERS})  # Istio leaves an empty value out
         else:
             env.append(item)
     env += identity + sidecar.proxy_config.metadata_env()
