@@ -78,6 +78,8 @@ def _with_declared(
     """Merge what the Pod declares over the injected containers, taking them out of the
     Pod's lists (they are placed again like injected ones)."""
     found: dict[str, list[Pod]] = {"containers": [], "initContainers": []}
+    if not any(c.get("name") in declared.DECLARABLE for c in (*containers, *inits)):
+        return containers, inits, proxy, init, found
     for name in sorted(declared.DECLARABLE):
         # istio-init is declared among the init containers only (policy skips others).
         in_containers, containers = (
