@@ -163,8 +163,6 @@ def reinvoke(
 ) -> Pod | None:
     """An injected Pod seen again (reinvocation, istio#36353): a copy in which the app
     containers added since (by another webhook) are covered too, or None if none were."""
-    if not probes.enabled(annotations, default=default, status_port=status_port):
-        return None
     spec = dict(pod["spec"])
     lists = {key: list(spec.get(key) or []) for key in ("containers", "initContainers")}
     where = next(
@@ -175,8 +173,9 @@ def reinvoke(
     if where is None:
         return None
     probers: dict[str, Any] = {}
-    for items in lists.values():
-        probes.rewrite(items, status_port=status_port, probers=probers)
+    if probes.enabled(annotations, default=default, status_port=status_port):
+        for items in lists.values():
+            probes.rewrite(items, status_port=status_port, probers=probers)
     proxy = lists[where[0]][where[1]]
     env = list(proxy.get("env") or [])
     probes.merge_env(env, probers)
