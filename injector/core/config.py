@@ -64,6 +64,9 @@ class Mesh:
     # Istio 1.20.8 mesh behaviour (meshConfig.enablePrometheusMerge, the injector's
     # rewriteAppHTTPProbe, values.global.proxy.holdApplicationUntilProxyStarts).
     enablePrometheusMerge: bool = True
+    # The mesh's default ProxyConfig (meshConfig.defaultConfig): the fields of
+    # `proxy.istio.io/config`; a Pod's annotation is merged over it.
+    proxyConfig: Mapping[str, Any] = field(default_factory=dict)
     rewriteAppHTTPProbers: bool = True
     holdApplicationUntilProxyStarts: bool = False
 

@@ -81,6 +81,10 @@ class Engine:
             declarable=frozenset({names.PROXY_CONTAINER}),
             declarable_init=frozenset({names.INIT_CONTAINER}),
         )
+        # The mesh's default ProxyConfig as the key ProxyConfigs are remembered by.
+        self._mesh_proxy_config = orjson.dumps(
+            dict(config.mesh.proxyConfig), option=orjson.OPT_SORT_KEYS
+        ).decode()
         # Whether the API server runs native sidecars; None until a cluster says so.
         self.native_supported: bool | None = None
         # Settings by (shaping annotations, Guaranteed QoS): the Pods of one workload
@@ -206,7 +210,7 @@ class Engine:
             native_supported=self.native_supported,
             shared=self._shared_settings(pod["spec"], effective),
         )
-        config, problem = proxy_config.problem(annotations)
+        config, problem = proxy_config.problem(annotations, self._mesh_proxy_config)
         if problem:
             raise overrides.Refused([problem])
         return resolved, config

@@ -115,14 +115,18 @@ class ProxyConfig:
 DEFAULT = ProxyConfig("{}\n", False, ())
 
 
-def _fields(text: str) -> dict[str, Any]:
+def _parse(text: str) -> Any:
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError:
         raise ProxyConfigError("is neither YAML nor JSON") from None
+
+
+def fields(data: Any) -> dict[str, Any]:
+    """The accepted fields of a parsed ProxyConfig, or raise ProxyConfigError."""
     if data is None:
         return {}
-    if not isinstance(data, dict):
+    if not isinstance(data, Mapping):
         raise ProxyConfigError("must be a ProxyConfig object")
     found = {}
     for key, value in data.items():
@@ -136,25 +140,30 @@ def _fields(text: str) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=256)
-def effective(text: str | None) -> ProxyConfig:
-    """The ProxyConfig for an annotation value (None: absent), or raise ProxyConfigError."""
-    if text is None:
-        return DEFAULT
-    fields = _fields(text)
+def effective(text: str | None, mesh: str = "{}") -> ProxyConfig:
+    """The ProxyConfig for an annotation value (None: absent) over the mesh's defaults
+    (`mesh`, their JSON), or raise ProxyConfigError. Fields replace the mesh's, except
+    proxyMetadata, merged per key, as Istio merges them."""
+    merged = fields(orjson.loads(mesh))
+    own = {} if text is None else fields(_parse(text))
+    metadata = {**merged.get("proxyMetadata", {}), **own.get("proxyMetadata", {})}
+    merged.update(own)
+    if metadata:
+        merged["proxyMetadata"] = dict(sorted(metadata.items()))
     shown = {
-        key: fields[key]
-        for key, (_parse, default) in _FIELDS.items()
-        if key in fields and fields[key] != default
+        key: merged[key]
+        for key, (_parse_field, default) in _FIELDS.items()
+        if key in merged and merged[key] != default
     }
-    metadata = tuple(sorted(fields.get("proxyMetadata", {}).items()))
     value = orjson.dumps(shown).decode() + "\n"
-    return ProxyConfig(value, bool(fields.get("holdApplicationUntilProxyStarts")), metadata)
+    hold = bool(merged.get("holdApplicationUntilProxyStarts"))
+    return ProxyConfig(value, hold, tuple(sorted(metadata.items())))
 
 
-def problem(annotations: Mapping[str, str]) -> tuple[ProxyConfig, str | None]:
-    """The Pod's ProxyConfig, or the default and a problem naming the annotation."""
+def problem(annotations: Mapping[str, str], mesh: str = "{}") -> tuple[ProxyConfig, str | None]:
+    """The Pod's ProxyConfig, or the mesh's and a problem naming the annotation."""
     text = annotations.get(names.PROXY_CONFIG)
     try:
-        return effective(text), None
+        return effective(text, mesh), None
     except ProxyConfigError as err:
-        return DEFAULT, f"annotation {names.PROXY_CONFIG}: {err}"
+        return effective(None, mesh), f"annotation {names.PROXY_CONFIG}: {err}"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from injector.core import proxy_config
+from injector.core import config_file, proxy_config
+from injector.core.config import ConfigError
 
 
 @pytest.mark.parametrize(
@@ -50,6 +51,20 @@ def test_proxy_metadata_becomes_sorted_env() -> None:
 )
 def test_a_bad_proxy_config_is_refused_naming_the_annotation(text: str, says: str) -> None:
     found, problem = proxy_config.problem({"proxy.istio.io/config": text})
-    assert found is proxy_config.DEFAULT
+    assert found == proxy_config.DEFAULT
     assert problem is not None and problem.startswith("annotation proxy.istio.io/config: ")
     assert says in problem
+
+
+def test_the_annotation_is_merged_over_the_mesh_defaults() -> None:
+    mesh = '{"concurrency": 4, "proxyMetadata": {"A": "mesh", "B": "mesh"}}'
+    found = proxy_config.effective("proxyMetadata: {B: pod}\nterminationDrainDuration: 9s", mesh)
+    assert found.env_value == (
+        '{"concurrency":4,"proxyMetadata":{"A":"mesh","B":"pod"},"terminationDrainDuration":"9s"}\n'
+    )
+    assert proxy_config.effective(None, mesh).metadata == (("A", "mesh"), ("B", "mesh"))
+
+
+def test_a_bad_mesh_proxy_config_is_refused_at_load_naming_the_key() -> None:
+    with pytest.raises(ConfigError, match=r"mesh\.proxyConfig: field concurrency"):
+        config_file.from_mapping({"mesh": {"proxyConfig": {"concurrency": "two"}}})
