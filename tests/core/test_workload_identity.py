@@ -132,3 +132,6 @@ def test_offline_and_webhook_name_the_workload_alike(engine: Engine, kind: str, 
     webhook = support.apply(pod, answer)
     assert _identity(webhook) == _identity(document)
     assert _identity(webhook)[0][0]["value"] == "web"
+    # The rest of the injected Pod is the same through both paths too.
+    assert webhook["spec"] == document["spec"]
+    assert webhook["metadata"]["annotations"] == document["metadata"]["annotations"]
