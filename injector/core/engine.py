@@ -232,8 +232,9 @@ class Engine:
         if again is None:
             return Outcome("skipped", decision.reasons, decision.warnings)
         ops = patch.diff(pod, again)
+        reasons = [policy.ADDED_CONTAINERS_COVERED]
         return Outcome(
-            "injected", decision.reasons, decision.warnings, ops=ops, patch=review.encode_patch(ops)
+            "injected", reasons, decision.warnings, ops=ops, patch=review.encode_patch(ops)
         )
 
     def _shared_settings(

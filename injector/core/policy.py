@@ -44,6 +44,8 @@ POD_ANNOTATION_ENABLED = "pod_annotation_enabled"
 ALWAYS_INJECT_SELECTOR = "always_inject_selector"
 NAMESPACE_ENABLED = "namespace_enabled"
 NAMESPACE_SELECTOR_TRUSTED = "namespace_selector_trusted"
+# An injected Pod seen again, patched to cover containers added since (istio#36353).
+ADDED_CONTAINERS_COVERED = "added_containers_covered"
 
 SENTENCES = {
     HOST_NETWORK: "the Pod uses the node's network (hostNetwork: true)",
@@ -80,6 +82,10 @@ SENTENCES = {
     NAMESPACE_ENABLED: f"the namespace is labelled {names.NAMESPACE_INJECTION_LABEL}=enabled",
     NAMESPACE_SELECTOR_TRUSTED: (
         "the namespace's labels are not known here; the webhook's namespaceSelector matched"
+    ),
+    ADDED_CONTAINERS_COVERED: (
+        "the Pod was injected already; app containers added since get their probes"
+        " rewritten and are named to the proxy"
     ),
 }
 
