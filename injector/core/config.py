@@ -62,6 +62,14 @@ class Mesh:
     caAddress: str = ""
     clusterId: str = "Kubernetes"
     trustDomain: str = "cluster.local"
+    # Istio 1.20.8 mesh behaviour (meshConfig.enablePrometheusMerge, the injector's
+    # rewriteAppHTTPProbe, values.global.proxy.holdApplicationUntilProxyStarts).
+    enablePrometheusMerge: bool = True
+    # The mesh's default ProxyConfig (meshConfig.defaultConfig): the fields of
+    # `proxy.istio.io/config`; a Pod's annotation is merged over it.
+    proxyConfig: Mapping[str, Any] = field(default_factory=dict)
+    rewriteAppHTTPProbers: bool = True
+    holdApplicationUntilProxyStarts: bool = False
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from injector.core import durations, grammar, label_selectors
+from injector.core import durations, grammar, label_selectors, proxy_config
 from injector.core.config import (
     Certificates,
     Config,
@@ -216,6 +216,16 @@ def _simple_section(section: _Reader, cls: type[Any], **given: Any) -> Any:
     return cls(**values)
 
 
+def _mesh(reader: _Reader) -> Mesh:
+    """The `mesh` section; its proxyConfig is checked as the annotation is."""
+    mesh: Mesh = _simple(reader, "mesh", Mesh)
+    try:
+        proxy_config.fields(mesh.proxyConfig)
+    except proxy_config.ProxyConfigError as err:
+        raise ConfigError(f"mesh.proxyConfig: {err}") from None
+    return mesh
+
+
 def _certificates(reader: _Reader) -> Certificates:
     """The `certificates` section: durations parsed, names checked, lifetimes coherent."""
     section = reader.child("certificates")
@@ -283,7 +293,7 @@ def from_mapping(data: Any, *, base: Path = Path()) -> Config:
         server=_server(top),
         proxy=_proxy(top),
         interception=_interception(top),
-        mesh=_simple(top, "mesh", Mesh),
+        mesh=_mesh(top),
         certificates=_certificates(top),
     )
     top.done()

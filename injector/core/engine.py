@@ -15,13 +15,18 @@ from typing import Any, Literal
 import orjson
 
 from injector.core import (
-    mutate,
+    declared,
     names,
     overrides,
+    patch,
+    pod_shape,
     policy,
+    proxy_config,
     proxy_resources,
     review,
+    sidecar_pod,
     vocabulary,
+    workload_identity,
 )
 from injector.core.config import Config
 from injector.core.template import Template
@@ -29,10 +34,12 @@ from injector.core.template import Template
 # kube-apiserver refuses an object whose annotations exceed 256 KiB in total.
 ANNOTATION_SIZE_LIMIT = 256 * 1024
 SETTINGS_CACHE_SIZE = 1024
-# Outcomes remembered, and the largest Pod (serialized) whose outcome is. Past about 16 KiB,
-# serializing and hashing the Pod for the key costs more than deciding again.
+# Outcomes remembered, and the largest Pod (serialized) whose outcome is. The key costs
+# about 35 µs for 64 KiB; deciding a Pod of that size with several containers (probes
+# rewritten, patched field by field) costs 100-150 µs. Past that, a Pod is mostly one
+# huge field (env, managedFields) and deciding again is cheaper than the key.
 OUTCOME_CACHE_SIZE = 512
-MEMO_MAX_POD_BYTES = 16 * 1024
+MEMO_MAX_POD_BYTES = 64 * 1024
 SHAPING = overrides.SHAPING_KEYS
 
 Result = Literal["injected", "skipped", "denied"]
@@ -45,7 +52,7 @@ class Outcome:
     result: Result
     reasons: list[str]
     warnings: list[str] = field(default_factory=list)
-    ops: list[mutate.Operation] | None = None
+    ops: list[patch.Operation] | None = None
     message: str | None = None
     # `ops` encoded for the AdmissionResponse (base64 of the JSON), when injected.
     patch: str | None = None
@@ -56,71 +63,6 @@ class Outcome:
             self.result, list(self.reasons), list(self.warnings), self.ops, self.message,
             self.patch,
         )  # fmt: skip
-
-
-def _is_str_map(value: Any) -> bool:
-    return value is None or (
-        isinstance(value, dict)
-        and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
-    )
-
-
-def _named_list(value: Any, where: str, *, required: bool = False) -> str | None:
-    if value is None and not required:
-        return None
-    if not isinstance(value, list) or (required and not value):
-        return f"{where} must be a {'non-empty ' if required else ''}list"
-    for index, item in enumerate(value):
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            return f"{where}[{index}] must be an object with a string name"
-    return None
-
-
-def _container_problem(container: Mapping[str, Any], where: str) -> str | None:
-    ports = container.get("ports")
-    if ports is not None and not (
-        isinstance(ports, list) and all(isinstance(p, dict) for p in ports)
-    ):
-        return f"{where}.ports must be a list of objects"
-    if not isinstance(container.get("securityContext") or {}, dict):
-        return f"{where}.securityContext must be an object"
-    resources = container.get("resources")
-    if resources is not None and not (
-        isinstance(resources, dict)
-        and all(isinstance(resources.get(k) or {}, dict) for k in ("requests", "limits"))
-    ):
-        return f"{where}.resources must hold requests/limits objects"
-    return None
-
-
-def shape_problem(pod: Any) -> str | None:
-    """Say what makes `pod` impossible to patch safely, or None if it can be patched."""
-    if not isinstance(pod, dict):
-        return "the object is not a JSON object"
-    metadata = pod.get("metadata")
-    if metadata is not None and not isinstance(metadata, dict):
-        return "metadata must be an object"
-    for key in ("labels", "annotations"):
-        if not _is_str_map((metadata or {}).get(key)):
-            return f"metadata.{key} must map strings to strings"
-    spec = pod.get("spec")
-    if not isinstance(spec, dict):
-        return "spec must be an object"
-    if not isinstance(spec.get("securityContext") or {}, dict):
-        return "spec.securityContext must be an object"
-    problem = (
-        _named_list(spec.get("containers"), "spec.containers", required=True)
-        or _named_list(spec.get("initContainers"), "spec.initContainers")
-        or _named_list(spec.get("volumes"), "spec.volumes")
-    )
-    if problem:
-        return problem
-    for key in ("initContainers", "containers"):
-        for index, container in enumerate(spec.get(key) or []):
-            problem = _container_problem(container, f"spec.{key}[{index}]")
-            if problem:
-                return problem
-    return None
 
 
 def _annotation_bytes(annotations: Mapping[str, str]) -> int:
@@ -137,17 +79,28 @@ class Engine:
         self.injected = policy.Injected(
             containers=frozenset(n for n in (template.proxy_name, template.init_name) if n),
             volumes=frozenset(template.volume_names),
+            declarable=frozenset({names.PROXY_CONTAINER}),
+            declarable_init=frozenset({names.INIT_CONTAINER}),
         )
+        # The mesh's default ProxyConfig as the key ProxyConfigs are remembered by.
+        self._mesh_proxy_config = orjson.dumps(
+            dict(config.mesh.proxyConfig), option=orjson.OPT_SORT_KEYS
+        ).decode()
         # Whether the API server runs native sidecars; None until a cluster says so.
         self.native_supported: bool | None = None
         # Settings by (shaping annotations, Guaranteed QoS): the Pods of one workload
         # share them, so most reviews skip the quantity and list parsing.
         self._settings: dict[tuple[Any, ...], overrides.Settings] = {}
-        self._patches: dict[tuple[Any, ...], str] = {}
         self._outcomes: dict[bytes, Outcome] = {}
 
     def inject(
-        self, pod: Any, *, namespace: str, ns: policy.Namespace | None, remember: bool = True
+        self,
+        pod: Any,
+        *,
+        namespace: str,
+        ns: policy.Namespace | None,
+        remember: bool = True,
+        workload: workload_identity.Workload | None = None,
     ) -> Outcome:
         """Decide and, when injecting, return the patch for one Pod.
 
@@ -155,19 +108,27 @@ class Engine:
         name or uid yet), so outcomes are remembered by everything they depend on: the
         Pod's content, the namespace as known, and whether sidecars can be native.
         `remember=False` skips that for a Pod known to be too large to be worth it.
+        `workload` is the Pod's workload when it is known (offline); the webhook works it
+        out from the Pod's controller.
         """
-        key = self._memo_key(pod, namespace, ns) if remember else None
+        key = self._memo_key(pod, namespace, ns, workload) if remember else None
         found = self._outcomes.get(key) if key is not None else None
         if found is not None:
             return found.copy()
-        outcome = self._inject(pod, namespace=namespace, ns=ns)
+        outcome = self._inject(pod, namespace=namespace, ns=ns, workload=workload)
         if key is not None:
             if len(self._outcomes) >= OUTCOME_CACHE_SIZE:
                 self._outcomes.clear()
             self._outcomes[key] = outcome.copy()
         return outcome
 
-    def _memo_key(self, pod: Any, namespace: str, ns: policy.Namespace | None) -> Any:
+    def _memo_key(
+        self,
+        pod: Any,
+        namespace: str,
+        ns: policy.Namespace | None,
+        workload: workload_identity.Workload | None,
+    ) -> Any:
         """A digest of what an outcome depends on, or None when the Pod is too big to be
         worth remembering (or cannot be serialized again)."""
         try:
@@ -179,75 +140,122 @@ class Engine:
         known = None if ns is None else (
             ns.name, sorted(ns.labels.items()), sorted(ns.annotations.items())
         )  # fmt: skip
-        context = orjson.dumps([namespace, known, self.native_supported])
+        named = None if workload is None else [workload.name, workload.kind, workload.api_version]
+        context = orjson.dumps([namespace, known, self.native_supported, named])
         return hashlib.blake2b(content + b"\0" + context, digest_size=16).digest()
 
-    def _inject(self, pod: Any, *, namespace: str, ns: policy.Namespace | None) -> Outcome:
-        problem = shape_problem(pod)
+    def _inject(
+        self,
+        pod: Any,
+        *,
+        namespace: str,
+        ns: policy.Namespace | None,
+        workload: workload_identity.Workload | None,
+    ) -> Outcome:
+        problem = pod_shape.problem(pod)
         if problem:
             return Outcome("denied", [policy.MALFORMED_POD], message=f"cannot inject: {problem}")
         decision = policy.decide(
             pod, namespace=namespace, ns=ns, config=self.config, injected=self.injected
         )
-        if not decision.inject:
-            return Outcome("skipped", decision.reasons, decision.warnings)
         annotations = (pod.get("metadata") or {}).get("annotations") or {}
         effective = self._effective_annotations(annotations, ns)
+        if not decision.inject and decision.reasons != [policy.ALREADY_INJECTED]:
+            return Outcome("skipped", decision.reasons, decision.warnings)
         try:
-            template = self._template(annotations)
-            resolved = overrides.resolve(
-                pod["spec"],
-                annotations=effective,
-                config=self.config,
-                native_supported=self.native_supported,
-                shared=self._shared_settings(pod["spec"], effective),
-            )
-            clashes = vocabulary.collisions(resolved.values, pod["spec"], self.injected.volumes)
-            if clashes:
-                raise overrides.Refused(clashes)
+            template, resolved, config = self._resolve(pod, annotations, effective)
         except overrides.Refused as refused:
+            if not decision.inject:
+                return Outcome("skipped", decision.reasons, decision.warnings)
             message = "cannot inject the sidecar: " + "; ".join(refused.problems)
             return Outcome(
                 "denied", [policy.INVALID_ANNOTATION], decision.warnings, message=message
             )
+        if not decision.inject:
+            return self._reinvoked(pod, decision, resolved, effective)
         warnings = decision.warnings + resolved.warnings
-        if not resolved.native and overrides.owned_by_job(pod):
+        # A Pod that is only the proxy (a gateway) keeps it as its container: a Pod needs one.
+        native = resolved.native and any(
+            c.get("name") != names.PROXY_CONTAINER for c in pod["spec"]["containers"]
+        )
+        if not native and overrides.owned_by_job(pod):
             warnings.append(overrides.job_warning(self.native_supported))
-        values_key = template.key(resolved.values)
-        rendered = template.render(resolved.values, key=values_key)
+        rendered = template.render(resolved.values)
         clashes = vocabulary.duplicates(
             pod["spec"].get("volumes"), rendered["volumes"], rendered["proxy"].get("volumeMounts")
         )
         if clashes:
             message = "cannot inject the sidecar: " + "; ".join(clashes)
             return Outcome("denied", [policy.INVALID_ANNOTATION], warnings, message=message)
-        status = self._status(template, rendered, resolved.native, effective)
+        status = self._status(template, rendered, native, effective, pod["spec"])
         if _annotation_bytes(annotations) + len(names.STATUS) + len(status) > ANNOTATION_SIZE_LIMIT:
             return Outcome("skipped", [policy.ANNOTATIONS_FULL], warnings)
-        ops = mutate.sidecar_ops(
-            pod,
-            init=rendered["initContainer"],
+        sidecar = sidecar_pod.Sidecar(
             proxy=rendered["proxy"],
+            init=rendered["initContainer"],
             volumes=rendered["volumes"],
-            native=resolved.native,
-            annotations={names.STATUS: status},
             sysctls=rendered["sysctls"],
+            gateway=template is self.template.named.get("gateway"),
+            native=native,
+            values=resolved.values,
+            status=status,
+            workload=workload or workload_identity.of_pod(pod),
+            namespace=namespace,
+            proxy_config=config,
         )
-        shape = (id(template), values_key, resolved.native, status, *mutate.shape(pod))
+        ops = patch.diff(pod, sidecar_pod.build(pod, sidecar, self.config))
         return Outcome(
-            "injected", decision.reasons, warnings, ops=ops, patch=self._encode(shape, ops)
+            "injected", decision.reasons, warnings, ops=ops, patch=review.encode_patch(ops)
         )
 
-    def _encode(self, shape: tuple[Any, ...], ops: list[mutate.Operation]) -> str:
-        """The encoded patch, shared by every Pod with the same shape and sidecar: the
-        Pods of one workload differ in names, not in what is added to them."""
-        found = self._patches.get(shape)
-        if found is None:
-            found = review.encode_patch(ops)
-            if len(self._patches) >= SETTINGS_CACHE_SIZE:
-                self._patches.clear()
-            self._patches[shape] = found
-        return found
+    def _resolve(
+        self, pod: Any, annotations: Mapping[str, str], effective: dict[str, str]
+    ) -> tuple[Template, overrides.Resolved, proxy_config.ProxyConfig]:
+        """The Pod's template, values and ProxyConfig, or raise `overrides.Refused`."""
+        template = self._template(annotations)
+        resolved = overrides.resolve(
+            pod["spec"],
+            annotations=effective,
+            config=self.config,
+            native_supported=self.native_supported,
+            shared=self._shared_settings(pod["spec"], effective),
+        )
+        clashes = vocabulary.collisions(resolved.values, pod["spec"], self.injected.volumes)
+        if clashes:
+            raise overrides.Refused(clashes)
+        config, problem = proxy_config.problem(annotations, self._mesh_proxy_config)
+        if problem:
+            raise overrides.Refused([problem])
+        return template, resolved, config
+
+    def _template(self, annotations: Mapping[str, str]) -> Template:
+        """The template the Pod names in inject.istio.io/templates (else `sidecar`)."""
+        try:
+            return self.template.select(annotations.get(names.TEMPLATES))
+        except ValueError as err:
+            raise overrides.Refused([f"annotation {names.TEMPLATES}: {err}"]) from None
+
+    def _reinvoked(
+        self,
+        pod: Any,
+        decision: policy.Decision,
+        resolved: overrides.Resolved,
+        annotations: dict[str, str],
+    ) -> Outcome:
+        """An injected Pod seen again: patched only to cover app containers added since."""
+        again = sidecar_pod.reinvoke(
+            pod,
+            annotations=annotations,
+            default=self.config.mesh.rewriteAppHTTPProbers,
+            status_port=int(resolved.values.get("proxy.statusPort", 15020)),
+        )
+        if again is None:
+            return Outcome("skipped", decision.reasons, decision.warnings)
+        ops = patch.diff(pod, again)
+        reasons = [policy.ADDED_CONTAINERS_COVERED]
+        return Outcome(
+            "injected", reasons, decision.warnings, ops=ops, patch=review.encode_patch(ops)
+        )
 
     def _shared_settings(
         self, spec: Mapping[str, Any], annotations: Mapping[str, str]
@@ -275,21 +283,16 @@ class Engine:
         }
         return {**inherited, **annotations}
 
-    def _template(self, annotations: Mapping[str, str]) -> Template:
-        """The template the Pod names in inject.istio.io/templates (else `sidecar`)."""
-        try:
-            return self.template.select(annotations.get(names.TEMPLATES))
-        except ValueError as err:
-            raise overrides.Refused([f"annotation {names.TEMPLATES}: {err}"]) from None
-
     def _status(
         self, template: Template, rendered: Mapping[str, Any], native: bool,
-        effective: Mapping[str, str],
+        effective: Mapping[str, str], spec: Mapping[str, Any],
     ) -> str:  # fmt: skip
+        present = {c.get("name") for key in ("containers", "initContainers")
+                   for c in spec.get(key) or []}  # fmt: skip
         inits = [] if template.init_name is None else [template.init_name]
         status = {
             "initContainers": [*inits, template.proxy_name] if native else (inits or None),
-            "containers": [] if native else [template.proxy_name],
+            "containers": None if native else [template.proxy_name],  # Go writes a nil list as null
             "volumes": [volume["name"] for volume in rendered["volumes"]],
             "imagePullSecrets": None,
             "revision": self.config.revision,
@@ -297,4 +300,8 @@ class Engine:
             "native": native,
             "values": {k: effective[k] for k in names.INHERITABLE_ANNOTATIONS if k in effective},
         }
+        merged = sorted(declared.DECLARABLE.intersection(present))
+        if merged:
+            # What the Pod declared itself, merged over the injected containers.
+            status["declared"] = merged
         return orjson.dumps(status).decode()

@@ -77,3 +77,30 @@ TEMPLATES = "inject.istio.io/templates"
 
 # Revisions: which control plane's injector serves a namespace or Pod.
 REVISION = "istio.io/rev"
+
+# Istio 1.20.8 mesh metadata (i11a): labels, annotations and env names the mesh reads.
+PROXY_CONTAINER = "istio-proxy"
+INIT_CONTAINER = "istio-init"
+TLS_MODE = "security.istio.io/tlsMode"
+CANONICAL_NAME = "service.istio.io/canonical-name"
+CANONICAL_REVISION = "service.istio.io/canonical-revision"
+APP_NAME_LABELS = ("app.kubernetes.io/name", "app")
+APP_VERSION_LABELS = ("app.kubernetes.io/version", "version")
+POD_TEMPLATE_HASH = "pod-template-hash"
+DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container"
+DEFAULT_LOGS_CONTAINER = "kubectl.kubernetes.io/default-logs-container"
+PROMETHEUS_MERGE = "prometheus.istio.io/merge-metrics"
+PROMETHEUS_SCRAPE = "prometheus.io/scrape"
+PROMETHEUS_PORT = "prometheus.io/port"
+PROMETHEUS_PATH = "prometheus.io/path"
+REWRITE_PROBES = "sidecar.istio.io/rewriteAppHTTPProbers"
+PROXY_CONFIG = "proxy.istio.io/config"
+PROXY_OVERRIDES = "proxy.istio.io/overrides"
+ENV_PROXY_CONFIG = "PROXY_CONFIG"
+ENV_APP_CONTAINERS = "ISTIO_META_APP_CONTAINERS"
+ENV_POD_PORTS = "ISTIO_META_POD_PORTS"
+ENV_WORKLOAD_NAME = "ISTIO_META_WORKLOAD_NAME"
+ENV_OWNER = "ISTIO_META_OWNER"
+ENV_MESH_ID = "ISTIO_META_MESH_ID"
+ENV_PROMETHEUS = "ISTIO_PROMETHEUS_ANNOTATIONS"
+ENV_APP_PROBERS = "ISTIO_KUBE_APP_PROBERS"

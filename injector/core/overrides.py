@@ -258,7 +258,9 @@ def resolve(
         "mesh.clusterId": mesh.clusterId,
         "mesh.trustDomain": mesh.trustDomain,
         "pod.ports": orjson.dumps(ports).decode(),
-        "pod.appContainers": ",".join(c["name"] for c in containers),
+        "pod.appContainers": ",".join(
+            c["name"] for c in containers if c["name"] != names.PROXY_CONTAINER
+        ),
     }
     native = _native(annotations, config, native_supported, warnings)
     return Resolved(values=values, native=native, warnings=warnings)

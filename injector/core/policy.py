@@ -50,6 +50,8 @@ POD_REVISION = "pod_revision"
 OTHER_REVISION = "other_revision"
 DEFAULT_REVISION_ONLY = "default_revision_only"
 INJECTION_LABEL_WINS = "injection_label_wins"
+# An injected Pod seen again, patched to cover containers added since (istio#36353).
+ADDED_CONTAINERS_COVERED = "added_containers_covered"
 
 SENTENCES = {
     HOST_NETWORK: "the Pod uses the node's network (hostNetwork: true)",
@@ -98,6 +100,10 @@ SENTENCES = {
         f"the namespace has both {names.NAMESPACE_INJECTION_LABEL}=enabled and"
         f" {names.REVISION}; the first wins and selects the default revision (istio#41883)"
     ),
+    ADDED_CONTAINERS_COVERED: (
+        "the Pod was injected already; app containers added since get their probes"
+        " rewritten and are named to the proxy"
+    ),
 }
 
 # Skips a person should hear about: the Pod asked for (or was due) a sidecar and did not
@@ -134,6 +140,10 @@ class Injected:
 
     containers: frozenset[str]
     volumes: frozenset[str]
+    # Injected containers a Pod may declare itself: merged, not a collision. An init
+    # container (`declarable_init`) only counts as declared among the init containers.
+    declarable: frozenset[str] = frozenset()
+    declarable_init: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -178,15 +188,17 @@ def _hard_skips(
     if ns is not None and ns.labels.get(names.PSA_ENFORCE) in _RESTRICTIVE_LEVELS:
         # Pod Security admission runs after us and would reject the injected Pod.
         found.append(POD_SECURITY_LEVEL)
-    if _runs_as(spec, config.proxy.uid):
+    if _runs_as(spec, config.proxy.uid, injected.declarable):
         found.append(APP_RUNS_AS_PROXY_UID)
     return found
 
 
-def _runs_as(spec: Mapping[str, Any], uid: int) -> bool:
+def _runs_as(spec: Mapping[str, Any], uid: int, declared: frozenset[str]) -> bool:
     """True when an app container (or the Pod's default) runs as `uid`."""
     pod_user = (spec.get("securityContext") or {}).get("runAsUser")
     for container in spec["containers"]:
+        if container.get("name") in declared:
+            continue
         user = (container.get("securityContext") or {}).get("runAsUser", pod_user)
         if user == uid and not isinstance(user, bool):
             return True
@@ -196,11 +208,19 @@ def _runs_as(spec: Mapping[str, Any], uid: int) -> bool:
 def _collisions(spec: Mapping[str, Any], injected: Injected) -> list[str]:
     containers = [*(spec.get("initContainers") or []), *spec["containers"]]
     found = []
-    if any(c.get("name") in injected.containers for c in containers):
+    clashing = injected.containers - injected.declarable - injected.declarable_init
+    if any(c.get("name") in clashing for c in containers) or any(
+        c.get("name") in injected.declarable_init for c in spec["containers"]
+    ):
         found.append(CONTAINER_NAME_CONFLICT)
     if any(v.get("name") in injected.volumes for v in spec.get("volumes") or []):
         found.append(VOLUME_NAME_CONFLICT)
-    ports = (p.get("containerPort") for c in spec["containers"] for p in c.get("ports") or [])
+    ports = (
+        p.get("containerPort")
+        for c in spec["containers"]
+        if c.get("name") not in injected.declarable
+        for p in c.get("ports") or []
+    )
     if any(port in PROXY_PORTS for port in ports):
         found.append(PORT_CONFLICT)
     return found

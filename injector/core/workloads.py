@@ -13,7 +13,7 @@ from typing import Any
 import jsonpatch
 import yaml
 
-from injector.core import policy
+from injector.core import policy, workload_identity
 from injector.core.engine import Engine
 
 # Where each kind keeps the Pod it makes (an empty path: the object is the Pod).
@@ -62,7 +62,8 @@ def _inject_one(
     metadata = obj["metadata"] if isinstance(obj.get("metadata"), dict) else {}
     ns_name = metadata.get("namespace") or namespace
     ns = policy.Namespace(ns_name, ns_labels) if ns_labels is not None else None
-    outcome = engine.inject(holder, namespace=ns_name, ns=ns)
+    workload = workload_identity.of_object(obj)
+    outcome = engine.inject(holder, namespace=ns_name, ns=ns, workload=workload)
     notes = "; ".join(outcome.warnings)
     if outcome.result == "denied":
         return obj, Report(label, "denied", "; ".join(filter(None, [outcome.message, notes])))

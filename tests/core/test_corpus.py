@@ -62,8 +62,9 @@ CASES = {
     "annotations-200KiB": Case(_pad_annotations(200 * 1024), "injected", "namespace_selector_trusted"),
     "annotations-255.9KiB": Case(_pad_annotations(256 * 1024 - 100), "skipped", "annotation_size_limit", "256 KiB"),
     # Names and ports that collide with what is injected.
-    "container-named-istio-proxy": Case(lambda p: p["spec"]["containers"].append({"name": "istio-proxy", "image": "x"}), "skipped", "container_name_conflict", "named like an injected one"),
-    "init-container-named-istio-init": Case(_spec(initContainers=[{"name": "istio-init", "image": "x"}]), "skipped", "container_name_conflict", "named like an injected one"),
+    # A declared istio-proxy/istio-init is merged over the injected one, not a conflict.
+    "container-named-istio-proxy": Case(lambda p: p["spec"]["containers"].append({"name": "istio-proxy", "image": "x"}), "injected", "namespace_selector_trusted"),
+    "init-container-named-istio-init": Case(_spec(initContainers=[{"name": "istio-init", "image": "x"}]), "injected", "namespace_selector_trusted"),
     "volume-named-istio-data": Case(_spec(volumes=[{"name": "istio-data", "emptyDir": {}}]), "skipped", "volume_name_conflict", "volume named like"),
     "app-port-15001": Case(_container(ports=[{"containerPort": 15001}]), "skipped", "port_conflict", "port the proxy"),
     # The proxy's user id: iptables lets that user's traffic through unredirected.
@@ -83,6 +84,8 @@ CASES = {
     "inject-yes": Case(_annotate(**{INJECT: "yes"}), "injected", "namespace_selector_trusted", "not a boolean"),
     # Quantities: strict grammar, refused with the annotation and the value named.
     "cpu-control-character": Case(_annotate(**{CPU: "100m\x07"}), "denied", "invalid_annotation", "proxyCPU='100m\\x07'"),
+    "proxy-config-unknown-field": Case(_annotate(**{"proxy.istio.io/config": "holdApplication: true"}), "denied", "invalid_annotation", "annotation proxy.istio.io/config: unknown"),
+    "proxy-config-wrong-type": Case(_annotate(**{"proxy.istio.io/config": "concurrency: '2'"}), "denied", "invalid_annotation", "proxy.istio.io/config: field concurrency"),
     "cpu-NaN": Case(_annotate(**{CPU: "NaN"}), "denied", "invalid_annotation", "proxyCPU='NaN'"),
     "cpu-underscore": Case(_annotate(**{CPU: "1_000"}), "denied", "invalid_annotation", "proxyCPU='1_000'"),
     "cpu-full-width": Case(_annotate(**{CPU: "１２"}), "denied", "invalid_annotation", "proxyCPU='１２'"),

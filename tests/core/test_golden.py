@@ -145,10 +145,22 @@ def test_every_input_has_a_golden_output() -> None:
 # ---- The version matrix ------------------------------------------------------------------
 
 # The cases whose golden Pod has a native sidecar (restartPolicy on an init container).
-NATIVE_CASES = {"native-sidecar-annotation", "native-sidecar-config"}
+NATIVE_CASES = {
+    "declared-proxy-native",
+    "native-sidecar-annotation",
+    "native-sidecar-config",
+    "probes-reinvocation-native",
+    "probes-rewritten",
+    "proxy-config-hold-native",
+}
 NATIVE_SINCE = (1, 29)
 # The cases whose input itself needs a newer version than 1.25, and that version.
-NEWER_INPUTS = {"newer-pod-fields": (1, 31)}
+NEWER_INPUTS = {
+    "newer-pod-fields": (1, 31),
+    # An app's own native sidecar, or a Pod already injected with one.
+    "probes-reinvocation-native": (1, 29),
+    "probes-rewritten": (1, 29),
+}
 
 
 def _pod(path: Path) -> dict[str, Any]:

@@ -120,10 +120,10 @@ def test_audit_annotations_carry_the_decision_and_every_reason(
 
 
 def test_a_skip_for_a_conflict_warns_the_user(engine: Engine, pod: dict[str, Any]) -> None:
-    pod["spec"]["containers"].append({"name": "istio-proxy", "image": "my-proxy"})
+    pod["spec"]["volumes"] = [{"name": "istio-data", "emptyDir": {}}]
     response = _handle(engine, support.review(pod)).answer["response"]
     assert response["allowed"] is True and "patch" not in response
-    assert any("named like an injected one" in w for w in response["warnings"])
+    assert any("volume named like an injected one" in w for w in response["warnings"])
 
 
 def test_a_plain_opt_out_does_not_warn(engine: Engine, pod: dict[str, Any]) -> None:
@@ -297,3 +297,19 @@ def test_the_pods_controller_is_looked_up_only_when_asked(
     assert asked.owner is not None and asked.owner.name == "web-7d4b9c"
     assert skipped.owner is None
     assert skipped.answer == asked.answer
+
+
+def test_a_reinvoked_pod_with_an_added_container_is_patched_and_says_why(
+    engine: Engine, pod: dict[str, Any]
+) -> None:
+    injected = support.apply(pod, _handle(engine, support.review(pod)).answer)
+    injected["spec"]["containers"].append(
+        {"name": "late", "image": "l", "readinessProbe": {"tcpSocket": {"port": 7000}}}
+    )
+    handled = _handle(engine, support.review(injected))
+    assert handled.result == "injected"
+    assert handled.reasons == ("added_containers_covered",)
+    again = support.apply(injected, handled.answer)
+    late = next(c for c in again["spec"]["containers"] if c["name"] == "late")
+    assert late["readinessProbe"] == {"httpGet": {"path": "/app-health/late/readyz", "port": 15020}}
+    assert _handle(engine, support.review(again)).result == "skipped"

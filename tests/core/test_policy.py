@@ -246,3 +246,27 @@ def test_revision_truth_table(
 def test_an_unknown_namespace_trusts_the_webhooks_routing_whatever_the_pods_revision() -> None:
     decision = _decide(_pod(labels={REV: "canary"}), UNKNOWN)
     assert decision.inject is True
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        pytest.param({"containers": [{"name": "istio-proxy", "image": "x", "ports": [
+            {"containerPort": 15090}], "securityContext": {"runAsUser": 1337}}]},
+            id="declared-proxy-with-its-port-and-uid"),
+        pytest.param({"containers": [{"name": "app", "image": "x"}],
+                      "initContainers": [{"name": "istio-init", "image": "x"}]},
+                     id="declared-init"),
+    ],
+)  # fmt: skip
+def test_a_declared_proxy_or_init_container_is_no_conflict(spec: dict[str, Any]) -> None:
+    injected = policy.Injected(
+        containers=INJECTED.containers,
+        volumes=INJECTED.volumes,
+        declarable=frozenset({"istio-proxy", "istio-init"}),
+    )
+    decision = policy.decide(
+        _pod(label="true", spec=spec), namespace="shop", ns=UNKNOWN,
+        config=config_file.from_mapping({}), injected=injected,
+    )  # fmt: skip
+    assert decision.inject, decision.reasons

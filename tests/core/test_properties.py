@@ -40,6 +40,9 @@ QUANTITY = st.sampled_from(
 )
 PORTS = st.sampled_from(["", "80", "80,443", "*", "abc", "70000", "80;443", "8080, 9090"])
 CIDRS = st.sampled_from(["", "*", "10.0.0.0/8", "10.0.0.0/33", "fd00::/8", "1.2.3.4"])
+PROXY_CONFIGS = st.sampled_from(
+    ["concurrency: 2", "holdApplicationUntilProxyStarts: true", "proxyMetadata: {A: b}", "x: 1"]
+)
 OUR_ANNOTATIONS = st.dictionaries(
     st.sampled_from(
         [
@@ -54,10 +57,24 @@ OUR_ANNOTATIONS = st.dictionaries(
             names.EXCLUDE_OUTBOUND_IP_RANGES,
             names.NATIVE_SIDECAR,
             names.INJECT,
+            names.REWRITE_PROBES,
+            names.PROXY_CONFIG,
         ]
     ),
-    st.one_of(QUANTITY, PORTS, CIDRS, SWITCH),
+    st.one_of(QUANTITY, PORTS, CIDRS, SWITCH, PROXY_CONFIGS),
     max_size=4,
+)
+
+
+PROBE_KINDS = ("readinessProbe", "livenessProbe", "startupProbe")
+PROBES = st.sampled_from(
+    [
+        {"httpGet": {"path": "/ready", "port": 8080}, "periodSeconds": 3},
+        {"httpGet": {"port": "http", "scheme": "HTTPS"}},
+        {"tcpSocket": {"port": 5432}},
+        {"grpc": {"port": 9090}},
+        {"exec": {"command": ["true"]}},
+    ]
 )
 
 
@@ -82,6 +99,8 @@ def containers(draw: st.DrawFn, names_: list[str], *, init: bool = False) -> lis
             container["resources"] = {"limits": limits, "requests": requests}
         if init and draw(st.booleans()):
             container["restartPolicy"] = "Always"  # an existing native sidecar
+        if _rarely(draw) or _rarely(draw):
+            container[draw(st.sampled_from(PROBE_KINDS))] = draw(PROBES)
         result.append(container)
     return result
 
@@ -154,6 +173,57 @@ NAMESPACES = st.sampled_from(
 )
 
 
+def _without_declared(pod: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The Pod without the istio-proxy/istio-init it declared (they are merged over the
+    injected ones and placed like them), and those containers."""
+    kept, declared = copy.deepcopy(pod), []
+    for key in ("containers", "initContainers"):
+        items = kept["spec"].get(key) or []
+        for item in items:
+            for (
+                kind
+            ) in PROBE_KINDS:  # rewritten for the agent: checked by _probes_are_sent_to_the_agent
+                item.pop(kind, None)
+        declared += [c for c in items if c["name"] in ("istio-proxy", "istio-init")]
+        if items:
+            kept["spec"][key] = [c for c in items if c["name"] not in ("istio-proxy", "istio-init")]
+    return kept, declared
+
+
+def _probes_are_sent_to_the_agent(original: dict[str, Any], result: dict[str, Any]) -> None:
+    """Every app probe the kubelet runs over the network goes to the status port, and the
+    agent knows the original of each probe it can replay."""
+    annotations = original["metadata"].get("annotations") or {}
+    if annotations.get(names.REWRITE_PROBES, "true") in ("false", "False", "FALSE", "0", "f", "F"):
+        return
+    proxy = _named(result, "istio-proxy")
+    env = {e["name"]: e.get("value") for e in proxy["env"]}
+    for before in [
+        *(original["spec"].get("initContainers") or []),
+        *original["spec"]["containers"],
+    ]:
+        if before["name"] in ("istio-proxy", "istio-init"):
+            continue
+        after = _named(result, before["name"])
+        for kind, suffix in zip(PROBE_KINDS, ("readyz", "livez", "startupz"), strict=True):
+            if kind not in before or "exec" in before[kind]:
+                assert after.get(kind) == before.get(kind)
+                continue
+            url = f"/app-health/{before['name']}/{suffix}"
+            assert after[kind]["httpGet"]["port"] == 15020
+            assert after[kind]["httpGet"]["path"] == url
+            if before[kind].get("httpGet", {}).get("port") != "http" or any(
+                p.get("name") == "http" for p in before.get("ports") or []
+            ):
+                assert url in env[names.ENV_APP_PROBERS]
+
+
+def _named(pod: dict[str, Any], name: str) -> dict[str, Any]:
+    spec = pod["spec"]
+    found = [c for key in ("containers", "initContainers") for c in spec.get(key) or []]
+    return next(c for c in found if c["name"] == name)
+
+
 ENGINE = Engine(config.Config(), template.load(config.DEFAULT_TEMPLATES))
 
 
@@ -179,7 +249,11 @@ def test_any_pod_gets_a_safe_answer(
         return
     result = jsonpatch.JsonPatch(ops).apply(copy.deepcopy(original))
     support.validate_pod(result)
-    assert contained(original, result)
+    kept, declared = _without_declared(original)
+    assert contained(kept, result)
+    for container in declared:
+        assert contained(container, _named(result, container["name"]))
+    _probes_are_sent_to_the_agent(original, result)
     again = handler.handle(support.review(result, uid=uid), engine=engine, namespaces=lambda _n: ns)
     assert support.patch_of(again.answer) is None
 

@@ -1,0 +1,99 @@
+"""The JSON Patch (RFC 6902) that turns the original Pod into its mutated copy.
+
+The pipeline edits a copy of the Pod (never the input) and this module derives the patch
+from the two, cheaply: the copy shares every part it did not change with the original, so
+an identity check skips those parts without comparing them. What is emitted:
+
+- labels and annotations: one `add`/`replace`/`remove` per key (keys escaped, RFC 6901),
+  or the whole map when the Pod had none;
+- a list whose existing items stay in place (same name): the changed items diffed field
+  by field (a rewritten probe is one `replace`), one `add` per appended item;
+- any other changed list or value (the proxy moved first): one `replace` of that whole
+  field, which stays correct whatever changed inside it.
+
+`metadata.managedFields` is never diffed nor touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+Operation = dict[str, Any]
+
+_MAPS = frozenset({"labels", "annotations"})
+_SKIPPED = frozenset({"managedFields"})
+_ABSENT = object()
+
+
+def escape(key: str) -> str:
+    """Escape one JSON Pointer reference token (RFC 6901)."""
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def _same(a: Any, b: Any) -> bool:
+    return a is b or a == b
+
+
+def _list(ops: list[Operation], path: str, old: list[Any], new: list[Any]) -> None:
+    """Items kept in place are diffed field by field (a rewritten probe is one `replace`,
+    not the whole container list); appended items are added; anything else replaces."""
+    if len(new) < len(old) or not all(
+        a is b or (isinstance(a, dict) and isinstance(b, dict) and a.get("name") == b.get("name"))
+        for a, b in zip(old, new, strict=False)
+    ):
+        ops.append({"op": "replace", "path": path, "value": new})
+        return
+    for index, (a, b) in enumerate(zip(old, new, strict=False)):
+        if a is not b:
+            _fields(ops, f"{path}/{index}", a, b)
+    ops.extend({"op": "add", "path": f"{path}/-", "value": item} for item in new[len(old) :])
+
+
+def _map(ops: list[Operation], path: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+    for key, value in new.items():
+        if key not in old:
+            ops.append({"op": "add", "path": f"{path}/{escape(key)}", "value": value})
+        elif not _same(old[key], value):
+            ops.append({"op": "replace", "path": f"{path}/{escape(key)}", "value": value})
+    ops.extend({"op": "remove", "path": f"{path}/{escape(key)}"} for key in old if key not in new)
+
+
+def _fields(
+    ops: list[Operation], path: str, old: Mapping[str, Any], new: Mapping[str, Any]
+) -> None:
+    """One level of an object: per field add/remove, lists appended or replaced."""
+    for key, value in new.items():
+        before = old.get(key, _ABSENT)
+        if before is value or key in _SKIPPED:
+            continue
+        where = f"{path}/{escape(key)}"
+        if before is _ABSENT or before is None:
+            op = "add" if before is _ABSENT else "replace"
+            ops.append({"op": op, "path": where, "value": value})
+        elif key in _MAPS and isinstance(before, dict) and isinstance(value, dict):
+            _map(ops, where, before, value)
+        elif isinstance(before, list) and isinstance(value, list):
+            _list(ops, where, before, value)
+        elif before != value:
+            ops.append({"op": "replace", "path": where, "value": value})
+    ops.extend(
+        {"op": "remove", "path": f"{path}/{escape(key)}"}
+        for key in old
+        if key not in new and key not in _SKIPPED
+    )
+
+
+def diff(original: Mapping[str, Any], mutated: Mapping[str, Any]) -> list[Operation]:
+    """Operations that turn `original` into `mutated` (a Pod and its edited copy)."""
+    ops: list[Operation] = []
+    for part in ("metadata", "spec"):
+        old, new = original.get(part), mutated.get(part)
+        if old is new or new is None:
+            continue
+        if not isinstance(old, dict):
+            ops.append({"op": "add" if part not in original else "replace", "path": f"/{part}",
+                        "value": new})  # fmt: skip
+        else:
+            _fields(ops, f"/{part}", old, new)
+    return ops

@@ -1,0 +1,219 @@
+"""The injected Pod: the rendered sidecar placed into a mutated COPY of the Pod.
+
+Istio 1.20.8's order is kept: the rendered proxy gets its per-Pod env (PROXY_CONFIG, the
+workload identity, proxyMetadata), then what the Pod declared is merged over the injected
+containers, then post-processing runs: Prometheus merge, app probe rewriting, labels and
+annotations, container order. The input is never changed: only the parts that change are
+copied (the rest is shared with the input, which also lets `patch.diff` skip them).
+
+Order in the Pod:
+- classic sidecar: user init containers keep their order and `istio-init` runs last, so
+  they are not cut off from the network before the proxy runs; the proxy is the last
+  container (the first when the app must wait for it, holdApplicationUntilProxyStarts);
+- native sidecar: `istio-init` then the proxy (with `restartPolicy: Always`) run first,
+  so user init containers already have the mesh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from injector.core import declared, mesh_metadata, names, probes, prometheus
+from injector.core.config import Config
+from injector.core.proxy_config import ProxyConfig
+from injector.core.workload_identity import Workload
+
+Pod = dict[str, Any]
+# Istio's postStart hook: the app containers start once the proxy is ready.
+WAIT_FOR_PROXY = {"postStart": {"exec": {"command": ["pilot-agent", "wait"]}}}
+
+
+@dataclass(frozen=True)
+class Sidecar:
+    """What is injected into one Pod, rendered and resolved."""
+
+    proxy: Mapping[str, Any]
+    init: Mapping[str, Any] | None
+    volumes: list[dict[str, Any]]
+    # Pod sysctls the template needs (the gateway's unprivileged ports), added by name.
+    sysctls: list[dict[str, Any]]
+    # The gateway template: its own rules for the mesh labels and default containers.
+    gateway: bool
+    native: bool
+    values: Mapping[str, Any]
+    status: str
+    workload: Workload
+    namespace: str
+    proxy_config: ProxyConfig
+
+
+def _proxy(sidecar: Sidecar, hold: bool) -> dict[str, Any]:
+    """The rendered proxy with its per-Pod env (a copy: renders are shared)."""
+    env: list[dict[str, Any]] = []
+    identity = sidecar.workload.env(sidecar.namespace)
+    for item in sidecar.proxy.get("env") or []:
+        if item.get("name") == names.ENV_MESH_ID:
+            env += identity
+            identity = []
+        if item.get("name") == names.ENV_PROXY_CONFIG:
+            env.append({"name": names.ENV_PROXY_CONFIG, "value": sidecar.proxy_config.env_value})
+        elif item.get("name") == names.ENV_APP_CONTAINERS and not item.get("value"):
+            env.append({"name": names.ENV_APP_CONTAINERS})  # Istio leaves an empty value out
+        else:
+            env.append(item)
+    env += identity + sidecar.proxy_config.metadata_env()
+    proxy = {**sidecar.proxy, "env": env}
+    if hold:
+        proxy["lifecycle"] = WAIT_FOR_PROXY
+    return proxy
+
+
+def _init(sidecar: Sidecar) -> dict[str, Any] | None:
+    if sidecar.init is None or not sidecar.proxy_config.metadata:
+        return None if sidecar.init is None else dict(sidecar.init)
+    return {**sidecar.init, "env": sidecar.proxy_config.metadata_env()}
+
+
+def _with_declared(
+    containers: list[Pod], inits: list[Pod], proxy: Pod, init: Pod | None
+) -> tuple[list[Pod], list[Pod], Pod, Pod | None, dict[str, list[Pod]]]:
+    """Merge what the Pod declares over the injected containers, taking them out of the
+    Pod's lists (they are placed again like injected ones)."""
+    found: dict[str, list[Pod]] = {"containers": [], "initContainers": []}
+    if not any(c.get("name") in declared.DECLARABLE for c in (*containers, *inits)):
+        return containers, inits, proxy, init, found
+    for name in sorted(declared.DECLARABLE):
+        # istio-init is declared among the init containers only (policy skips others).
+        in_containers, containers = (
+            declared.take(containers, name) if name == names.PROXY_CONTAINER else ([], containers)
+        )
+        in_inits, inits = declared.take(inits, name)
+        for item in [*in_inits, *in_containers]:
+            if name == names.PROXY_CONTAINER:
+                proxy = declared.merge(proxy, item)
+            elif init is not None:
+                init = declared.merge(init, item)
+        found["containers"] += map(declared.without_auto_image, in_containers)
+        found["initContainers"] += map(declared.without_auto_image, in_inits)
+    return containers, inits, proxy, init, found
+
+
+def build(pod: Mapping[str, Any], sidecar: Sidecar, config: Config) -> Pod:
+    """The Pod with the sidecar injected, as a new object sharing unchanged parts."""
+    metadata = dict(pod.get("metadata") or {})
+    labels = dict(metadata.get("labels") or {})
+    annotations = dict(metadata.get("annotations") or {})
+    spec = dict(pod["spec"])
+    mesh = config.mesh
+    hold = sidecar.proxy_config.hold or mesh.holdApplicationUntilProxyStarts
+    containers, inits, proxy, init, found = _with_declared(
+        list(spec["containers"]), list(spec.get("initContainers") or []),
+        _proxy(sidecar, hold), _init(sidecar),
+    )  # fmt: skip
+    env = list(proxy.get("env") or [])
+    scrape = prometheus.merge(annotations, enabled=mesh.enablePrometheusMerge)
+    if scrape is not None:
+        env.append(scrape)
+    status_port = int(sidecar.values.get("proxy.statusPort", probes.MESH_STATUS_PORT))
+    default = mesh.rewriteAppHTTPProbers
+    if probes.enabled(annotations, default=default, status_port=status_port):
+        probers: dict[str, Any] = {}
+        probes.rewrite(containers, status_port=status_port, probers=probers)
+        probes.rewrite(inits, status_port=status_port, probers=probers)
+        probes.merge_env(env, probers)
+    proxy["env"] = env
+    labels.update(
+        mesh_metadata.mesh_labels(
+            labels, workload_name=sidecar.workload.name, gateway=sidecar.gateway
+        )
+    )
+    annotations.update(
+        mesh_metadata.pod_annotations(
+            annotations,
+            app_containers=[c["name"] for c in containers],
+            revision=str(sidecar.values.get("revision", "default")),
+            gateway=sidecar.gateway,
+        )
+    )
+    if any(found.values()) and names.STATUS not in annotations:
+        annotations[names.PROXY_OVERRIDES] = declared.overrides_annotation(found)
+    annotations[names.STATUS] = sidecar.status
+    metadata["labels"], metadata["annotations"] = labels, annotations
+    _place(spec, containers, inits, proxy, init, native=sidecar.native, hold=hold)
+    spec["volumes"] = [*(spec.get("volumes") or []), *sidecar.volumes]
+    if sidecar.sysctls:
+        spec["securityContext"] = _with_sysctls(spec.get("securityContext"), sidecar.sysctls)
+    return {**pod, "metadata": metadata, "spec": spec}
+
+
+def _with_sysctls(context: Any, sysctls: list[dict[str, Any]]) -> Any:
+    """The Pod's securityContext with the sysctls it does not set yet. (Istio's gateway
+    template replaces the Pod's whole list; adding by name keeps what the Pod chose.)"""
+    context = dict(context or {})
+    present = context.get("sysctls")
+    if present is None:
+        context["sysctls"] = list(sysctls)
+    elif isinstance(present, list):
+        have = {item.get("name") for item in present if isinstance(item, dict)}
+        context["sysctls"] = [*present, *(s for s in sysctls if s.get("name") not in have)]
+    return context
+
+
+def _place(
+    spec: Pod, containers: list[Pod], inits: list[Pod], proxy: Pod, init: Pod | None,
+    *, native: bool, hold: bool,
+) -> None:  # fmt: skip
+    ours = [] if init is None else [init]
+    if native:
+        spec["initContainers"] = [*ours, {**proxy, "restartPolicy": "Always"}, *inits]
+        spec["containers"] = containers
+        return
+    spec["containers"] = [proxy, *containers] if hold else [*containers, proxy]
+    if inits or ours:
+        spec["initContainers"] = [*inits, *ours]
+
+
+def _app_containers_env(env: list[dict[str, Any]], app: list[str]) -> None:
+    value = ",".join(app)
+    for index, item in enumerate(env):
+        if item.get("name") == names.ENV_APP_CONTAINERS and item.get("value", "") != value:
+            env[index] = {"name": names.ENV_APP_CONTAINERS, "value": value}
+
+
+def reinvoke(
+    pod: Mapping[str, Any], *, annotations: Mapping[str, str], default: bool, status_port: int
+) -> Pod | None:
+    """An injected Pod seen again (reinvocation, istio#36353): a copy in which the app
+    containers added since (by another webhook) are covered too, or None if none were."""
+    spec = dict(pod["spec"])
+    lists = {key: list(spec.get(key) or []) for key in ("containers", "initContainers")}
+    where = next(
+        ((key, i) for key, items in lists.items() for i, c in enumerate(items)
+         if c.get("name") == names.PROXY_CONTAINER),
+        None,
+    )  # fmt: skip
+    if where is None:
+        return None
+    probers: dict[str, Any] = {}
+    if probes.enabled(annotations, default=default, status_port=status_port):
+        for items in lists.values():
+            probes.rewrite(items, status_port=status_port, probers=probers)
+    proxy = lists[where[0]][where[1]]
+    env = list(proxy.get("env") or [])
+    probes.merge_env(env, probers)
+    app = [c["name"] for c in lists["containers"] if c.get("name") != names.PROXY_CONTAINER]
+    _app_containers_env(env, app)
+    moved = any(
+        a is not b
+        for key, items in lists.items()
+        for a, b in zip(items, spec.get(key) or [], strict=False)
+    )
+    if env == (proxy.get("env") or []) and not moved:
+        return None
+    lists[where[0]][where[1]] = {**proxy, "env": env}
+    for key, items in lists.items():
+        if spec.get(key) is not None or items:
+            spec[key] = items
+    return {**pod, "spec": spec}
