@@ -104,3 +104,8 @@ ENV_OWNER = "ISTIO_META_OWNER"
 ENV_MESH_ID = "ISTIO_META_MESH_ID"
 ENV_PROMETHEUS = "ISTIO_PROMETHEUS_ANNOTATIONS"
 ENV_APP_PROBERS = "ISTIO_KUBE_APP_PROBERS"
+
+# The ServiceAccount admission plugin's token: mounted at this path into every container
+# that has no mount there, from a volume named with this prefix (kube-api-access-xxxxx).
+SERVICE_ACCOUNT_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
+SERVICE_ACCOUNT_VOLUME_PREFIX = "kube-api-access-"

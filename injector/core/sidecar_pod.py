@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from injector.core import declared, mesh_metadata, names, probes, prometheus
+from injector.core import declared, mesh_metadata, names, probes, prometheus, service_account
 from injector.core.config import Config
 from injector.core.proxy_config import ProxyConfig
 from injector.core.workload_identity import Workload
@@ -108,9 +108,12 @@ def build(pod: Mapping[str, Any], sidecar: Sidecar, config: Config) -> Pod:
     spec = dict(pod["spec"])
     mesh = config.mesh
     hold = sidecar.proxy_config.hold or mesh.holdApplicationUntilProxyStarts
+    token = service_account.token_mount(spec)
+    init = _init(sidecar)
     containers, inits, proxy, init, found = _with_declared(
         list(spec["containers"]), list(spec.get("initContainers") or []),
-        _proxy(sidecar, hold), _init(sidecar),
+        service_account.with_mount(_proxy(sidecar, hold), token),
+        None if init is None else service_account.with_mount(init, token),
     )  # fmt: skip
     env = list(proxy.get("env") or [])
     scrape = prometheus.merge(annotations, enabled=mesh.enablePrometheusMerge)

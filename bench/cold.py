@@ -1,0 +1,69 @@
+"""The cold path in-process: every Pod new, measured in ways the machine's load disturbs least.
+
+    python bench/cold.py [--fixture small|large] [--count N] [--mode time|profile|loop]
+
+Each review carries a Pod never seen before (its `bench-nonce` label differs), so nothing
+remembered by Pod content helps. Per review: `orjson.loads` of the body, `handler.handle`,
+`orjson.dumps` of the answer (what the app does apart from HTTP, metrics and logs), with
+the garbage collector tuned as `serve` tunes it.
+- time: µs per `handler.handle`, the best of 5 rounds (the least disturbed);
+- profile: cProfile over `count` reviews, the top functions by own time;
+- loop: just the reviews, for `valgrind --tool=callgrind` (run once with `--count 0`
+  and once with N: the difference over N is instructions per review).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import time
+
+import fixtures
+import inproc
+import orjson
+
+from injector.core import handler
+from injector.server import process
+
+
+def bodies(name: str, count: int, start: int = 0) -> list[bytes]:
+    """`count` request bodies of the fixture, each with its own nonce (same length)."""
+    raw = fixtures.body(name)
+    nonce = fixtures.NONCE.encode()
+    return [raw.replace(nonce, f"nonce-{i:010d}".encode()) for i in range(start, start + count)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="The cold path in-process.")
+    parser.add_argument("--fixture", choices=fixtures.NAMES, default="small")
+    parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument("--mode", choices=["time", "profile", "loop"], default="time")
+    args = parser.parse_args()
+    engine = inproc.engine()
+    reviews = bodies(args.fixture, args.count)
+    process.tune_runtime()
+
+    def run() -> None:
+        for raw in reviews:
+            answer = handler.handle(orjson.loads(raw), engine=engine, body_size=len(raw)).answer
+            orjson.dumps(answer)
+
+    if args.mode == "loop":
+        run()
+    elif args.mode == "profile":
+        profiler = cProfile.Profile()
+        profiler.runcall(run)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+    else:
+        best = float("inf")
+        for round_ in range(1, 6):
+            started = time.perf_counter()
+            run()
+            best = min(best, time.perf_counter() - started)
+            reviews = bodies(args.fixture, args.count, start=round_ * args.count)  # never seen
+        print(f"cold {args.fixture}: {best * 1e6 / args.count:.1f} µs/review (best of 5)")
+
+
+if __name__ == "__main__":
+    main()
