@@ -25,26 +25,25 @@ def token_mount(spec: Mapping[str, Any]) -> dict[str, Any] | None:
 
     Only a mount of a `kube-api-access-*` volume of the Pod counts: a volume of the
     user's own at that path is not handed to the proxy."""
-    volumes = {
-        v.get("name")
-        for v in spec.get("volumes") or []
-        if isinstance(v, dict)
-        and str(v.get("name", "")).startswith(names.SERVICE_ACCOUNT_VOLUME_PREFIX)
-    }
-    if not volumes:
-        return None
-    path = names.SERVICE_ACCOUNT_MOUNT_PATH
     for key in ("containers", "initContainers"):
         for container in spec.get(key) or []:
-            mounts = container.get("volumeMounts")
-            at_path = [
-                m
-                for m in (mounts if isinstance(mounts, list) else [])
-                if isinstance(m, dict) and m.get("mountPath") == path
-            ]
-            if at_path and at_path[0].get("name") in volumes:
-                return dict(at_path[0])
+            mount = _at_path(container.get("volumeMounts"))
+            if mount is not None and _plugins_volume(spec, mount.get("name")):
+                return dict(mount)
     return None
+
+
+def _at_path(mounts: Any) -> Mapping[str, Any] | None:
+    for mount in mounts if isinstance(mounts, list) else []:
+        if isinstance(mount, dict) and mount.get("mountPath") == names.SERVICE_ACCOUNT_MOUNT_PATH:
+            return mount
+    return None
+
+
+def _plugins_volume(spec: Mapping[str, Any], name: Any) -> bool:
+    if not (isinstance(name, str) and name.startswith(names.SERVICE_ACCOUNT_VOLUME_PREFIX)):
+        return False
+    return any(isinstance(v, dict) and v.get("name") == name for v in spec.get("volumes") or [])
 
 
 def with_mount(container: dict[str, Any], mount: Mapping[str, Any] | None) -> dict[str, Any]:

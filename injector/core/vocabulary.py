@@ -9,7 +9,7 @@ Behaviour follows Istio 1.20.8's sidecar template (injection-template.yaml).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from injector.core import grammar, names, user_volumes
@@ -201,10 +201,18 @@ def duplicates(pod_volumes: Any, volumes: Any, mounts: Any) -> list[str]:
     named like the custom bootstrap's), a mount path twice in the proxy. Kubernetes would
     refuse such a Pod with a less helpful message."""
     problems = []
-    names_seen = [v.get("name") for v in [*(pod_volumes or []), *volumes]]
-    for name in sorted({n for n in names_seen if names_seen.count(n) > 1}, key=str):
+    volume_names = (v.get("name") for v in [*(pod_volumes or []), *volumes])
+    for name in sorted(_twice(volume_names), key=str):
         problems.append(f"annotation {names.USER_VOLUME}: volume {name} is defined twice")
-    paths = [m.get("mountPath") for m in mounts or []]
-    for path in sorted({p for p in paths if paths.count(p) > 1}, key=str):
+    for path in sorted(_twice(m.get("mountPath") for m in mounts or []), key=str):
         problems.append(f"annotation {names.USER_VOLUME_MOUNT}: mount path {path} is used twice")
     return problems
+
+
+def _twice(items: Iterable[Any]) -> set[Any]:
+    """The items seen more than once (one pass: a Pod may have hundreds of volumes)."""
+    seen: set[Any] = set()
+    twice: set[Any] = set()
+    for item in items:
+        (twice if item in seen else seen).add(item)
+    return twice
