@@ -73,7 +73,9 @@ def main() -> None:
             started = time.perf_counter()
             run()
             best = min(best, time.perf_counter() - started)
-            reviews = bodies(args.fixture, args.count, start=round_ * args.count, again=args.injected)  # never seen
+            reviews = bodies(
+                args.fixture, args.count, start=round_ * args.count, again=args.injected
+            )  # never seen
         what = "injected already" if args.injected else "cold"
         print(f"{what} {args.fixture}: {best * 1e6 / args.count:.1f} µs/review (best of 5)")
 

@@ -28,6 +28,8 @@ from injector.core.workload_identity import Workload
 Pod = dict[str, Any]
 # Istio's postStart hook: the app containers start once the proxy is ready.
 WAIT_FOR_PROXY = {"postStart": {"exec": {"command": ["pilot-agent", "wait"]}}}
+# The rendered proxy env entries that change per Pod, or place the workload identity.
+_PER_POD_ENV = frozenset({names.ENV_MESH_ID, names.ENV_PROXY_CONFIG, names.ENV_APP_CONTAINERS})
 
 
 @dataclass(frozen=True)
@@ -54,14 +56,17 @@ def _proxy(sidecar: Sidecar, hold: bool) -> dict[str, Any]:
     env: list[dict[str, Any]] = []
     identity = sidecar.workload.env(sidecar.namespace)
     for item in sidecar.proxy.get("env") or []:
-        if item.get("name") == names.ENV_MESH_ID:
-            env += identity
-            identity = []
-        if item.get("name") == names.ENV_PROXY_CONFIG:
+        name = item.get("name")
+        if name not in _PER_POD_ENV:  # most entries: one lookup, kept as rendered
+            env.append(item)
+        elif name == names.ENV_PROXY_CONFIG:
             env.append({"name": names.ENV_PROXY_CONFIG, "value": sidecar.proxy_config.env_value})
-        elif item.get("name") == names.ENV_APP_CONTAINERS and not item.get("value"):
+        elif name == names.ENV_APP_CONTAINERS and not item.get("value"):
             env.append({"name": names.ENV_APP_CONTAINERS})  # Istio leaves an empty value out
         else:
+            if name == names.ENV_MESH_ID:
+                env += identity
+                identity = []
             env.append(item)
     env += identity + sidecar.proxy_config.metadata_env()
     proxy = {**sidecar.proxy, "env": env}
