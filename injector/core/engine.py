@@ -160,19 +160,17 @@ class Engine:
         )
         annotations = (pod.get("metadata") or {}).get("annotations") or {}
         effective = self._effective_annotations(annotations, ns)
-        if not decision.inject and decision.reasons != [policy.ALREADY_INJECTED]:
-            return Outcome("skipped", decision.reasons, decision.warnings)
+        if not decision.inject:
+            if decision.reasons != [policy.ALREADY_INJECTED]:
+                return Outcome("skipped", decision.reasons, decision.warnings)
+            return self._reinvoked(pod, decision, annotations, effective)
         try:
             template, resolved, config = self._resolve(pod, annotations, effective)
         except overrides.Refused as refused:
-            if not decision.inject:
-                return Outcome("skipped", decision.reasons, decision.warnings)
             message = "cannot inject the sidecar: " + "; ".join(refused.problems)
             return Outcome(
                 "denied", [policy.INVALID_ANNOTATION], decision.warnings, message=message
             )
-        if not decision.inject:
-            return self._reinvoked(pod, decision, resolved, effective)
         warnings = decision.warnings + resolved.warnings
         # A Pod that is only the proxy (a gateway) keeps it as its container: a Pod needs one.
         native = resolved.native and any(
@@ -212,21 +210,31 @@ class Engine:
         self, pod: Any, annotations: Mapping[str, str], effective: dict[str, str]
     ) -> tuple[Template, overrides.Resolved, proxy_config.ProxyConfig]:
         """The Pod's template, values and ProxyConfig, or raise `overrides.Refused`."""
-        template = self._template(annotations)
+        template, shared, config = self._checked(pod, annotations, effective)
         resolved = overrides.resolve(
             pod["spec"],
             annotations=effective,
             config=self.config,
             native_supported=self.native_supported,
-            shared=self._shared_settings(pod["spec"], effective),
+            shared=shared,
         )
-        clashes = vocabulary.collisions(resolved.values, pod["spec"], self.injected.volumes)
+        return template, resolved, config
+
+    def _checked(
+        self, pod: Any, annotations: Mapping[str, str], effective: dict[str, str]
+    ) -> tuple[Template, overrides.Settings, proxy_config.ProxyConfig]:
+        """What the Pod's annotations choose, checked: all that refuses a Pod, and all an
+        injected Pod seen again needs (not the per-Pod values)."""
+        template = self._template(annotations)
+        shared = self._shared_settings(pod["spec"], effective)
+        # The user volumes and mounts are among the shared values (the annotations').
+        clashes = vocabulary.collisions(shared.vocabulary, pod["spec"], self.injected.volumes)
         if clashes:
             raise overrides.Refused(clashes)
         config, problem = proxy_config.problem(annotations, self._mesh_proxy_config)
         if problem:
             raise overrides.Refused([problem])
-        return template, resolved, config
+        return template, shared, config
 
     def _template(self, annotations: Mapping[str, str]) -> Template:
         """The template the Pod names in inject.istio.io/templates (else `sidecar`)."""
@@ -239,15 +247,20 @@ class Engine:
         self,
         pod: Any,
         decision: policy.Decision,
-        resolved: overrides.Resolved,
-        annotations: dict[str, str],
+        annotations: Mapping[str, str],
+        effective: dict[str, str],
     ) -> Outcome:
-        """An injected Pod seen again: patched only to cover app containers added since."""
+        """An injected Pod seen again: patched only to cover app containers added since.
+        Refused annotations leave it as it is; the per-Pod values are not needed."""
+        try:
+            _template, shared, _config = self._checked(pod, annotations, effective)
+        except overrides.Refused:
+            return Outcome("skipped", decision.reasons, decision.warnings)
         again = sidecar_pod.reinvoke(
             pod,
-            annotations=annotations,
+            annotations=effective,
             default=self.config.mesh.rewriteAppHTTPProbers,
-            status_port=int(resolved.values.get("proxy.statusPort", 15020)),
+            status_port=int(shared.vocabulary.get("proxy.statusPort", 15020)),
         )
         if again is None:
             return Outcome("skipped", decision.reasons, decision.warnings)
