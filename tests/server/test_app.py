@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import logging
 from collections.abc import Iterator
 
+import jsonpatch
+import orjson
 import pytest
+import support
 from fastapi.testclient import TestClient
 from support import http_cases
 
@@ -145,3 +150,22 @@ def test_a_client_that_disconnects_mid_body_gets_nothing_and_logs_nothing(
         "sidecar_injector_bad_calls_total", {"status": "disconnect"}
     )
     assert samples == 1.0
+
+
+def test_an_injected_pod_seen_again_gets_no_patch_no_warning_and_no_info_log(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    pod = {
+        "metadata": {"generateName": "web-", "namespace": "shop"},
+        "spec": {"containers": [{"name": "web", "image": "nginx"}]},
+    }
+    first = client.post("/inject", json=support.review(pod)).json()["response"]
+    ops = orjson.loads(base64.b64decode(first["patch"]))
+    injected = jsonpatch.apply_patch(pod, ops)
+    with caplog.at_level(logging.DEBUG, logger="injector"):
+        again = client.post("/inject", json=support.review(injected)).json()["response"]
+    assert again["allowed"] is True
+    assert {"patch", "patchType", "warnings"}.isdisjoint(again)
+    assert again["auditAnnotations"]["reasons"] == "already_injected"
+    logged = [r for r in caplog.records if r.name.startswith("injector")]
+    assert logged and all(r.levelno < logging.INFO for r in logged)
