@@ -10,11 +10,11 @@ with `allowed: false` and a `status.message` a person can act on.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
 from typing import Any, Literal, NotRequired, TypedDict
 
 import orjson
+import pybase64
 
 API_VERSIONS = frozenset({"admission.k8s.io/v1", "admission.k8s.io/v1beta1"})
 MAX_UID_LENGTH = 1024
@@ -111,8 +111,11 @@ def denied(message: str, *, code: int = 400, warnings: Sequence[str] = ()) -> Re
 
 
 def encode_patch(ops: list[dict[str, Any]]) -> str:
-    """The `patch` field: base64 of the JSON Patch document."""
-    return base64.b64encode(orjson.dumps(ops)).decode("ascii")
+    """The `patch` field: base64 of the JSON Patch document.
+
+    pybase64 (SIMD) rather than the standard library's byte-by-byte encoder, which was a
+    tenth of a small Pod's whole review; its string comes out without a decode."""
+    return pybase64.b64encode_as_string(orjson.dumps(ops))
 
 
 def patched(
