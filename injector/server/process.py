@@ -7,6 +7,7 @@ import gc
 import ipaddress
 import logging
 import os
+import signal
 import socket
 import threading
 from collections.abc import Sequence
@@ -94,7 +95,9 @@ class DrainingServer(uvicorn.Server):
             self.background.pop().stop()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        if self.state.draining or self.drain_seconds <= 0:
+        # Ctrl+C is a person at a terminal: stop now. Only SIGTERM (what the kubelet
+        # sends) starts the drain window.
+        if sig == signal.SIGINT or self.state.draining or self.drain_seconds <= 0:
             super().handle_exit(sig, frame)
             return
         self.state.draining = True
@@ -242,4 +245,8 @@ def serve(options: Options) -> None:
     server = build(options)
     tune_runtime()
     log.info("serving", extra={"url": f"https://{options.host}:{options.port}/inject"})
-    server.run()
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        # uvicorn re-raises the Ctrl+C it handled once it has shut down cleanly.
+        log.info("stopped")

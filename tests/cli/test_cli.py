@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import subprocess
 import sys
 from pathlib import Path
@@ -161,4 +162,7 @@ def test_the_console_script_and_module_agree_on_the_version() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "injector", "--version"], capture_output=True, text=True, check=False
     )
-    assert result.stdout.strip() == "0.1.0"
+    assert (
+        result.stdout.strip()
+        == f"sidecar-injector {importlib.metadata.version('sidecar-injector')}"
+    )
