@@ -139,7 +139,13 @@ class Engine:
         self._outcomes: dict[bytes, Outcome] = {}
 
     def inject(
-        self, pod: Any, *, namespace: str, ns: policy.Namespace | None, remember: bool = True
+        self,
+        pod: Any,
+        *,
+        namespace: str,
+        ns: policy.Namespace | None,
+        remember: bool = True,
+        made_by_job: bool = False,
     ) -> Outcome:
         """Decide and, when injecting, return the patch for one Pod.
 
@@ -147,19 +153,23 @@ class Engine:
         name or uid yet), so outcomes are remembered by everything they depend on: the
         Pod's content, the namespace as known, and whether sidecars can be native.
         `remember=False` skips that for a Pod known to be too large to be worth it.
+        `made_by_job` says a Job makes this Pod when the Pod cannot say it (a Job's Pod
+        template offline has no ownerReference yet).
         """
-        key = self._memo_key(pod, namespace, ns) if remember else None
+        key = self._memo_key(pod, namespace, ns, made_by_job) if remember else None
         found = self._outcomes.get(key) if key is not None else None
         if found is not None:
             return found.copy()
-        outcome = self._inject(pod, namespace=namespace, ns=ns)
+        outcome = self._inject(pod, namespace=namespace, ns=ns, made_by_job=made_by_job)
         if key is not None:
             if len(self._outcomes) >= OUTCOME_CACHE_SIZE:
                 self._outcomes.clear()
             self._outcomes[key] = outcome.copy()
         return outcome
 
-    def _memo_key(self, pod: Any, namespace: str, ns: policy.Namespace | None) -> Any:
+    def _memo_key(
+        self, pod: Any, namespace: str, ns: policy.Namespace | None, made_by_job: bool
+    ) -> Any:
         """A digest of what an outcome depends on, or None when the Pod is too big to be
         worth remembering (or cannot be serialized again)."""
         try:
@@ -171,10 +181,12 @@ class Engine:
         known = None if ns is None else (
             ns.name, sorted(ns.labels.items()), sorted(ns.annotations.items())
         )  # fmt: skip
-        context = orjson.dumps([namespace, known, self.native_supported])
+        context = orjson.dumps([namespace, known, self.native_supported, made_by_job])
         return hashlib.blake2b(content + b"\0" + context, digest_size=16).digest()
 
-    def _inject(self, pod: Any, *, namespace: str, ns: policy.Namespace | None) -> Outcome:
+    def _inject(
+        self, pod: Any, *, namespace: str, ns: policy.Namespace | None, made_by_job: bool
+    ) -> Outcome:
         problem = shape_problem(pod)
         if problem:
             return Outcome("denied", [policy.MALFORMED_POD], message=f"cannot inject: {problem}")
@@ -199,7 +211,7 @@ class Engine:
                 "denied", [policy.INVALID_ANNOTATION], decision.warnings, message=message
             )
         warnings = decision.warnings + resolved.warnings
-        if not resolved.native and overrides.owned_by_job(pod):
+        if not resolved.native and (made_by_job or overrides.owned_by_job(pod)):
             warnings.append(overrides.job_warning(self.native_supported))
         status = self._status(resolved.native, effective)
         if _annotation_bytes(annotations) + len(names.STATUS) + len(status) > ANNOTATION_SIZE_LIMIT:

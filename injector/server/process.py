@@ -121,6 +121,16 @@ def local_names(cfg: config.Config, host: str) -> tuple[list[str], list[str]]:
     return dns, ips
 
 
+def certificate_names(options: Options, cfg: config.Config) -> tuple[list[str], list[str]]:
+    """The serving certificate's DNS names and IPs, each once: the local names plus the
+    dev webhook URL's host (often 127.0.0.1 too)."""
+    dns, ips = local_names(cfg, options.host)
+    if options.webhook_url is not None:
+        url_dns, url_ips = registration.url_names(options.webhook_url)
+        dns, ips = [*dns, *url_dns], [*ips, *url_ips]
+    return list(dict.fromkeys(dns)), list(dict.fromkeys(ips))
+
+
 # -- certificates ----------------------------------------------------------------------
 
 # `build`'s default: connect to a cluster when one is configured (modes.cluster_for).
@@ -149,10 +159,9 @@ def prepare_certificates(
     namespace = os.environ.get("POD_NAMESPACE") or cfg.injectorNamespace
     if cluster is not None:
         cfg = dataclasses.replace(cfg, injectorNamespace=namespace)
-    dns, ips = local_names(cfg, options.host)
-    if options.webhook_url is not None:
-        url_dns, url_ips = registration.url_names(options.webhook_url)
-        dns, ips = [*dns, *url_dns], [*ips, *url_ips]
+    if options.cert_dir.exists() and not options.cert_dir.is_dir():
+        raise config.ConfigError(f"--cert-dir {options.cert_dir}: not a directory")
+    dns, ips = certificate_names(options, cfg)
     issuer = modes.settings(cfg.certificates, flags, dns_names=dns, ips=ips)
     client_ca = options.client_ca_file
     if flags.tls_cert_file is not None or flags.tls_key_file is not None:

@@ -62,7 +62,7 @@ def test_inject_handles_every_workload_kind(
     pod = _pod_of(out)
     assert [c["name"] for c in pod["spec"]["containers"]] == ["app", "istio-proxy"]
     support.validate_pod({"metadata": pod.get("metadata", {}), "spec": pod["spec"]})
-    assert f"{kind}/{kind.lower()}: injected" in err
+    assert f"{kind} default/{kind.lower()}: injected" in err
 
 
 def test_a_multi_document_file_keeps_every_document_in_order(
