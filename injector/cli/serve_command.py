@@ -25,6 +25,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         certificates=certs_command.serve_options(args),
         webhook_url=args.webhook_url,
         webhook_config_name=args.webhook_config_name,
+        log_decisions=args.log_format == "text",
     )
     try:
         process.serve(options)

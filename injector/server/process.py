@@ -43,6 +43,8 @@ class Options:
     # Dev registration: the webhook is called at this URL instead of the Service.
     webhook_url: str | None = None
     webhook_config_name: str = registration.DEFAULT_NAME
+    # Log every admission decision at info (text logs, a person at a terminal).
+    log_decisions: bool = False
 
 
 class Background(Protocol):
@@ -83,12 +85,20 @@ class DrainingServer(uvicorn.Server):
         finally:
             self._stop_background()
 
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:  # bound and listening: now the URL can be called
+            config = self.config
+            log.info("listening on https://%s:%d/inject", config.host, config.port)
+
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        # Stopped here too, not only after `serve`: after a signal uvicorn re-raises it
-        # once serving is over, which ends the process before a `finally` could run
-        # (and a leader would not release its Lease).
-        await super().shutdown(sockets)
+        # The background stops first: a leader gives its Lease up at once and issues
+        # nothing more, instead of renewing (even rotating) while uvicorn waits for
+        # connections to close. Stopped here, not only after `serve`: after a signal
+        # uvicorn re-raises it once serving is over, which ends the process before a
+        # `finally` could run.
         self._stop_background()
+        await super().shutdown(sockets)
 
     def _stop_background(self) -> None:
         while self.background:
@@ -186,10 +196,10 @@ def assemble(options: Options, cluster: kubeapi.Cluster | None) -> tuple[State, 
     """Load configuration and template, set up the certificate, build the state."""
     cfg = config_file.load(options.config_file)
     tpl = template.load(cfg.templates)
-    state = State(engine=Engine(cfg, tpl))
+    state = State(engine=Engine(cfg, tpl), decisions_at_info=options.log_decisions)
     served = prepare_certificates(options, cfg, state.metrics, cluster)
     state.ready = served.ready
-    log.info("serving certificate mode: %s", served.mode, extra={"dir": str(options.cert_dir)})
+    log.info("certificates: %s", served.describe, extra={"mode": served.mode})
     return state, served
 
 
@@ -253,7 +263,6 @@ def tune_runtime() -> None:
 def serve(options: Options) -> None:
     server = build(options)
     tune_runtime()
-    log.info("serving", extra={"url": f"https://{options.host}:{options.port}/inject"})
     try:
         server.run()
     except KeyboardInterrupt:
