@@ -128,7 +128,7 @@ def test_inject_injects_a_pod_from_an_empty_directory(installed: Installed) -> N
     assert done.returncode == 0, done.stderr
     pod = yaml.safe_load(done.stdout)
     assert [c["name"] for c in pod["spec"]["containers"]] == ["web", "istio-proxy"]
-    assert "Pod/web" in done.stderr
+    assert done.stderr.startswith("Pod shop/web: injected")
 
 
 def test_certs_generate_and_inspect_work_from_an_empty_directory(installed: Installed) -> None:
@@ -185,3 +185,5 @@ def test_serve_answers_a_review_over_https_from_an_empty_directory(
         {"op": op["op"], "path": op["path"]} for op in ops
     ]
     assert server.returncode == 0, log
+    assert f"listening on https://127.0.0.1:{port}/inject" in log
+    assert "Traceback" not in log
