@@ -10,6 +10,7 @@ sits next to, and every key is optional: the defaults below are the documented d
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,14 @@ import orjson
 
 NativeMode = Literal["auto", "true", "false"]
 
-DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+
+def _packaged_templates() -> Path:
+    """The templates shipped in the package (`injector.templates`, built from the
+    top-level templates/ folder), wherever the package is installed."""
+    return Path(str(importlib.resources.files("injector.templates")))
+
+
+DEFAULT_TEMPLATES = _packaged_templates()
 
 # controller-runtime's reasoning: kube-apiserver caps an object at 3 MiB; an
 # AdmissionReview can carry the object and the old object plus the envelope.

@@ -178,7 +178,10 @@ class Engine:
         native = resolved.native and any(
             c.get("name") != names.PROXY_CONTAINER for c in pod["spec"]["containers"]
         )
-        if not native and overrides.owned_by_job(pod):
+        # A Job's (or CronJob's) Pod template offline has no ownerReference yet; the
+        # webhook sees one on the Pod the Job makes: warn alike.
+        made_by_job = workload is not None and workload.kind in ("Job", "CronJob")
+        if not native and (made_by_job or overrides.owned_by_job(pod)):
             warnings.append(overrides.job_warning(self.native_supported))
         rendered = template.render(resolved.values)
         clashes = vocabulary.duplicates(

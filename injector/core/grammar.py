@@ -64,6 +64,24 @@ _DNS_SUBDOMAIN = re.compile(
 )
 
 
+# A container image reference, in the grammar of the distribution project's reference
+# package (what a container runtime parses): [host[:port]/]path[:tag][@digest], the path
+# lower case, components joined by `.`, `_`, `__` or dashes.
+_IMAGE_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE_HOST = (
+    r"(?:(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])"
+    r"(?:\.(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]))*|\[[0-9A-Fa-f:]+\])"
+    r"(?::[0-9]+)?"
+)
+_IMAGE = re.compile(
+    rf"(?:{_IMAGE_HOST}/)?{_IMAGE_COMPONENT}(?:/{_IMAGE_COMPONENT})*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
+    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?",
+    re.ASCII,
+)
+_MAX_IMAGE_NAME = 255
+
+
 class GrammarError(ValueError):
     """A value does not follow its grammar; the message says why, without the value."""
 
@@ -198,3 +216,14 @@ def printable(text: str, *, limit: int = 40) -> str:
     """Render an untrusted value for a message: escaped, quoted and cut to `limit`."""
     shown = text if len(text) <= limit else text[:limit] + "..."
     return repr(shown)
+
+
+def check_image(text: str) -> str:
+    """`text` if it is a container image reference (e.g. docker.io/istio/proxyv2:1.20.8,
+    or name@sha256:...); GrammarError otherwise."""
+    name = text.split("@", 1)[0].rsplit(":", 1)[0] if "/" in text else text
+    if not _IMAGE.fullmatch(text) or len(name) > _MAX_IMAGE_NAME:
+        raise GrammarError(
+            "not an image reference ([registry[:port]/]path[:tag][@digest], path lower case)"
+        )
+    return text

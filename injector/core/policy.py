@@ -188,16 +188,22 @@ def _hard_skips(
     if ns is not None and ns.labels.get(names.PSA_ENFORCE) in _RESTRICTIVE_LEVELS:
         # Pod Security admission runs after us and would reject the injected Pod.
         found.append(POD_SECURITY_LEVEL)
-    if _runs_as(spec, config.proxy.uid, injected.declarable):
+    if _runs_as(spec, config.proxy.uid, ours=injected.containers, declared=injected.declarable):
         found.append(APP_RUNS_AS_PROXY_UID)
     return found
 
 
-def _runs_as(spec: Mapping[str, Any], uid: int, declared: frozenset[str]) -> bool:
-    """True when an app container (or the Pod's default) runs as `uid`."""
+def _runs_as(
+    spec: Mapping[str, Any], uid: int, *, ours: frozenset[str], declared: frozenset[str]
+) -> bool:
+    """True when an app container (or the Pod's default) runs as `uid`.
+
+    Containers named like ours are not the app's: on reinvocation kube-apiserver sends
+    the Pod we injected, whose istio-proxy runs as the proxy's uid by design; and a Pod
+    may declare its own istio-proxy to customise it."""
     pod_user = (spec.get("securityContext") or {}).get("runAsUser")
     for container in spec["containers"]:
-        if container.get("name") in declared:
+        if container.get("name") in ours or container.get("name") in declared:
             continue
         user = (container.get("securityContext") or {}).get("runAsUser", pod_user)
         if user == uid and not isinstance(user, bool):

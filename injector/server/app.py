@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from injector.core import handler, policy, review
 from injector.core.engine import Engine
@@ -60,6 +61,9 @@ class State:
     # kube-apiserver moves to other replicas while this one still answers.
     draining: bool = False
     in_flight: int = 0
+    # Every decision logged at info (a person at a terminal, `--log-format text`);
+    # otherwise only denials and noteworthy skips are, the rest at debug.
+    decisions_at_info: bool = False
 
 
 class BadCall(Exception):
@@ -144,10 +148,11 @@ async def _review(scope: Scope, receive: Receive, state: State) -> handler.Handl
         raise BadCall(400, str(err)) from None
 
 
-def _log(handled: handler.Handled) -> None:
-    """Denials and skips a person should act on at info; the rest only at debug."""
+def _log(state: State, handled: handler.Handled) -> None:
+    """Denials and skips a person should act on at info; the rest at debug, or at info
+    too when a person is watching (decisions_at_info)."""
     noteworthy = handled.result == "denied" or policy.NOTEWORTHY.intersection(handled.reasons)
-    level = logging.INFO if noteworthy else logging.DEBUG
+    level = logging.INFO if noteworthy or state.decisions_at_info else logging.DEBUG
     if handled.result != "ignored" and log.isEnabledFor(level):
         log.log(
             level,
@@ -160,29 +165,35 @@ def _log(handled: handler.Handled) -> None:
         )
 
 
+def _bad_call(state: State, status: int, message: str, **options: bool) -> Response:
+    """A 4xx/5xx answer to a broken call, counted and logged at debug (a client's
+    mistake is not the server's news, but a person debugging wants to see it)."""
+    state.metrics.bad_calls.labels(str(status)).inc()
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("bad call: %d %s", status, message, extra={"status": status, "reason": message})
+    return _error(status, message, **options)
+
+
 async def _answer(state: State, scope: Scope, receive: Receive) -> Response | bytes:
     if state.in_flight >= state.engine.config.server.maxConcurrentReviews:
         # A 503 is a call failure for kube-apiserver: the failurePolicy decides.
-        state.metrics.bad_calls.labels("503").inc()
-        return _error(503, "too many reviews in flight; retry", retry_after=True)
+        return _bad_call(state, 503, "too many reviews in flight; retry", retry_after=True)
     started = time.perf_counter()
     state.in_flight += 1
     try:
         handled = await _review(scope, receive, state)
     except BadCall as bad:
-        state.metrics.bad_calls.labels(str(bad.status)).inc()
-        return _error(bad.status, bad.message, close=state.draining)
+        return _bad_call(state, bad.status, bad.message, close=state.draining)
     except Disconnected:
         raise
     except Exception:
         # A bug of ours in reading the call: logged with its stack, never shown.
         log.exception("could not process an admission call")
-        state.metrics.bad_calls.labels("400").inc()
-        return _error(400, "the call could not be processed", close=state.draining)
+        return _bad_call(state, 400, "the call could not be processed", close=state.draining)
     finally:
         state.in_flight -= 1
     state.metrics.answered(handled.result, handled.reasons, time.perf_counter() - started)
-    _log(handled)
+    _log(state, handled)
     for observe in state.observers:
         observe(handled)
     return orjson.dumps(handled.answer)
@@ -201,7 +212,7 @@ def _inject_endpoint(state: State) -> ASGIApp:
     async def inject(scope: Scope, receive: Receive, send: Send) -> None:
         response: Response | bytes
         if scope["method"] != "POST":
-            response = _error(405, "use POST")
+            response = _bad_call(state, 405, "use POST")
             response.headers["allow"] = "POST"
         else:
             try:
@@ -220,6 +231,14 @@ def _inject_endpoint(state: State) -> ASGIApp:
 def _api(state: State) -> FastAPI:
     api = FastAPI(title="sidecar-injector", docs_url=None, redoc_url=None, openapi_url=None)
     api.state.injector = state
+
+    @api.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+        # One error shape on every path: {"error": ...}, as /inject answers (FastAPI's
+        # default body is {"detail": ...}).
+        response = _bad_call(state, exc.status_code, str(exc.detail))
+        response.headers.update(exc.headers or {})
+        return response
 
     @api.get("/healthz")
     async def healthz() -> Response:
