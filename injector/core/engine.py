@@ -83,9 +83,9 @@ class Engine:
             declarable_init=frozenset({names.INIT_CONTAINER}),
         )
         # The mesh's default ProxyConfig as the key ProxyConfigs are remembered by.
-        self._mesh_proxy_config = orjson.dumps(
-            dict(config.mesh.proxyConfig), option=orjson.OPT_SORT_KEYS
-        ).decode()
+        self._mesh_proxy_config = proxy_config.mesh_defaults(
+            config.mesh.proxyConfig, discovery_address=overrides.ca_address(config.revision)
+        )
         # Whether the API server runs native sidecars; None until a cluster says so.
         self.native_supported: bool | None = None
         # Settings by (shaping annotations, Guaranteed QoS): the Pods of one workload

@@ -139,6 +139,15 @@ def fields(data: Any) -> dict[str, Any]:
     return found
 
 
+def mesh_defaults(configured: Mapping[str, Any], *, discovery_address: str) -> str:
+    """The mesh's default ProxyConfig as JSON (the key ProxyConfigs are remembered by):
+    the configured fields over the revision's control plane address, which Istio 1.20.8's
+    mesh config of a revision carries as defaultConfig.discoveryAddress (it is left out
+    of PROXY_CONFIG when it is the default revision's)."""
+    merged = {"discoveryAddress": discovery_address, **configured}
+    return orjson.dumps(merged, option=orjson.OPT_SORT_KEYS).decode()
+
+
 @functools.lru_cache(maxsize=256)
 def effective(text: str | None, mesh: str = "{}") -> ProxyConfig:
     """The ProxyConfig for an annotation value (None: absent) over the mesh's defaults

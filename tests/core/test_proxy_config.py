@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import jsonpatch
 import pytest
 
-from injector.core import config_file, proxy_config
+from injector.core import config, config_file, proxy_config, template
 from injector.core.config import ConfigError
+from injector.core.engine import Engine
 
 
 @pytest.mark.parametrize(
@@ -68,3 +72,46 @@ def test_the_annotation_is_merged_over_the_mesh_defaults() -> None:
 def test_a_bad_mesh_proxy_config_is_refused_at_load_naming_the_key() -> None:
     with pytest.raises(ConfigError, match=r"mesh\.proxyConfig: field concurrency"):
         config_file.from_mapping({"mesh": {"proxyConfig": {"concurrency": "two"}}})
+
+
+def _proxy_env(settings: dict[str, Any], annotations: dict[str, str]) -> dict[str, str]:
+    engine = Engine(config_file.from_mapping(settings), template.load(config.DEFAULT_TEMPLATES))
+    pod = {
+        "metadata": {"name": "p", "annotations": annotations},
+        "spec": {"containers": [{"name": "app", "image": "app"}]},
+    }
+    outcome = engine.inject(pod, namespace="shop", ns=None)
+    assert outcome.result == "injected", outcome.message
+    spec = jsonpatch.apply_patch(pod, outcome.ops or [])["spec"]
+    proxy = next(c for c in spec["containers"] if c["name"] == "istio-proxy")
+    return {e["name"]: e.get("value", "") for e in proxy["env"]}
+
+
+CANARY = "istiod-canary.istio-system.svc:15012"
+
+
+@pytest.mark.parametrize(
+    ("settings", "annotations", "proxy_config_env", "ca_addr"),
+    [
+        pytest.param({}, {}, "{}\n", "istiod.istio-system.svc:15012", id="default-revision"),
+        pytest.param({"revision": "canary"}, {}, f'{{"discoveryAddress":"{CANARY}"}}\n', CANARY,
+                     id="revision-names-its-istiod"),
+        pytest.param({"revision": "canary", "mesh": {"caAddress": "ca.example:15012"}}, {},
+                     f'{{"discoveryAddress":"{CANARY}"}}\n', "ca.example:15012",
+                     id="configured-ca-leaves-discovery-address"),
+        pytest.param({"revision": "canary", "mesh": {"proxyConfig": {
+                      "discoveryAddress": "mesh.example:15012"}}}, {},
+                     '{"discoveryAddress":"mesh.example:15012"}\n', CANARY,
+                     id="mesh-proxy-config-wins"),
+        pytest.param({"revision": "canary"}, {"proxy.istio.io/config": "concurrency: 2"},
+                     f'{{"discoveryAddress":"{CANARY}","concurrency":2}}\n', CANARY,
+                     id="annotation-merges-over-it"),
+        pytest.param({"revision": "canary"}, {"proxy.istio.io/config": "discoveryAddress: x:1"},
+                     '{"discoveryAddress":"x:1"}\n', CANARY, id="annotation-wins"),
+    ],
+)  # fmt: skip
+def test_a_revisions_proxy_config_names_its_control_plane_as_istio_1_20_8_does(
+    settings: dict[str, Any], annotations: dict[str, str], proxy_config_env: str, ca_addr: str
+) -> None:
+    env = _proxy_env(settings, annotations)
+    assert (env["PROXY_CONFIG"], env["CA_ADDR"]) == (proxy_config_env, ca_addr)
