@@ -147,7 +147,9 @@ def _user(annotations: Mapping[str, str], problems: list[str]) -> dict[str, list
 
 def resolve(annotations: Mapping[str, str], config: Config, problems: list[str]) -> dict[str, Any]:
     """The template values these annotations give, appending each bad value to `problems`."""
-    mode = _read(annotations, names.INTERCEPTION_MODE, "REDIRECT", _interception, problems)
+    # The mesh's default ProxyConfig (Istio's meshConfig.defaultConfig) holds the default.
+    default_mode = str(config.mesh.proxyConfig.get("interceptionMode", "REDIRECT"))
+    mode = _read(annotations, names.INTERCEPTION_MODE, default_mode, _interception, problems)
     status_port = _read(
         annotations, names.STATUS_PORT, STATUS_PORT,
         lambda t: grammar.parse_uint(t, low=0, high=65535), problems,

@@ -51,6 +51,11 @@ def test_proxy_metadata_becomes_sorted_env() -> None:
         pytest.param("proxyStatsMatcher: {inclusion: [a]}", "unknown field", id="matcher-unknown"),
         pytest.param("[1, 2]", "object", id="not-an-object"),
         pytest.param("{", "YAML", id="not-yaml"),
+        pytest.param(
+            "interceptionMode: TPROXY",
+            "sidecar.istio.io/interceptionMode",
+            id="interception-mode-has-its-own-annotation",
+        ),
     ],
 )
 def test_a_bad_proxy_config_is_refused_naming_the_annotation(text: str, says: str) -> None:
@@ -69,9 +74,21 @@ def test_the_annotation_is_merged_over_the_mesh_defaults() -> None:
     assert proxy_config.effective(None, mesh).metadata == (("A", "mesh"), ("B", "mesh"))
 
 
-def test_a_bad_mesh_proxy_config_is_refused_at_load_naming_the_key() -> None:
-    with pytest.raises(ConfigError, match=r"mesh\.proxyConfig: field concurrency"):
-        config_file.from_mapping({"mesh": {"proxyConfig": {"concurrency": "two"}}})
+@pytest.mark.parametrize(
+    ("proxy_config_setting", "says"),
+    [
+        pytest.param({"concurrency": "two"}, "field concurrency", id="wrong-type"),
+        pytest.param({"interceptionMode": "NONE"}, "field interceptionMode must be REDIRECT or",
+                     id="interception-none"),
+        pytest.param({"interceptionMode": "tproxy"}, "field interceptionMode must be REDIRECT or",
+                     id="interception-lowercase"),
+    ],
+)  # fmt: skip
+def test_a_bad_mesh_proxy_config_is_refused_at_load_naming_the_key(
+    proxy_config_setting: dict[str, Any], says: str
+) -> None:
+    with pytest.raises(ConfigError, match=rf"mesh\.proxyConfig: {says}"):
+        config_file.from_mapping({"mesh": {"proxyConfig": proxy_config_setting}})
 
 
 def _proxy_env(settings: dict[str, Any], annotations: dict[str, str]) -> dict[str, str]:
@@ -115,3 +132,15 @@ def test_a_revisions_proxy_config_names_its_control_plane_as_istio_1_20_8_does(
 ) -> None:
     env = _proxy_env(settings, annotations)
     assert (env["PROXY_CONFIG"], env["CA_ADDR"]) == (proxy_config_env, ca_addr)
+
+
+def test_the_pods_interception_annotation_beats_the_mesh_default_but_proxy_config_keeps_it() -> (
+    None
+):
+    settings = {"mesh": {"proxyConfig": {"interceptionMode": "TPROXY"}}}
+    tproxy = _proxy_env(settings, {})
+    redirect = _proxy_env(settings, {"sidecar.istio.io/interceptionMode": "REDIRECT"})
+    assert tproxy["ISTIO_META_INTERCEPTION_MODE"] == "TPROXY"
+    assert redirect["ISTIO_META_INTERCEPTION_MODE"] == "REDIRECT"
+    # Istio 1.20.8 writes the mesh's ProxyConfig whatever the annotation says.
+    assert redirect["PROXY_CONFIG"] == tproxy["PROXY_CONFIG"] == '{"interceptionMode":"TPROXY"}\n'
