@@ -173,7 +173,7 @@ class Engine:
             )
         if not decision.inject:
             return self._reinvoked(pod, decision, resolved, effective)
-        warnings = decision.warnings + resolved.warnings
+        warnings = decision.warnings + resolved.warnings + vocabulary.declined(annotations)
         # A Pod that is only the proxy (a gateway) keeps it as its container: a Pod needs one.
         native = resolved.native and any(
             c.get("name") != names.PROXY_CONTAINER for c in pod["spec"]["containers"]

@@ -42,6 +42,22 @@ KEYS = frozenset(
 )  # fmt: skip
 
 
+# Declined annotations, with why (Istio 1.20.8 acts on the exact value "true" only).
+DECLINED = {
+    names.ENABLE_CORE_DUMP: "it needs a privileged init container",
+    names.CAP_NET_BIND_SERVICE: "it runs the proxy as root",
+}
+
+
+def declined(annotations: Mapping[str, str]) -> list[str]:
+    """A warning for each declined annotation the Pod sets to "true"."""
+    return [
+        f"annotation {key}=true ignored: {why}"
+        for key, why in DECLINED.items()
+        if annotations.get(key) == "true"
+    ]
+
+
 def _read(
     annotations: Mapping[str, str],
     key: str,
