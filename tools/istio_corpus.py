@@ -38,6 +38,7 @@ UNSUPPORTED = None
 HOLD: dict[str, Any] = {"mesh": {"holdApplicationUntilProxyStarts": True}}
 TPROXY: dict[str, Any] = {"mesh": {"proxyConfig": {"interceptionMode": "TPROXY"}}}
 CLIENT_KEY = "/etc/identity/client/keys/client-key.pem"
+STATUS_PORT = "values statusPort: no setting (only the per-Pod annotation)"
 
 # Cases of Istio's table that use other settings (spec section 10.2), by golden file:
 # (input, our configuration over BASE, or UNSUPPORTED with what is missing).
@@ -48,13 +49,14 @@ CASES: dict[str, tuple[str, dict[str, Any] | None, str]] = {
     "hello-tproxy.yaml.injected": ("hello.yaml", TPROXY, ""),
     "hello-always.yaml.injected": ("hello.yaml", {"proxy": {"imagePullPolicy": "Always"}}, ""),
     "hello-never.yaml.injected": ("hello.yaml", {"proxy": {"imagePullPolicy": "Never"}}, ""),
-    "enable-core-dump.yaml.injected": ("enable-core-dump.yaml", UNSUPPORTED, "enableCoreDump"),
+    "enable-core-dump.yaml.injected": (
+        "enable-core-dump.yaml", UNSUPPORTED, "values enableCoreDump: declined, privileged init"),
     "format-duration.yaml.injected": (
         "format-duration.yaml", {"mesh": {"proxyConfig": {"drainDuration": "23s"}}}, ""),
-    "traffic-params.yaml.injected": ("traffic-params.yaml", UNSUPPORTED, "values statusPort"),
-    "status_params.yaml.injected": ("status_params.yaml", UNSUPPORTED, "values statusPort"),
+    "traffic-params.yaml.injected": ("traffic-params.yaml", UNSUPPORTED, STATUS_PORT),
+    "status_params.yaml.injected": ("status_params.yaml", UNSUPPORTED, STATUS_PORT),
     "kubevirtInterfaces.yaml.injected": (
-        "kubevirtInterfaces.yaml", UNSUPPORTED, "values statusPort"),
+        "kubevirtInterfaces.yaml", UNSUPPORTED, STATUS_PORT),
     "hello-image-secrets-in-values.yaml.injected": (
         "hello.yaml", UNSUPPORTED, "values imagePullSecrets"),
     "hello-multiple-image-secrets.yaml.injected": (
