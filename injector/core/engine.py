@@ -83,9 +83,9 @@ class Engine:
             declarable_init=frozenset({names.INIT_CONTAINER}),
         )
         # The mesh's default ProxyConfig as the key ProxyConfigs are remembered by.
-        self._mesh_proxy_config = orjson.dumps(
-            dict(config.mesh.proxyConfig), option=orjson.OPT_SORT_KEYS
-        ).decode()
+        self._mesh_proxy_config = proxy_config.mesh_defaults(
+            config.mesh.proxyConfig, discovery_address=overrides.ca_address(config.revision)
+        )
         # Whether the API server runs native sidecars; None until a cluster says so.
         self.native_supported: bool | None = None
         # Settings by (shaping annotations, Guaranteed QoS): the Pods of one workload
@@ -173,7 +173,7 @@ class Engine:
             )
         if not decision.inject:
             return self._reinvoked(pod, decision, resolved, effective)
-        warnings = decision.warnings + resolved.warnings
+        warnings = decision.warnings + resolved.warnings + vocabulary.declined(annotations)
         # A Pod that is only the proxy (a gateway) keeps it as its container: a Pod needs one.
         native = resolved.native and any(
             c.get("name") != names.PROXY_CONTAINER for c in pod["spec"]["containers"]
