@@ -199,6 +199,8 @@ class Engine:
                 "denied", [policy.INVALID_ANNOTATION], decision.warnings, message=message
             )
         warnings = decision.warnings + resolved.warnings
+        if resolved.native and policy.init_runs_as(pod["spec"], self.config.proxy.uid):
+            return Outcome("skipped", [policy.APP_RUNS_AS_PROXY_UID], warnings)
         if not resolved.native and overrides.owned_by_job(pod):
             warnings.append(overrides.job_warning(self.native_supported))
         status = self._status(resolved.native, effective)

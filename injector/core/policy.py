@@ -59,8 +59,8 @@ SENTENCES = {
         "the namespace enforces Pod Security baseline or restricted, which forbids the"
         " NET_ADMIN/NET_RAW capabilities the traffic redirect needs"
     ),
-    APP_RUNS_AS_PROXY_UID: "an app container runs as the proxy's user id, so its traffic"
-    " would bypass the proxy",
+    APP_RUNS_AS_PROXY_UID: "a container of the app runs as the proxy's user id or group id,"
+    " so its traffic would bypass the proxy",
     POD_LABEL_DISABLED: f"the Pod is labelled {names.INJECT}=false",
     POD_ANNOTATION_DISABLED: f"the Pod is annotated {names.INJECT}=false",
     NEVER_INJECT_SELECTOR: "the Pod matches neverInjectSelector",
@@ -166,14 +166,26 @@ def _hard_skips(
     return found
 
 
-def _runs_as(spec: Mapping[str, Any], uid: int) -> bool:
-    """True when an app container (or the Pod's default) runs as `uid`."""
-    pod_user = (spec.get("securityContext") or {}).get("runAsUser")
-    for container in spec["containers"]:
-        user = (container.get("securityContext") or {}).get("runAsUser", pod_user)
-        if user == uid and not isinstance(user, bool):
-            return True
+def _runs_as(spec: Mapping[str, Any], uid: int, key: str = "containers") -> bool:
+    """True when a container under `key` runs as `uid`, as user or as group (its own
+    setting or the Pod's default). istio-iptables exempts the proxy's group as well as
+    its user (`-g` defaults to `-u`), so either one bypasses the redirect."""
+    pod_context = spec.get("securityContext") or {}
+    for container in spec.get(key) or []:
+        context = container.get("securityContext") or {}
+        for field_name in ("runAsUser", "runAsGroup"):
+            value = context.get(field_name, pod_context.get(field_name))
+            if value == uid and not isinstance(value, bool):
+                return True
     return False
+
+
+def init_runs_as(spec: Mapping[str, Any], uid: int) -> bool:
+    """True when a user init container runs as `uid` (user or group). That matters with
+    a native sidecar only: the proxy then starts first and redirects init containers'
+    traffic too, which theirs would bypass. With a classic sidecar they run before
+    the proxy exists, where running as the proxy's uid is the known way out."""
+    return _runs_as(spec, uid, "initContainers")
 
 
 def _collisions(spec: Mapping[str, Any], injected: Injected) -> list[str]:
