@@ -10,10 +10,14 @@ tests can issue certificates for any moment.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import errno
 import hashlib
 import ipaddress
 import os
+import stat
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -251,16 +255,37 @@ def service_names(service: str, namespace: str) -> list[str]:
     ]
 
 
+def private_dir(directory: Path) -> None:
+    """Create `directory` with mode 0700 (and any missing parent), or check that an
+    existing one is writable by its owner only: whoever else can write into the
+    directory that holds the keys can swap or capture them. PermissionError otherwise,
+    saying what to do."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    mode = stat.S_IMODE(directory.stat().st_mode)
+    if mode & (stat.S_IWGRP | stat.S_IWOTH):
+        message = (
+            f"the certificate directory is writable by its group or others (mode {mode:04o});"
+            " make it private (chmod 700) or choose another --cert-dir"
+        )
+        raise PermissionError(errno.EACCES, message, str(directory))
+
+
 def write_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:
-    """Write a file so readers see the old or the new content, never half of it."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    """Write a file so readers see the old or the new content, never half of it.
+
+    The content goes to a temporary file of a random name that is created (O_EXCL,
+    O_NOFOLLOW) with mode 0600 and owned by us from its first byte, then renamed over
+    `path`: no one can open it in between, or make us write through a link."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.write(fd, data)
-        os.fchmod(fd, mode)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            os.fchmod(file.fileno(), mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def ensure_dir(directory: Path, *, dns_names: Sequence[str], ips: Sequence[str]) -> bool:
@@ -273,7 +298,7 @@ def ensure_dir(directory: Path, *, dns_names: Sequence[str], ips: Sequence[str])
     cert, key = directory / CERT_FILE, directory / KEY_FILE
     if cert.exists() and key.exists():
         return False
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     ca = new_ca()
     serving = new_serving(ca, dns_names=dns_names, ips=ips)
     write_atomic(directory / CA_KEY_FILE, ca.key_pem, mode=0o600)
