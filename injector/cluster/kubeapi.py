@@ -79,10 +79,6 @@ class Cluster:
 
     # -- our MutatingWebhookConfiguration --------------------------------------------
 
-    def get_webhook_config(self, name: str) -> dict[str, Any] | None:
-        """GET .../mutatingwebhookconfigurations/NAME; None when it does not exist."""
-        return self._get(f"{WEBHOOKS}/{name}")
-
     def apply_webhook_config(self, config: dict[str, Any]) -> dict[str, Any]:
         """Server-side apply of (part of) our MutatingWebhookConfiguration, as our own
         field manager: PATCH .../NAME?fieldManager=sidecar-injector&force=true with
