@@ -16,6 +16,7 @@ import orjson
 
 from injector.core import mutate, names, overrides, policy, proxy_resources, review
 from injector.core.config import Config
+from injector.core.memo import Memo
 from injector.core.template import Template
 
 # kube-apiserver refuses an object whose annotations exceed 256 KiB in total.
@@ -115,6 +116,17 @@ def shape_problem(pod: Any) -> str | None:
     return None
 
 
+# What an entry costs besides the strings counted for it (objects, tuples, dict slots).
+_ENTRY_OVERHEAD = 512
+
+
+def _outcome_bytes(outcome: Outcome) -> int:
+    """About what a remembered outcome holds: its patch twice (encoded, and as operations)
+    and its messages."""
+    texts = [*outcome.warnings, outcome.message or ""]
+    return 2 * len(outcome.patch or "") + sum(map(len, texts)) + _ENTRY_OVERHEAD
+
+
 def _annotation_bytes(annotations: Mapping[str, str]) -> int:
     return sum(len(k.encode()) + len(v.encode()) for k, v in annotations.items())
 
@@ -134,9 +146,12 @@ class Engine:
         self.native_supported: bool | None = None
         # Settings by (shaping annotations, Guaranteed QoS): the Pods of one workload
         # share them, so most reviews skip the quantity and list parsing.
-        self._settings: dict[tuple[Any, ...], overrides.Settings] = {}
-        self._patches: dict[tuple[Any, ...], str] = {}
-        self._outcomes: dict[bytes, Outcome] = {}
+        # Each is bounded in bytes (memo.py): their keys come from what Pods carry.
+        self._settings: Memo[tuple[Any, ...], overrides.Settings] = Memo(
+            max_entries=SETTINGS_CACHE_SIZE
+        )
+        self._patches: Memo[tuple[Any, ...], str] = Memo(max_entries=SETTINGS_CACHE_SIZE)
+        self._outcomes: Memo[bytes, Outcome] = Memo(max_entries=OUTCOME_CACHE_SIZE)
 
     def inject(
         self, pod: Any, *, namespace: str, ns: policy.Namespace | None, remember: bool = True
@@ -154,9 +169,7 @@ class Engine:
             return found.copy()
         outcome = self._inject(pod, namespace=namespace, ns=ns)
         if key is not None:
-            if len(self._outcomes) >= OUTCOME_CACHE_SIZE:
-                self._outcomes.clear()
-            self._outcomes[key] = outcome.copy()
+            self._outcomes.put(key, outcome.copy(), size=_outcome_bytes(outcome))
         return outcome
 
     def _memo_key(self, pod: Any, namespace: str, ns: policy.Namespace | None) -> Any:
@@ -227,9 +240,8 @@ class Engine:
         found = self._patches.get(shape)
         if found is None:
             found = review.encode_patch(ops)
-            if len(self._patches) >= SETTINGS_CACHE_SIZE:
-                self._patches.clear()
-            self._patches[shape] = found
+            # The key holds the values' JSON and the status; the value, the patch.
+            self._patches.put(shape, found, size=len(shape[0]) + len(shape[2]) + len(found))
         return found
 
     def _shared_settings(
@@ -241,9 +253,9 @@ class Engine:
         found = self._settings.get(key)
         if found is None:
             found = overrides.settings(annotations, self.config, guaranteed=guaranteed)
-            if len(self._settings) >= SETTINGS_CACHE_SIZE:
-                self._settings.clear()
-            self._settings[key] = found
+            # The values are in the key, and again (parsed) in the init arguments.
+            size = sum(len(k) + 2 * len(v) for k, v in shaping) + _ENTRY_OVERHEAD
+            self._settings.put(key, found, size=size)
         return found
 
     @staticmethod
