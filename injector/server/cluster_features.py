@@ -89,7 +89,12 @@ def cluster_features(
     features = ClusterFeatures(
         namespaces=NamespaceCache(cluster, metrics=state.metrics),
         versions=VersionCheck(cluster, publish, metrics=state.metrics),
-        events=EventSender(cluster, metrics=state.metrics),
+        # No Event in a system namespace or our own: skips there are by design.
+        events=EventSender(
+            cluster,
+            metrics=state.metrics,
+            excluded=[*config.systemNamespaces, namespace or config.injectorNamespace],
+        ),
         render=render,
         registered=registered,
     )
