@@ -3,9 +3,9 @@
 The Pods of one workload are alike, so the engine remembers settings, renders, patches
 and outcomes. Their keys are built from what a Pod's author wrote (annotation values,
 container ports), so a count of entries bounds nothing: 200 unique Pods with a 117 KiB
-port list took the RSS from 21 to 227 MiB. Here every entry is charged a size in bytes that the caller
-computes (its key and value, roughly); an entry over `max_entry_bytes` is not kept at
-all, and the oldest entries go when the total would pass `max_bytes`.
+port list took the RSS from 21 to 227 MiB. Here every entry is charged a size in bytes
+that the caller computes (its key and value, roughly); an entry over `max_entry_bytes`
+is not kept at all, and the oldest entries go when the total would pass `max_bytes`.
 """
 
 from __future__ import annotations
