@@ -77,6 +77,7 @@ def cluster_features(
         namespace=namespace or config.injectorNamespace,
         service=config.certificates.service,
         url=webhook_url,
+        system_namespaces=config.systemNamespaces,
     )
     registered = None
     if ca_bundle_pem is not None:

@@ -125,13 +125,15 @@ AUTO: Literal["auto"] = "auto"
 
 
 def webhook_renderer(options: Options, cfg: config.Config) -> registration.Render:
-    """What the caBundle publisher applies for a bundle: our whole webhook configuration,
-    as the manifest has it (Service) or for a dev URL, with the bundle in both entries."""
+    """What the caBundle publisher renders for a bundle: our whole webhook configuration,
+    as the manifest has it (Service) or for a dev URL, with the bundle in both entries
+    (of which it applies only the caBundle, unless it must create the object)."""
     return registration.renderer(
         name=options.webhook_config_name,
         namespace=cfg.injectorNamespace,
         service=cfg.certificates.service,
         url=options.webhook_url,
+        system_namespaces=cfg.systemNamespaces,
     )
 
 
