@@ -28,9 +28,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from injector.certs import name_constraints
+
 CA_FILE, CA_KEY_FILE = "ca.crt", "ca.key"
 CERT_FILE, KEY_FILE = "tls.crt", "tls.key"
-CA_VALIDITY = datetime.timedelta(days=3650)
+# Rotation overlaps the old and the new CA (authority.py), so a short life costs nothing
+# but a rotation every 60 days; it bounds how long a copied CA key is of any use.
+CA_VALIDITY = datetime.timedelta(days=90)
 SERVING_VALIDITY = datetime.timedelta(hours=24)
 # Tolerate clocks that are a little behind ours. Lifetimes (and so renewal times) are
 # counted from the moment of issue, i.e. without this margin (see `lifetime`).
@@ -97,8 +101,12 @@ def new_ca(
     name: str = "sidecar-injector-ca",
     validity: datetime.timedelta = CA_VALIDITY,
     now: datetime.datetime | None = None,
+    dns_names: Sequence[str] = (),
+    ips: Sequence[str] = (),
 ) -> Issued:
-    """A self-signed CA that may only sign end-entity certificates.
+    """A self-signed CA that may only sign end-entity certificates, and, when names are
+    given, only for those names (X.509 NameConstraints, critical: a verifier that does
+    not understand them must refuse the chain).
 
     Its name carries the moment of issue (`name@<unix seconds>`, as Kubernetes names its
     self-signed certificates): while an old and a new CA are trusted side by side, each
@@ -108,7 +116,7 @@ def new_ca(
     key = ec.generate_private_key(ec.SECP256R1())
     unique = f"{name}@{int(now.timestamp())}"
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, unique)])
-    cert = (
+    builder = (
         _builder(unique, subject, key.public_key(), validity, now)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
@@ -125,9 +133,11 @@ def new_ca(
             ),
             critical=True,
         )
-        .sign(key, hashes.SHA256())
     )
-    return Issued(cert, key)
+    if dns_names or ips:
+        constraints = name_constraints.for_names(dns_names, ips)
+        builder = builder.add_extension(constraints, critical=True)
+    return Issued(builder.sign(key, hashes.SHA256()), key)
 
 
 def new_serving(
@@ -299,7 +309,7 @@ def ensure_dir(directory: Path, *, dns_names: Sequence[str], ips: Sequence[str])
     if cert.exists() and key.exists():
         return False
     private_dir(directory)
-    ca = new_ca()
+    ca = new_ca(dns_names=dns_names, ips=ips)
     serving = new_serving(ca, dns_names=dns_names, ips=ips)
     write_atomic(directory / CA_KEY_FILE, ca.key_pem, mode=0o600)
     write_atomic(directory / CA_FILE, ca.cert_pem)

@@ -53,7 +53,7 @@ def add_serve_flags(serve: argparse.ArgumentParser) -> None:
         "--ca-validity",
         type=_duration,
         metavar="DURATION",
-        help="lifetime of the CA (default: modes.caValidity, 3650d)",
+        help="lifetime of the CA (default: certificates.caValidity, 90d)",
     )
     group.add_argument(
         "--renew-before",
@@ -116,7 +116,7 @@ def add_commands(verbs: Any) -> None:
         type=_duration,
         default=issuing.CA_VALIDITY,
         metavar="DURATION",
-        help="lifetime of a new CA (default 3650d)",
+        help="lifetime of a new CA (default 90d)",
     )
     gen.add_argument("--config", type=Path, help="configuration file, for the default names")
     gen.set_defaults(run=cmd_generate)
@@ -146,7 +146,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
         dns_names=tuple(dns), ips=tuple(ips), validity=args.validity, ca_validity=args.ca_validity
     )
     now, existing = issuing.now_utc(), _existing_ca(args.out)
-    if existing is None or not issuing.valid_at(existing[1].cert, now):
+    if (
+        existing is None
+        or not issuing.valid_at(existing[1].cert, now)
+        or not authority.covers(existing[1].cert, issuer)
+    ):
         material = authority.advance(None, authority.Step.START, now=now, settings=issuer)
     else:
         bundle, signer = existing

@@ -87,13 +87,13 @@ class Proxy:
 @dataclass(frozen=True)
 class Certificates:
     """The serving certificate: its names, lifetimes, and how replicas share it.
-    Durations are strings in `durations` grammar (90s, 15m, 24h, 3650d)."""
+    Durations are strings in `durations` grammar (90s, 15m, 24h, 90d)."""
 
     service: str = "sidecar-injector"
     extraDNSNames: tuple[str, ...] = ()
     extraIPs: tuple[str, ...] = ("127.0.0.1",)
     validity: str = "24h"
-    caValidity: str = "3650d"
+    caValidity: str = "90d"
     # Renew a certificate (serving or CA) when this fraction of its lifetime is left.
     renewBefore: float = 1 / 3
     publishGrace: str = "5s"
