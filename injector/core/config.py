@@ -21,9 +21,11 @@ NativeMode = Literal["auto", "true", "false"]
 
 DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
-# controller-runtime's reasoning: kube-apiserver caps an object at 3 MiB; an
-# AdmissionReview can carry the object and the old object plus the envelope.
-DEFAULT_MAX_BODY_BYTES = 7 * 1024 * 1024
+# kube-apiserver caps a request at 3 MiB, and the webhook is called for Pod creation
+# only, whose AdmissionReview carries the object and no old object: 3 MiB plus the
+# envelope. (7 MiB, room for an old object too, times the concurrency was far past the
+# Deployment's 256Mi.)
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
 class ConfigError(ValueError):
@@ -108,7 +110,13 @@ class Server:
     """Limits of the HTTP server; see the README for why each default was chosen."""
 
     maxBodyBytes: int = DEFAULT_MAX_BODY_BYTES
-    maxConcurrentReviews: int = 64
+    # Bytes of review bodies held at once, all connections together; past it, 503.
+    maxBufferedBodyBytes: int = 32 * 1024 * 1024
+    # Open connections; one more is closed as soon as it is made.
+    maxConnections: int = 256
+    # A request head (request line and headers): its size, and the time it may take.
+    maxHeaderBytes: int = 32 * 1024
+    headerTimeoutSeconds: float = 10.0
     reviewTimeoutSeconds: float = 4.0
     keepAliveSeconds: int = 120
     drainSeconds: float = 5.0

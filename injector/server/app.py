@@ -3,9 +3,12 @@
 `POST /inject` is served by a small ASGI handler of its own, in front of FastAPI: every
 Pod creation waits on it, and routing, dependency solving and request objects cost more
 than the injection itself on a small Pod. It reads the body under a size cap while
-streaming, decodes it with orjson (which rejects invalid UTF-8, lone surrogates,
-NaN/Infinity and nesting deeper than 1024 levels), hands the decoded review to
-`handler.handle`, and writes the answer. FastAPI serves the other endpoints.
+streaming, within the review's deadline and a byte budget shared by all the bodies being
+read (`BodyBudget`: a slow body holds the bytes it sent, not a slot, so 64 connections
+sending a byte at a time cannot turn a real review away), decodes it with orjson (which
+rejects invalid UTF-8, lone surrogates, NaN/Infinity and nesting deeper than 1024
+levels), hands the decoded review to `handler.handle`, and writes the answer. FastAPI
+serves the other endpoints.
 
 A broken call gets a 4xx with a short JSON error; nothing becomes a 500 or shows a
 stack trace.
@@ -59,7 +62,29 @@ class State:
     # Set on SIGTERM: readiness fails and connections are closed after each answer, so
     # kube-apiserver moves to other replicas while this one still answers.
     draining: bool = False
-    in_flight: int = 0
+    bodies: BodyBudget = field(default_factory=lambda: BodyBudget(0))
+
+    def __post_init__(self) -> None:
+        if self.bodies.total == 0:
+            self.bodies = BodyBudget(self.engine.config.server.maxBufferedBodyBytes)
+
+
+class BodyBudget:
+    """Bytes of review bodies held at once, across connections. Every body reserves what
+    it holds (its Content-Length up front, when declared) and gives it back when its
+    review is answered; one that would pass `total` is refused with 503."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.held = total, 0
+
+    def take(self, size: int) -> bool:
+        if self.held + size > self.total:
+            return False
+        self.held += size
+        return True
+
+    def give(self, size: int) -> None:
+        self.held -= size
 
 
 class BadCall(Exception):
@@ -88,8 +113,13 @@ def _headers(scope: Scope) -> dict[bytes, bytes]:
     return {name.lower(): value for name, value in scope["headers"]}
 
 
-async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    """Read at most `limit` bytes, refusing a larger body before it is all read."""
+_BUSY = "too many review bodies in flight; retry"
+
+
+async def _read_body(scope: Scope, receive: Receive, limit: int, held: list[int],
+                     budget: BodyBudget) -> bytearray:  # fmt: skip
+    """Read at most `limit` bytes, refusing a larger body before it is all read. What is
+    reserved from `budget` is added to `held[0]`, for the caller to give back."""
     headers = _headers(scope)
     media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
     if media_type != JSON.encode():
@@ -97,6 +127,11 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     declared = headers.get(b"content-length", b"")
     if declared.isdigit() and int(declared) > limit:
         raise BadCall(413, f"body larger than {limit} bytes")
+    if declared.isdigit():
+        if not budget.take(int(declared)):
+            raise BadCall(503, _BUSY)
+        held[0] += int(declared)
+    # One buffer, handed to the decoder as it is (orjson reads a bytearray): no copy.
     body = bytearray()
     while True:
         message = await receive()
@@ -105,11 +140,15 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
         body += message.get("body", b"")
         if len(body) > limit:
             raise BadCall(413, f"body larger than {limit} bytes")
+        if len(body) > held[0]:
+            if not budget.take(len(body) - held[0]):
+                raise BadCall(503, _BUSY)
+            held[0] = len(body)
         if not message.get("more_body", False):
             break
     if not body:
         raise BadCall(400, "empty body: expected an AdmissionReview")
-    return bytes(body)
+    return body
 
 
 def _deadline(scope: Scope, configured: float) -> float:
@@ -122,12 +161,19 @@ def _deadline(scope: Scope, configured: float) -> float:
 
 async def _review(scope: Scope, receive: Receive, state: State) -> handler.Handled:
     """Read, decode and answer one review; raises BadCall for a broken call."""
-    limits = state.engine.config.server
+    limits, held = state.engine.config.server, [0]
     try:
-        async with asyncio.timeout(_deadline(scope, limits.reviewTimeoutSeconds)):
-            body = await _read_body(scope, receive, limits.maxBodyBytes)
-    except TimeoutError:
-        raise BadCall(408, "the body did not arrive within the review deadline") from None
+        try:
+            async with asyncio.timeout(_deadline(scope, limits.reviewTimeoutSeconds)):
+                body = await _read_body(scope, receive, limits.maxBodyBytes, held, state.bodies)
+        except TimeoutError:
+            raise BadCall(408, "the body did not arrive within the review deadline") from None
+        return _decide(body, state)
+    finally:
+        state.bodies.give(held[0])
+
+
+def _decide(body: bytearray, state: State) -> handler.Handled:
     try:
         decoded = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -161,17 +207,14 @@ def _log(handled: handler.Handled) -> None:
 
 
 async def _answer(state: State, scope: Scope, receive: Receive) -> Response | bytes:
-    if state.in_flight >= state.engine.config.server.maxConcurrentReviews:
-        # A 503 is a call failure for kube-apiserver: the failurePolicy decides.
-        state.metrics.bad_calls.labels("503").inc()
-        return _error(503, "too many reviews in flight; retry", retry_after=True)
     started = time.perf_counter()
-    state.in_flight += 1
     try:
         handled = await _review(scope, receive, state)
     except BadCall as bad:
         state.metrics.bad_calls.labels(str(bad.status)).inc()
-        return _error(bad.status, bad.message, close=state.draining)
+        # A 503 is a call failure for kube-apiserver: the failurePolicy decides.
+        busy = bad.status == 503
+        return _error(bad.status, bad.message, retry_after=busy, close=state.draining or busy)
     except Disconnected:
         raise
     except Exception:
@@ -179,8 +222,6 @@ async def _answer(state: State, scope: Scope, receive: Receive) -> Response | by
         log.exception("could not process an admission call")
         state.metrics.bad_calls.labels("400").inc()
         return _error(400, "the call could not be processed", close=state.draining)
-    finally:
-        state.in_flight -= 1
     state.metrics.answered(handled.result, handled.reasons, time.perf_counter() - started)
     _log(handled)
     for observe in state.observers:

@@ -22,7 +22,7 @@ from injector.certs.tls_context import ServingTLS
 from injector.cluster import kubeapi, registration
 from injector.core import config, config_file, template
 from injector.core.engine import Engine
-from injector.server import cluster_features
+from injector.server import cluster_features, edge
 from injector.server.app import State, create_app
 from injector.telemetry.metrics import Metrics
 
@@ -184,12 +184,20 @@ def assemble(options: Options, cluster: kubeapi.Cluster | None) -> tuple[State, 
 
 
 def uvicorn_config(
-    app: Any, tls: ServingTLS, host: str, port: int, limits: config.Server
+    app: Any,
+    tls: ServingTLS,
+    host: str,
+    port: int,
+    limits: config.Server,
+    *,
+    metrics: Metrics | None = None,
 ) -> uvicorn.Config:
     return uvicorn.Config(
         app,
         host=host,
         port=port,
+        # httptools, with the limits on connections and request heads it lacks (edge.py).
+        http=edge.protocol(limits, metrics or Metrics()),
         ssl_context_factory=lambda _config, _default: tls.listening,
         # kube-apiserver keeps idle connections to webhooks for up to 90 s and reuses
         # them, so the server must keep them longer (uvicorn's default is 5 s).
@@ -223,7 +231,9 @@ def build(
             )
         )
     limits = state.engine.config.server
-    app_config = uvicorn_config(create_app(state), served.tls, options.host, options.port, limits)
+    app_config = uvicorn_config(
+        create_app(state), served.tls, options.host, options.port, limits, metrics=state.metrics
+    )
     return DrainingServer(app_config, state, limits.drainSeconds, background=background)
 
 

@@ -1,0 +1,99 @@
+"""Connection guards: the limits on a request's head and on connections that uvicorn
+lacks, as a subclass of its httptools protocol.
+
+uvicorn with httptools buffers a request head of any size (a 300 MiB header was taken in
+whole), gives a connection as long as it likes to send its head (an idle TLS connection,
+or a header line a second, lived for minutes), and accepts any number of connections.
+Its `h11_max_incomplete_event_size` applies to the h11 parser only, `timeout_keep_alive`
+only between two requests, and `limit_concurrency` answers 503 once a head is complete,
+so a connection that never completes one is never counted. So `GuardedProtocol`:
+- closes a connection past `maxConnections` as soon as it is made;
+- gives each request head `headerTimeoutSeconds`, from the connection's start (or the
+  request's first byte) to the end of its head, then answers 408 and closes;
+- refuses a head over `maxHeaderBytes` with 431 and closes, counting the bytes fed to the
+  parser before the head is complete, so that httptools never buffers much more.
+Bodies have their own limits in the app (size, a byte budget, the review deadline).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, ClassVar
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from injector.core import config
+from injector.telemetry.metrics import Metrics
+
+_CLOSE = b"connection: close\r\ncontent-length: 0\r\n\r\n"
+_TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\n" + _CLOSE
+_TOO_LARGE = b"HTTP/1.1 431 Request Header Fields Too Large\r\n" + _CLOSE
+
+
+class GuardedProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with connection, head-size and head-time limits."""
+
+    limits: ClassVar[config.Server]
+    metrics: ClassVar[Metrics]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._in_head = True
+        self._head_bytes = 0
+        self._head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if len(self.connections) > self.limits.maxConnections:
+            self.metrics.bad_calls.labels("connection_limit").inc()
+            transport.close()
+            return
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        # Still in a head after this chunk: every byte of it belongs to the head.
+        if self._in_head and not self.transport.is_closing():
+            self._head_bytes += len(data)
+            if self._head_bytes > self.limits.maxHeaderBytes:
+                self._refuse(_TOO_LARGE, "431")
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_head = True
+        if self._head_timer is None:
+            self._arm()
+
+    def on_headers_complete(self) -> None:
+        self._in_head, self._head_bytes = False, 0
+        self._disarm()
+        super().on_headers_complete()
+
+    def _arm(self) -> None:
+        seconds = self.limits.headerTimeoutSeconds
+        self._head_timer = self.loop.call_later(seconds, self._head_timed_out)
+
+    def _disarm(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self._in_head and not self.transport.is_closing():
+            self._refuse(_TIMEOUT, "408")
+
+    def _refuse(self, answer: bytes, status: str) -> None:
+        self.metrics.bad_calls.labels(status).inc()
+        self._disarm()
+        self.transport.write(answer)
+        self.transport.close()
+
+
+def protocol(limits: config.Server, metrics: Metrics) -> type[GuardedProtocol]:
+    """The protocol class for one server, with its limits and metrics."""
+    return type("GuardedProtocol", (GuardedProtocol,), {"limits": limits, "metrics": metrics})
