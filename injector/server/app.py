@@ -62,6 +62,9 @@ class State:
     # Set on SIGTERM: readiness fails and connections are closed after each answer, so
     # kube-apiserver moves to other replicas while this one still answers.
     draining: bool = False
+    # With --client-ca-file: /inject only for a client whose certificate the TLS layer
+    # verified (kube-apiserver's); health and metrics stay open for probes and scrapers.
+    require_client_certificate: bool = False
     bodies: BodyBudget = field(default_factory=lambda: BodyBudget(0))
 
     def __post_init__(self) -> None:
@@ -238,12 +241,21 @@ async def _send_json(send: Send, body: bytes, *, close: bool) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def _client_certified(scope: Scope) -> bool:
+    """The connection carried a client certificate that the TLS layer verified."""
+    tls = (scope.get("extensions") or {}).get("tls") or {}
+    return bool(tls.get("client_cert_chain"))
+
+
 def _inject_endpoint(state: State) -> ASGIApp:
     async def inject(scope: Scope, receive: Receive, send: Send) -> None:
         response: Response | bytes
         if scope["method"] != "POST":
             response = _error(405, "use POST")
             response.headers["allow"] = "POST"
+        elif state.require_client_certificate and not _client_certified(scope):
+            state.metrics.bad_calls.labels("403").inc()
+            response = _error(403, "a client certificate signed by the client CA is required")
         else:
             try:
                 response = await _answer(state, scope, receive)

@@ -13,6 +13,10 @@ so a connection that never completes one is never counted. So `GuardedProtocol`:
 - refuses a head over `maxHeaderBytes` with 431 and closes, counting the bytes fed to the
   parser before the head is complete, so that httptools never buffers much more.
 Bodies have their own limits in the app (size, a byte budget, the review deadline).
+
+It also tells the app whether the client presented a certificate that the TLS layer
+verified (with `--client-ca-file`): the ASGI TLS extension's `client_cert_chain`, which
+uvicorn does not fill in.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ class GuardedProtocol(HttpToolsProtocol):
         self._in_head = True
         self._head_bytes = 0
         self._head_timer: asyncio.TimerHandle | None = None
+        self._client_chain: list[bytes] = []
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -49,6 +54,9 @@ class GuardedProtocol(HttpToolsProtocol):
             transport.close()
             return
         self._arm()
+        ssl_object = transport.get_extra_info("ssl_object")
+        peer = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        self._client_chain = [peer] if peer else []
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
@@ -64,6 +72,8 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        # DER rather than the extension's PEM: the app only asks whether there is one.
+        self.scope["extensions"] = {"tls": {"client_cert_chain": self._client_chain}}
         self._in_head = True
         if self._head_timer is None:
             self._arm()

@@ -176,7 +176,7 @@ def assemble(options: Options, cluster: kubeapi.Cluster | None) -> tuple[State, 
     """Load configuration and template, set up the certificate, build the state."""
     cfg = config_file.load(options.config_file)
     tpl = template.load(cfg.templates)
-    state = State(engine=Engine(cfg, tpl))
+    state = State(engine=Engine(cfg, tpl), require_client_certificate=bool(options.client_ca_file))
     served = prepare_certificates(options, cfg, state.metrics, cluster)
     state.ready = served.ready
     log.info("serving certificate mode: %s", served.mode, extra={"dir": str(options.cert_dir)})

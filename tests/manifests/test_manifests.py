@@ -618,3 +618,19 @@ def test_the_image_runs_the_injector_module() -> None:
 def test_the_build_context_leaves_out_local_state_and_secrets() -> None:
     ignored = set(DOCKERIGNORE.read_text(encoding="utf-8").split())
     assert {".venv", "certs", ".git", "tests"} <= ignored
+
+
+# ---- NetworkPolicy ------------------------------------------------------------------
+
+
+def test_the_network_policy_admits_only_the_webhook_port_of_the_injectors_pods(
+    deployment: dict[str, Any], container: dict[str, Any]
+) -> None:
+    policy = _documents(MANIFESTS / "networkpolicy.yaml")[0]
+    spec = policy["spec"]
+    selector = spec["podSelector"]["matchLabels"]
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert selector.items() <= pod_labels.items()
+    assert spec["policyTypes"] == ["Ingress"]
+    ports = {p["port"] for rule in spec["ingress"] for p in rule["ports"]}
+    assert ports == {p["containerPort"] for p in container["ports"]} == {9443}

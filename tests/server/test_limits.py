@@ -127,21 +127,38 @@ def _client_pair(directory: Path) -> tuple[Path, Path, Path]:
         .sign(ca.key, hashes.SHA256())
     )
     client = issuing.Issued(cert, key)
+    directory.mkdir(parents=True, exist_ok=True)
     paths = directory / "client-ca.crt", directory / "client.crt", directory / "client.key"
     for path, data in zip(paths, (ca.cert_pem, client.cert_pem, client.key_pem), strict=True):
         path.write_bytes(data)
     return paths
 
 
-def test_with_a_client_ca_only_clients_it_signed_are_served(tmp_path: Path) -> None:
+def test_with_a_client_ca_only_clients_it_signed_get_reviews_and_probes_still_work(
+    tmp_path: Path,
+) -> None:
     client_ca, client_cert, client_key = _client_pair(tmp_path)
+    review = {"content": http_cases.VALID, "headers": {"content-type": "application/json"}}
     with servers.running(tmp_path, client_ca=client_ca) as instance:
         anonymous = instance.client_context()
-        with pytest.raises((httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError)):
-            httpx.get(f"{instance.url}/healthz", verify=anonymous, timeout=5)
+        answer = httpx.post(f"{instance.url}/inject", verify=anonymous, **review)  # type: ignore[arg-type]
+        assert answer.status_code == 403
+        # The kubelet's probes present no certificate.
+        assert httpx.get(f"{instance.url}/readyz", verify=anonymous).status_code == 200
         identified = instance.client_context()
         identified.load_cert_chain(str(client_cert), str(client_key))
-        assert httpx.get(f"{instance.url}/healthz", verify=identified).status_code == 200
+        answer = httpx.post(f"{instance.url}/inject", verify=identified, **review)  # type: ignore[arg-type]
+        assert answer.status_code == 200
+
+
+def test_with_a_client_ca_a_certificate_it_did_not_sign_is_refused(tmp_path: Path) -> None:
+    client_ca, _cert, _key = _client_pair(tmp_path / "trusted")
+    _ca, other_cert, other_key = _client_pair(tmp_path / "other")
+    with servers.running(tmp_path, client_ca=client_ca) as instance:
+        stranger = instance.client_context()
+        stranger.load_cert_chain(str(other_cert), str(other_key))
+        with pytest.raises((httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError)):
+            httpx.get(f"{instance.url}/healthz", verify=stranger, timeout=5)
 
 
 def test_weak_cipher_suites_are_refused(tmp_path: Path) -> None:

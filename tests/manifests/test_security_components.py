@@ -1,7 +1,9 @@
-"""The optional component manifests/components/webhook-cabundle-only: a
-ValidatingAdmissionPolicy that lets the injector's ServiceAccount change only the
-caBundle of the webhook configuration. Its CEL is evaluated here (cel-python) against
-the base's own MutatingWebhookConfiguration, changed one field at a time."""
+"""The optional security components under manifests/components/.
+
+webhook-cabundle-only: a ValidatingAdmissionPolicy that lets the injector's
+ServiceAccount change only the caBundle of the webhook configuration. Its CEL is
+evaluated here (cel-python) against the base's own MutatingWebhookConfiguration, changed
+one field at a time. client-certificate-auth: serve with --client-ca-file."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ import celpy
 import kubernetes_validate
 import pytest
 import yaml
+
+from injector.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "manifests"
@@ -154,3 +158,34 @@ def test_an_overlay_with_the_component_builds_with_kustomize(tmp_path: Path) -> 
     kinds = {doc["kind"] for doc in yaml.safe_load_all(built.stdout)}
     assert {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"} <= kinds
     assert "MutatingWebhookConfiguration" in kinds
+
+
+def test_the_client_certificate_component_passes_the_client_ca_to_serve(tmp_path: Path) -> None:
+    component = MANIFESTS / "components" / "client-certificate-auth"
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    (overlay / "kustomization.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "resources": [os.path.relpath(MANIFESTS, overlay)],
+                "components": [os.path.relpath(component, overlay)],
+            }
+        ),
+        encoding="utf-8",
+    )
+    built = subprocess.run(
+        ["kubectl", "kustomize", str(overlay)], capture_output=True, text=True, check=True
+    )
+    (deployment,) = [d for d in yaml.safe_load_all(built.stdout) if d["kind"] == "Deployment"]
+    kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)
+    pod = deployment["spec"]["template"]["spec"]
+    args = pod["containers"][0]["args"]
+    path = args[args.index("--client-ca-file") + 1]
+    (mount,) = [m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "client-ca"]
+    assert path.startswith(mount["mountPath"] + "/")
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "client-ca"]
+    assert volume["configMap"]["name"] == "sidecar-injector-client-ca"
+    # The serve parser accepts the flag as the component spells it.
+    assert str(main.parser().parse_args(args).client_ca_file) == path
