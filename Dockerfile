@@ -11,19 +11,27 @@
 # carry over (its interpreter links point into the build image); a --target
 # directory on PYTHONPATH does.
 
+# The base images are named by tag, not digest: a digest must be read from the registry
+# at the time of pinning, and none is invented here. To pin (docs/security.md, "Supply
+# chain"), read each digest and write it after the tag:
+#   docker buildx imagetools inspect python:3.11-slim-bookworm --format '{{json .Manifest.Digest}}'
+#   FROM python:3.11-slim-bookworm@sha256:<that digest> AS build
+# and refresh it the same way when the base image gets a fix.
 FROM python:3.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore
 WORKDIR /src
-# README.md is the readme pyproject.toml names (the package's long description).
-COPY pyproject.toml README.md ./
-COPY injector/ injector/
-# Install the project with its dependencies, then drop the installed copy of the
-# package and the console scripts: the final stage runs the package from /app/injector
-# (next to /app/templates, its default template directory) with `python3 -m injector`.
-RUN pip install --target /app/deps . \
- && rm -rf /app/deps/injector /app/deps/bin
+# Only the dependencies are installed, exactly the versions and files of the
+# hash-locked requirements/image.txt (made from pyproject.toml with pip-compile
+# --generate-hashes): a file whose hash is not listed is refused, and --only-binary means
+# nothing is built from source here. The final stage runs the package itself from
+# /app/injector (next to /app/templates, its default template directory) with
+# `python3 -m injector`.
+COPY requirements/image.txt requirements/image.txt
+RUN pip install --require-hashes --no-deps --only-binary=:all: --target /app/deps \
+      -r requirements/image.txt \
+ && rm -rf /app/deps/bin
 
 FROM gcr.io/distroless/python3-debian12:nonroot
 WORKDIR /app
