@@ -112,8 +112,9 @@ class Server:
     maxBodyBytes: int = DEFAULT_MAX_BODY_BYTES
     # Bytes of review bodies held at once, all connections together; past it, 503.
     maxBufferedBodyBytes: int = 32 * 1024 * 1024
-    # Open connections; one more is closed as soon as it is made.
-    maxConnections: int = 256
+    # Open connections; one more is dropped as soon as it is made. A TLS connection holds
+    # some 300 KiB of buffers, so 100 hold about 30 MiB.
+    maxConnections: int = 100
     # A request head (request line and headers): its size, and the time it may take.
     maxHeaderBytes: int = 32 * 1024
     headerTimeoutSeconds: float = 10.0

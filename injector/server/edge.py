@@ -7,7 +7,7 @@ or a header line a second, lived for minutes), and accepts any number of connect
 Its `h11_max_incomplete_event_size` applies to the h11 parser only, `timeout_keep_alive`
 only between two requests, and `limit_concurrency` answers 503 once a head is complete,
 so a connection that never completes one is never counted. So `GuardedProtocol`:
-- closes a connection past `maxConnections` as soon as it is made;
+- drops a connection past `maxConnections` as soon as it is made;
 - gives each request head `headerTimeoutSeconds`, from the connection's start (or the
   request's first byte) to the end of its head, then answers 408 and closes;
 - refuses a head over `maxHeaderBytes` with 431 and closes, counting the bytes fed to the
@@ -29,6 +29,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from injector.core import config
 from injector.telemetry.metrics import Metrics
 
+_ABORT_AFTER_SECONDS = 1.0
 _CLOSE = b"connection: close\r\ncontent-length: 0\r\n\r\n"
 _TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\n" + _CLOSE
 _TOO_LARGE = b"HTTP/1.1 431 Request Header Fields Too Large\r\n" + _CLOSE
@@ -51,7 +52,9 @@ class GuardedProtocol(HttpToolsProtocol):
         super().connection_made(transport)
         if len(self.connections) > self.limits.maxConnections:
             self.metrics.bad_calls.labels("connection_limit").inc()
-            transport.close()
+            # At once, without TLS's closing exchange: each TLS connection holds buffers
+            # of some 256 KiB until it is gone, and thousands were being closed politely.
+            transport.abort()
             return
         self._arm()
         ssl_object = transport.get_extra_info("ssl_object")
@@ -102,6 +105,10 @@ class GuardedProtocol(HttpToolsProtocol):
         self._disarm()
         self.transport.write(answer)
         self.transport.close()
+        # A TLS close waits for the client's close_notify, reading (and decrypting) what
+        # it still sends, for up to 30 s: a client streaming a huge header would go on
+        # costing CPU. The answer has been written; a moment later the socket goes.
+        self.loop.call_later(_ABORT_AFTER_SECONDS, self.transport.abort)
 
 
 def protocol(limits: config.Server, metrics: Metrics) -> type[GuardedProtocol]:
