@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-SOURCES := injector tests $(wildcard bench)
+SOURCES := injector tests $(wildcard bench) $(wildcard tools)
 
 .PHONY: run test lint fix bench clean
 

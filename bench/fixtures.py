@@ -22,6 +22,8 @@ import orjson
 
 NAMES = ("small", "large", "extreme")
 NAMESPACE = "bench"
+# The label value wrk.lua replaces (same length: 16 characters) in the cold mode.
+NONCE = "nonce-0000000000"
 JSON = dict[str, Any]
 
 
@@ -101,7 +103,14 @@ def _metadata(app: str) -> JSON:
     return {
         "generateName": f"{app}-5d9c7b8f4-",
         "namespace": NAMESPACE,
-        "labels": {"app": app, "version": "v1", "pod-template-hash": "5d9c7b8f4"},
+        # `bench-nonce` is rewritten per request in the cold mode (wrk.lua), so that every
+        # Pod is one the server has never seen; in the warm mode it stays as written.
+        "labels": {
+            "app": app,
+            "version": "v1",
+            "pod-template-hash": "5d9c7b8f4",
+            "bench-nonce": NONCE,
+        },
         "ownerReferences": [
             {
                 "apiVersion": "apps/v1",

@@ -31,6 +31,9 @@ import servers
 BENCH = Path(__file__).resolve().parent
 SERVERS = ("floor", "naive", "ours")
 CONNECTIONS = (1, 32)
+# warm: the same Pod every request (a scale-up of one workload); cold: a Pod never seen
+# before on every request (a new Deployment, a rollout, every Job), see wrk.lua.
+MODES = ("cold", "warm")
 
 
 @dataclass
@@ -100,12 +103,14 @@ def wait_ready(proc: subprocess.Popen[bytes], port: int, body: bytes, cert_dir: 
     check_answer(status, raw, body)
 
 
-def wrk(port: int, body_file: Path, connections: int, seconds: int) -> dict[str, Any]:
+def wrk(
+    port: int, body_file: Path, connections: int, seconds: int, *, cold: bool
+) -> dict[str, Any]:
     threads = 1 if connections == 1 else 2
     command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s"]
     command += ["--timeout", "60s", "--latency", "-s", str(BENCH / "wrk.lua")]
     command.append(f"https://127.0.0.1:{port}/inject")
-    env = {**os.environ, "BENCH_BODY": str(body_file)}
+    env = {**os.environ, "BENCH_BODY": str(body_file), "BENCH_COLD": "1" if cold else "0"}
     done = subprocess.run(
         command, env=env, capture_output=True, text=True, timeout=seconds + 120, check=False
     )
@@ -120,16 +125,20 @@ def measure(
 ) -> list[report.Run]:
     runs = []
     for connections in CONNECTIONS:
-        wrk(port, body, connections, s.warmup)
-        procstat.wait_idle(proc.pid)
-        start = procstat.snapshot(proc.pid)
-        result = wrk(port, body, connections, s.duration)
-        window = procstat.since(start, proc.pid)
-        rss = procstat.peak_rss_mib(proc.pid)
-        run = report.from_wrk(kind, fixture, connections, wrk=result, cpu=window, rss=rss)
-        procstat.wait_idle(proc.pid)
-        print(report.progress(run), file=sys.stderr, flush=True)
-        runs.append(run)
+        for mode in MODES:
+            cold = mode == "cold"
+            wrk(port, body, connections, s.warmup, cold=cold)
+            procstat.wait_idle(proc.pid)
+            start = procstat.snapshot(proc.pid)
+            result = wrk(port, body, connections, s.duration, cold=cold)
+            window = procstat.since(start, proc.pid)
+            rss = procstat.peak_rss_mib(proc.pid)
+            run = report.from_wrk(
+                kind, fixture, connections, mode=mode, wrk=result, cpu=window, rss=rss
+            )
+            procstat.wait_idle(proc.pid)
+            print(report.progress(run), file=sys.stderr, flush=True)
+            runs.append(run)
     return runs
 
 

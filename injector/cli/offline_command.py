@@ -26,8 +26,10 @@ SAMPLE_POD = {
 }
 
 
-def _engine(path: Path | None) -> Engine:
+def _engine(path: Path | None, revision: str | None = None) -> Engine:
     cfg = config_file.load(path)
+    if revision is not None:
+        cfg = config_file.with_revision(cfg, revision)
     return Engine(cfg, template.load(cfg.templates))
 
 
@@ -42,7 +44,7 @@ def _labels(text: str) -> dict[str, str]:
 
 
 def cmd_inject(args: argparse.Namespace) -> int:
-    engine = _engine(args.config)
+    engine = _engine(args.config, args.revision)
     text = sys.stdin.read() if args.filename == "-" else Path(args.filename).read_text("utf-8")
     try:
         output, reports = workloads.inject_text(
@@ -83,6 +85,11 @@ def add_commands(verbs: Any) -> None:
     )
     inject.add_argument(
         "-n", "--namespace", default="default", help="namespace for objects that name none"
+    )
+    inject.add_argument(
+        "--revision",
+        default=None,
+        help="the Istio revision to inject as (istio.io/rev); overrides the configuration's",
     )
     inject.set_defaults(run=cmd_inject)
 

@@ -1,6 +1,6 @@
 """The injector's MutatingWebhookConfiguration, built in code, and registering it.
 
-`webhook_configuration` renders exactly the two webhooks of
+`webhook_configuration` renders exactly the webhooks of
 manifests/mutatingwebhookconfiguration.yaml (tests/cluster/test_registration.py checks that the
 default rendering equals the file plus the caBundle, so the two cannot drift apart).
 Two ways to reach the injector:
@@ -13,6 +13,11 @@ them (the manifest, or an operator's emergency `failurePolicy: Ignore`). The who
 rendering is applied only to create the object, by the developer registration
 (`register`, or the publisher when the object does not exist), as a field manager of its
 own, so that the publisher's later caBundle-only applies never drop the other fields.
+
+The rendering follows the API server's version: `matchConditions` only for 1.28 and
+later (manifests/components/match-conditions adds the same to the manifest there). As the
+publisher applies only the caBundle, that reaches a cluster with the object's creation
+(the developer registration) or with the manifest, not with a later rotation.
 """
 
 from __future__ import annotations
@@ -37,6 +42,13 @@ SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
 # configuration's name, then by their order in it.
 NAMESPACE_WEBHOOK = "namespace.sidecar-injector.io"
 OBJECT_WEBHOOK = "object.sidecar-injector.io"
+# Webhook matchConditions: alpha and off by default in 1.27 (the API server drops them
+# silently), beta and on by default in 1.28, GA in 1.30. Older or unknown servers get
+# none: the in-process policy skips host-network and mirror Pods all the same.
+MATCH_CONDITIONS_SINCE = (1, 28)
+# Istio's entries for a revision (istio.io/rev), its tags in the same list of values.
+REV_NAMESPACE_WEBHOOK = "rev.namespace.sidecar-injector.io"
+REV_OBJECT_WEBHOOK = "rev.object.sidecar-injector.io"
 MATCH_CONDITIONS = (
     ("exclude-host-network", "!has(object.spec.hostNetwork) || object.spec.hostNetwork != true"),
     (
@@ -115,16 +127,18 @@ def _webhook(
     name: str,
     client_config: dict[str, Any],
     *,
-    namespace_label: dict[str, Any],
-    pod_label: dict[str, Any],
+    namespace_labels: list[dict[str, Any]],
+    pod_labels: list[dict[str, Any]],
     excluded: list[str],
+    match_conditions: bool,
 ) -> dict[str, Any]:
     by_name = {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": excluded}
+    conditions = [{"name": n, "expression": e} for n, e in MATCH_CONDITIONS]
     return {
         "name": name,
         "clientConfig": client_config,
-        "namespaceSelector": {"matchExpressions": [namespace_label, by_name]},
-        "objectSelector": {"matchExpressions": [pod_label]},
+        "namespaceSelector": {"matchExpressions": [*namespace_labels, by_name]},
+        "objectSelector": {"matchExpressions": pod_labels},
         "rules": [
             {
                 "operations": ["CREATE"],
@@ -134,7 +148,7 @@ def _webhook(
                 "scope": "Namespaced",
             }
         ],
-        "matchConditions": [{"name": n, "expression": e} for n, e in MATCH_CONDITIONS],
+        **({"matchConditions": conditions} if match_conditions else {}),
         "admissionReviewVersions": ["v1", "v1beta1"],
         # An Event may be sent about a real call, never about a dry run.
         "sideEffects": "NoneOnDryRun",
@@ -145,6 +159,42 @@ def _webhook(
     }
 
 
+def _label(key: str, operator: str, *values: str) -> dict[str, Any]:
+    return {"key": key, "operator": operator, **({"values": list(values)} if values else {})}
+
+
+def _entries(revision: str, tags: Sequence[str]) -> list[tuple[str, list[Any], list[Any]]]:
+    """(name, namespace labels, Pod labels) of each webhook, as Istio 1.20.8's chart has
+    them for a revision and its tags: the namespace./object. entries only where the
+    revision (or a tag) is "default"."""
+    injection, rev = names.NAMESPACE_INJECTION_LABEL, names.REVISION
+    ours = list(dict.fromkeys([revision, *tags]))
+    not_opted_out = _label(names.INJECT, "NotIn", "false")
+    entries = []
+    if "default" in ours:
+        entries += [
+            (NAMESPACE_WEBHOOK, [_label(injection, "In", "enabled")], [not_opted_out]),
+            (
+                OBJECT_WEBHOOK,
+                [_label(injection, "DoesNotExist"), _label(rev, "DoesNotExist")],
+                [_label(names.INJECT, "In", "true"), _label(rev, "DoesNotExist")],
+            ),
+        ]
+    return [
+        *entries,
+        (
+            REV_NAMESPACE_WEBHOOK,
+            [_label(rev, "In", *ours), _label(injection, "DoesNotExist")],
+            [not_opted_out],
+        ),
+        (
+            REV_OBJECT_WEBHOOK,
+            [_label(rev, "DoesNotExist"), _label(injection, "DoesNotExist")],
+            [not_opted_out, _label(rev, "In", *ours)],
+        ),
+    ]
+
+
 def webhook_configuration(
     *,
     name: str = DEFAULT_NAME,
@@ -153,32 +203,34 @@ def webhook_configuration(
     url: str | None,
     ca_bundle_pem: bytes,
     system_namespaces: Sequence[str] = SYSTEM_NAMESPACES,
+    server_version: tuple[int, int] | None = None,
+    revision: str = "default",
+    tags: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The whole MutatingWebhookConfiguration: the manifest's two webhooks, calling
-    `url` when given (else the Service `service` in `namespace`), trusting the PEM
-    bundle. Both webhooks exclude the system namespaces and `namespace`, ours."""
+    """The whole MutatingWebhookConfiguration: the manifest's webhooks for `revision` and
+    its `tags`, calling `url` when given (else the Service `service` in `namespace`),
+    trusting the PEM bundle. Every webhook excludes the system namespaces and
+    `namespace`, ours. With matchConditions only for a `server_version` that has them on
+    (None: not known)."""
     client_config = _client_config(url, service, namespace, ca_bundle_pem)
     excluded = list(dict.fromkeys([*system_namespaces, namespace]))
-    label = names.NAMESPACE_INJECTION_LABEL
-    by_namespace = _webhook(
-        NAMESPACE_WEBHOOK,
-        client_config,
-        namespace_label={"key": label, "operator": "In", "values": ["enabled"]},
-        pod_label={"key": names.INJECT, "operator": "NotIn", "values": ["false"]},
-        excluded=excluded,
-    )
-    by_object = _webhook(
-        OBJECT_WEBHOOK,
-        dict(client_config),
-        namespace_label={"key": label, "operator": "DoesNotExist"},
-        pod_label={"key": names.INJECT, "operator": "In", "values": ["true"]},
-        excluded=excluded,
-    )
+    conditions = server_version is not None and server_version >= MATCH_CONDITIONS_SINCE
+    webhooks = [
+        _webhook(
+            hook,
+            dict(client_config),
+            namespace_labels=namespace_labels,
+            pod_labels=pod_labels,
+            excluded=excluded,
+            match_conditions=conditions,
+        )
+        for hook, namespace_labels, pod_labels in _entries(revision, tags)
+    ]
     return {
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "MutatingWebhookConfiguration",
         "metadata": {"name": check_name(name)},
-        "webhooks": [by_namespace, by_object],
+        "webhooks": webhooks,
     }
 
 
@@ -189,9 +241,13 @@ def renderer(
     service: str,
     url: str | None,
     system_namespaces: Sequence[str] = SYSTEM_NAMESPACES,
+    server_version: Callable[[], tuple[int, int] | None] = lambda: None,
+    revision: str = "default",
+    tags: Sequence[str] = (),
 ) -> Render:
     """`webhook_configuration` with everything but the CA bundle fixed: what the
-    certificate publisher calls with each new bundle."""
+    certificate publisher calls with each new bundle. `server_version` is asked at
+    each rendering, so the next apply after an upgrade to 1.28 has matchConditions."""
     check_name(name)
     if url is not None:
         check_webhook_url(url)
@@ -205,6 +261,9 @@ def renderer(
             url=url,
             ca_bundle_pem=ca_bundle_pem,
             system_namespaces=excluded,
+            server_version=server_version(),
+            revision=revision,
+            tags=tags,
         )
 
     return render

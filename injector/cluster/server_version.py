@@ -1,4 +1,5 @@
-"""Whether the API server runs native sidecars, asked at start and then periodically.
+"""The API server's version: whether it runs native sidecars, asked at start and then
+periodically, and the version itself for the webhook configuration's rendering.
 
 Native sidecars (an init container with `restartPolicy: Always`) are beta and on by
 default from Kubernetes 1.29 (alpha and off in 1.28). In `nativeSidecar: auto` mode the
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from injector.cluster import kubeapi
@@ -77,3 +79,33 @@ class VersionCheck:
         answered = self.supported is not None
         while not stop.wait(self.refresh_seconds if answered else self.retry_seconds):
             answered = self.check() is not None
+
+
+class KnownVersion:
+    """The server's (major, minor) for a rendering, asked on first use and again once
+    `refresh_seconds` have passed. A failed ask answers what was known (None at first:
+    the rendering then leaves out what needs a newer server) and asks again next time.
+    Nothing is asked before the first call."""
+
+    def __init__(
+        self,
+        cluster: kubeapi.Cluster,
+        *,
+        refresh_seconds: float = REFRESH_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.cluster, self.refresh_seconds, self.clock = cluster, refresh_seconds, clock
+        self.known: tuple[int, int] | None = None
+        self._asked_at: float | None = None
+
+    def __call__(self) -> tuple[int, int] | None:
+        now = self.clock()
+        if self._asked_at is not None and now - self._asked_at < self.refresh_seconds:
+            return self.known
+        try:
+            self.known = self.cluster.version()
+        except Exception as err:  # any failure: keep what we knew, ask again next time
+            log.warning("cannot read the API server's version: %s", err)
+            return self.known
+        self._asked_at = now
+        return self.known

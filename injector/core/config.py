@@ -60,7 +60,8 @@ class Mesh:
     """Values the proxy needs to find its control plane."""
 
     clusterDomain: str = "cluster.local"
-    caAddress: str = "istiod.istio-system.svc:15012"
+    # Empty: istiod[-<revision>].istio-system.svc:15012, following `Config.revision`.
+    caAddress: str = ""
     clusterId: str = "Kubernetes"
     trustDomain: str = "cluster.local"
 
@@ -129,6 +130,9 @@ class Config:
     """The whole configuration. Field names are the YAML keys."""
 
     policy: Literal["enabled", "disabled"] = "enabled"
+    # The Istio revision this injector serves (istio.io/rev), and the tags that point at it.
+    revision: str = "default"
+    tags: tuple[str, ...] = ()
     nativeSidecar: NativeMode = "auto"
     injectorNamespace: str = "sidecar-injector"
     systemNamespaces: tuple[str, ...] = ("kube-system", "kube-public", "kube-node-lease")
@@ -156,7 +160,7 @@ class Config:
         return digest.hexdigest()[:16]
 
 
-_SHAPING_KEYS = ("nativeSidecar", "proxy", "interception", "mesh")
+_SHAPING_KEYS = ("nativeSidecar", "proxy", "interception", "mesh", "revision")
 
 
 def _plain(value: Any) -> Any:

@@ -7,6 +7,7 @@ selectors), and that no unknown key is present. The first problem found is raise
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
 from collections.abc import Mapping, Sequence
@@ -251,11 +252,35 @@ def _certificates(reader: _Reader) -> Certificates:
     return cert
 
 
+# A revision or tag name: what Istio accepts for istio.io/rev (a label value, lowercase).
+_REVISION = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", re.ASCII)
+
+
+def _revision(top: _Reader, default: Config) -> tuple[str, tuple[str, ...]]:
+    revision = top.get("revision", str, default.revision)
+    tags = top.strings("tags", default.tags)
+    for where, name in (("revision", revision), *(("tags", tag) for tag in tags)):
+        if not _REVISION.fullmatch(name):
+            raise ConfigError(f"{where}: {name!r} must be a lowercase DNS label (a-z 0-9 -)")
+    if revision in tags or len(set(tags)) != len(tags):
+        raise ConfigError("tags must be distinct and differ from revision")
+    return revision, tags
+
+
+def with_revision(config: Config, revision: str) -> Config:
+    """`config` serving another revision (the command line's --revision)."""
+    name, tags = _revision(_Reader({"revision": revision, "tags": list(config.tags)}, ""), config)
+    return dataclasses.replace(config, revision=name, tags=tags)
+
+
 def from_mapping(data: Any, *, base: Path = Path()) -> Config:
     """Validate already-parsed YAML; relative paths are taken from `base`."""
     top, default = _Reader(data, ""), Config()
     templates = Path(top.get("templates", str, str(default.templates)))
+    revision, tags = _revision(top, default)
     config = Config(
+        revision=revision,
+        tags=tags,
         policy=top.choice("policy", ("enabled", "disabled"), default.policy),
         nativeSidecar=top.choice("nativeSidecar", ("auto", "true", "false"), "auto"),
         injectorNamespace=top.get("injectorNamespace", str, default.injectorNamespace),

@@ -14,7 +14,15 @@ from typing import Any, Literal
 
 import orjson
 
-from injector.core import mutate, names, overrides, policy, proxy_resources, review
+from injector.core import (
+    mutate,
+    names,
+    overrides,
+    policy,
+    proxy_resources,
+    review,
+    vocabulary,
+)
 from injector.core.config import Config
 from injector.core.memo import Memo
 from injector.core.template import Template
@@ -139,7 +147,7 @@ class Engine:
         self.template = template
         self.fingerprint = config.fingerprint(template.text)
         self.injected = policy.Injected(
-            containers=frozenset({template.proxy_name, template.init_name}),
+            containers=frozenset(n for n in (template.proxy_name, template.init_name) if n),
             volumes=frozenset(template.volume_names),
         )
         # Whether the API server runs native sidecars; None until a cluster says so.
@@ -199,6 +207,7 @@ class Engine:
         annotations = (pod.get("metadata") or {}).get("annotations") or {}
         effective = self._effective_annotations(annotations, ns)
         try:
+            template = self._template(annotations)
             resolved = overrides.resolve(
                 pod["spec"],
                 annotations=effective,
@@ -206,6 +215,9 @@ class Engine:
                 native_supported=self.native_supported,
                 shared=self._shared_settings(pod["spec"], effective),
             )
+            clashes = vocabulary.collisions(resolved.values, pod["spec"], self.injected.volumes)
+            if clashes:
+                raise overrides.Refused(clashes)
         except overrides.Refused as refused:
             message = "cannot inject the sidecar: " + "; ".join(refused.problems)
             return Outcome(
@@ -216,11 +228,17 @@ class Engine:
             return Outcome("skipped", [policy.APP_RUNS_AS_PROXY_UID], warnings)
         if not resolved.native and overrides.owned_by_job(pod):
             warnings.append(overrides.job_warning(self.native_supported))
-        status = self._status(resolved.native, effective)
+        values_key = template.key(resolved.values)
+        rendered = template.render(resolved.values, key=values_key)
+        clashes = vocabulary.duplicates(
+            pod["spec"].get("volumes"), rendered["volumes"], rendered["proxy"].get("volumeMounts")
+        )
+        if clashes:
+            message = "cannot inject the sidecar: " + "; ".join(clashes)
+            return Outcome("denied", [policy.INVALID_ANNOTATION], warnings, message=message)
+        status = self._status(template, rendered, resolved.native, effective)
         if _annotation_bytes(annotations) + len(names.STATUS) + len(status) > ANNOTATION_SIZE_LIMIT:
             return Outcome("skipped", [policy.ANNOTATIONS_FULL], warnings)
-        values_key = self.template.key(resolved.values)
-        rendered = self.template.render(resolved.values, key=values_key)
         ops = mutate.sidecar_ops(
             pod,
             init=rendered["initContainer"],
@@ -228,8 +246,9 @@ class Engine:
             volumes=rendered["volumes"],
             native=resolved.native,
             annotations={names.STATUS: status},
+            sysctls=rendered["sysctls"],
         )
-        shape = (values_key, resolved.native, status, *mutate.shape(pod))
+        shape = (id(template), values_key, resolved.native, status, *mutate.shape(pod))
         return Outcome(
             "injected", decision.reasons, warnings, ops=ops, patch=self._encode(shape, ops)
         )
@@ -241,7 +260,8 @@ class Engine:
         if found is None:
             found = review.encode_patch(ops)
             # The key holds the values' JSON and the status; the value, the patch.
-            self._patches.put(shape, found, size=len(shape[0]) + len(shape[2]) + len(found))
+            held = sum(len(part) for part in shape if isinstance(part, str | bytes))
+            self._patches.put(shape, found, size=held + len(found))
         return found
 
     def _shared_settings(
@@ -270,15 +290,24 @@ class Engine:
         }
         return {**inherited, **annotations}
 
-    def _status(self, native: bool, effective: Mapping[str, str]) -> str:
-        template = self.template
-        proxy_in_init = [template.init_name, template.proxy_name]
+    def _template(self, annotations: Mapping[str, str]) -> Template:
+        """The template the Pod names in inject.istio.io/templates (else `sidecar`)."""
+        try:
+            return self.template.select(annotations.get(names.TEMPLATES))
+        except ValueError as err:
+            raise overrides.Refused([f"annotation {names.TEMPLATES}: {err}"]) from None
+
+    def _status(
+        self, template: Template, rendered: Mapping[str, Any], native: bool,
+        effective: Mapping[str, str],
+    ) -> str:  # fmt: skip
+        inits = [] if template.init_name is None else [template.init_name]
         status = {
-            "initContainers": proxy_in_init if native else [template.init_name],
+            "initContainers": [*inits, template.proxy_name] if native else (inits or None),
             "containers": [] if native else [template.proxy_name],
-            "volumes": list(template.volume_names),
+            "volumes": [volume["name"] for volume in rendered["volumes"]],
             "imagePullSecrets": None,
-            "revision": "default",
+            "revision": self.config.revision,
             "configHash": self.fingerprint,
             "native": native,
             "values": {k: effective[k] for k in names.INHERITABLE_ANNOTATIONS if k in effective},

@@ -38,6 +38,36 @@ _DECIMAL = {"m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
 _PORT = re.compile(r"[0-9]{1,5}", re.ASCII)
 _CIDR_CHARS = re.compile(r"[0-9A-Fa-f:./]+", re.ASCII)
 _INTERFACE = re.compile(r"[A-Za-z0-9_.-]{1,15}", re.ASCII)
+_DIGITS = re.compile(r"[0-9]{1,10}", re.ASCII)
+
+# The container image reference grammar of the distribution project (what the kubelet's
+# runtimes parse): [registry[:port]/]path[:tag][@digest], lowercase path components.
+_IMAGE_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_IMAGE_HOST = rf"(?:{_IMAGE_LABEL}(?:\.{_IMAGE_LABEL})*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{{1,5}})?"
+_IMAGE = re.compile(
+    rf"(?:{_IMAGE_HOST}/)?{_IMAGE_COMPONENT}(?:/{_IMAGE_COMPONENT})*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
+    r"(?:@[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[0-9a-fA-F]{32,})?",
+    re.ASCII,
+)
+_MAX_IMAGE_LENGTH = 255
+
+# Envoy's log levels (`--proxyLogLevel`), and `component:level` pairs for
+# `--proxyComponentLogLevel`.
+ENVOY_LEVELS = ("trace", "debug", "info", "warning", "warn", "error", "critical", "off")
+_ENVOY_LEVEL = "|".join(ENVOY_LEVELS)
+_ENVOY_COMPONENTS = re.compile(
+    rf"[a-z0-9_]{{1,40}}:(?:{_ENVOY_LEVEL})(?:,[a-z0-9_]{{1,40}}:(?:{_ENVOY_LEVEL}))*", re.ASCII
+)
+# The agent's `--log_output_level`: a level, or `scope:level` pairs.
+AGENT_LEVELS = ("debug", "info", "warn", "error", "fatal", "none")
+_AGENT_LEVEL = "|".join(AGENT_LEVELS)
+_AGENT_SCOPE = rf"(?:[a-z0-9_-]{{1,40}}:)?(?:{_AGENT_LEVEL})"
+_AGENT_LEVELS = re.compile(rf"{_AGENT_SCOPE}(?:,{_AGENT_SCOPE})*", re.ASCII)
+_DNS_SUBDOMAIN = re.compile(
+    r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*", re.ASCII
+)
 
 
 class GrammarError(ValueError):
@@ -131,6 +161,57 @@ def parse_interfaces(text: str) -> list[str]:
             )
         names.append(token)
     return names
+
+
+def parse_uint(text: str, *, low: int, high: int) -> int:
+    """Parse a decimal whole number from `low` to `high` (digits only, no sign or space)."""
+    if _DIGITS.fullmatch(text) is None or not low <= int(text) <= high:
+        raise GrammarError(f"expected a whole number from {low} to {high}")
+    return int(text)
+
+
+def parse_image(text: str) -> str:
+    """Parse a container image reference such as registry.example/istio/proxyv2:1.20.8."""
+    if len(text) > _MAX_IMAGE_LENGTH or _IMAGE.fullmatch(text) is None:
+        raise GrammarError(
+            "not an image reference such as docker.io/istio/proxyv2:1.20.8"
+            " ([registry/]path[:tag][@sha256:digest], lowercase path)"
+        )
+    return text
+
+
+def parse_envoy_level(text: str) -> str:
+    """Parse one of Envoy's log levels."""
+    if text not in ENVOY_LEVELS:
+        raise GrammarError("expected one of " + ", ".join(ENVOY_LEVELS))
+    return text
+
+
+def parse_envoy_components(text: str) -> str:
+    """Parse Envoy component levels, e.g. `misc:error,upstream:debug`."""
+    if _ENVOY_COMPONENTS.fullmatch(text) is None:
+        raise GrammarError(
+            "expected component:level pairs separated by commas (e.g. misc:error),"
+            " levels " + "/".join(ENVOY_LEVELS)
+        )
+    return text
+
+
+def parse_agent_levels(text: str) -> str:
+    """Parse the agent's output levels, e.g. `default:info,ads:debug` or `info`."""
+    if _AGENT_LEVELS.fullmatch(text) is None:
+        raise GrammarError(
+            "expected a level or scope:level pairs separated by commas (e.g. default:info),"
+            " levels " + "/".join(AGENT_LEVELS)
+        )
+    return text
+
+
+def parse_object_name(text: str) -> str:
+    """Parse a Kubernetes object name (a DNS-1123 subdomain, at most 253 characters)."""
+    if len(text) > 253 or _DNS_SUBDOMAIN.fullmatch(text) is None:
+        raise GrammarError("not an object name (lowercase a-z 0-9 - ., at most 253 characters)")
+    return text
 
 
 def printable(text: str, *, limit: int = 40) -> str:

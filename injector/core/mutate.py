@@ -48,26 +48,52 @@ def _annotations(ops: list[Operation], pod: Mapping[str, Any], added: Mapping[st
         ops.append({"op": "add", "path": f"/metadata/annotations/{escape(key)}", "value": value})
 
 
-def shape(pod: Mapping[str, Any]) -> tuple[bool, bool, bool, bool]:
-    """What `sidecar_ops` looks at in the Pod: which parents are missing. Two Pods with
-    the same shape get the same operations for the same sidecar."""
+def shape(pod: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What `sidecar_ops` looks at in the Pod: which parents are missing, and the
+    sysctls it has. Two Pods with the same shape get the same operations for the same
+    sidecar."""
     metadata, spec = pod.get("metadata"), pod["spec"]
+    context = spec.get("securityContext")
     return (
         metadata is None,
         metadata is None or metadata.get("annotations") is None,
         spec.get("initContainers") is None,
         spec.get("volumes") is None,
+        context is None,
+        repr((context or {}).get("sysctls")),
     )
+
+
+def _sysctls(ops: list[Operation], spec: Mapping[str, Any], sysctls: list[Any]) -> None:
+    """Add the sysctls the Pod does not set yet. (Istio's gateway template replaces the
+    Pod's whole list; adding by name keeps what the Pod chose.)"""
+    if not sysctls:
+        return
+    context = spec.get("securityContext")
+    if context is None:
+        ops.append({"op": "add", "path": "/spec/securityContext", "value": {"sysctls": sysctls}})
+        return
+    present = context.get("sysctls")
+    if present is None:
+        ops.append({"op": "add", "path": "/spec/securityContext/sysctls", "value": sysctls})
+    elif isinstance(present, list):
+        have = {item.get("name") for item in present if isinstance(item, dict)}
+        ops.extend(
+            {"op": "add", "path": "/spec/securityContext/sysctls/-", "value": item}
+            for item in sysctls
+            if item.get("name") not in have
+        )
 
 
 def sidecar_ops(
     pod: Mapping[str, Any],
     *,
-    init: dict[str, Any],
+    init: dict[str, Any] | None,
     proxy: dict[str, Any],
     volumes: list[dict[str, Any]],
     native: bool,
     annotations: Mapping[str, str],
+    sysctls: list[Any] | None = None,
 ) -> list[Operation]:
     """Operations that add the rendered containers, volumes and annotations to `pod`.
 
@@ -77,16 +103,20 @@ def sidecar_ops(
     spec = pod["spec"]
     ops: list[Operation] = []
     existing_init = spec.get("initContainers")
+    inits = [] if init is None else [init]  # a gateway has no init container
     if native:
-        sidecar = {**proxy, "restartPolicy": "Always"}
+        first = [*inits, {**proxy, "restartPolicy": "Always"}]
         if existing_init is None:
-            ops.append({"op": "add", "path": "/spec/initContainers", "value": [init, sidecar]})
+            ops.append({"op": "add", "path": "/spec/initContainers", "value": first})
         else:
-            ops.append({"op": "add", "path": "/spec/initContainers/0", "value": init})
-            ops.append({"op": "add", "path": "/spec/initContainers/1", "value": sidecar})
+            ops.extend(
+                {"op": "add", "path": f"/spec/initContainers/{index}", "value": item}
+                for index, item in enumerate(first)
+            )
     else:
-        _append(ops, "/spec/initContainers", existing_init, [init])
+        _append(ops, "/spec/initContainers", existing_init, inits)
         ops.append({"op": "add", "path": "/spec/containers/-", "value": proxy})
     _append(ops, "/spec/volumes", spec.get("volumes"), volumes)
+    _sysctls(ops, spec, sysctls or [])
     _annotations(ops, pod, annotations)
     return ops

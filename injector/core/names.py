@@ -55,3 +55,25 @@ INHERITABLE_ANNOTATIONS = (
     EXCLUDE_OUTBOUND_PORTS,
     EXCLUDE_INTERFACES,
 )
+
+# Istio's per-Pod proxy vocabulary (validated in `vocabulary`).
+PROXY_IMAGE = "sidecar.istio.io/proxyImage"
+LOG_LEVEL = "sidecar.istio.io/logLevel"
+COMPONENT_LOG_LEVEL = "sidecar.istio.io/componentLogLevel"
+AGENT_LOG_LEVEL = "sidecar.istio.io/agentLogLevel"
+INTERCEPTION_MODE = "sidecar.istio.io/interceptionMode"
+STATUS_PORT = "status.sidecar.istio.io/port"
+READINESS_INITIAL_DELAY = "readiness.status.sidecar.istio.io/initialDelaySeconds"
+READINESS_PERIOD = "readiness.status.sidecar.istio.io/periodSeconds"
+READINESS_FAILURE_THRESHOLD = "readiness.status.sidecar.istio.io/failureThreshold"
+READINESS_APPLICATION_PORTS = "readiness.status.sidecar.istio.io/applicationPorts"
+USER_VOLUME = "sidecar.istio.io/userVolume"
+USER_VOLUME_MOUNT = "sidecar.istio.io/userVolumeMount"
+BOOTSTRAP_OVERRIDE = "sidecar.istio.io/bootstrapOverride"
+KUBEVIRT_INTERFACES = "traffic.sidecar.istio.io/kubevirtInterfaces"
+INCLUDE_OUTBOUND_PORTS = "traffic.sidecar.istio.io/includeOutboundPorts"
+# Comma list of template names; replaces the default `sidecar`.
+TEMPLATES = "inject.istio.io/templates"
+
+# Revisions: which control plane's injector serves a namespace or Pod.
+REVISION = "istio.io/rev"

@@ -14,12 +14,13 @@ from typing import Any
 
 import orjson
 
-from injector.core import grammar, names, proxy_resources
+from injector.core import grammar, names, proxy_resources, vocabulary
 from injector.core.config import Config
 
-# Ports of the proxy that inbound redirection must always leave alone:
-# Envoy's Prometheus port, the readiness port and the agent's status port.
-_ALWAYS_EXCLUDED_INBOUND = ("15090", "15021", "15020")
+# Ports of the proxy that inbound redirection must always leave alone: Envoy's
+# Prometheus port and the readiness port; the agent's status port follows the excluded
+# ports (Istio 1.20.8's order), unless it is turned off.
+_ALWAYS_EXCLUDED_INBOUND = ("15090", "15021")
 
 
 class Refused(Exception):
@@ -52,7 +53,24 @@ def _setting(
         return []
 
 
-def _init_args(annotations: Mapping[str, str], config: Config, problems: list[str]) -> list[str]:
+def _verbatim(parse: Callable[[str], list[str]]) -> Callable[[str], list[str]]:
+    """Validate with `parse` but keep the tokens as written, as Istio passes them on
+    (iptables accepts a CIDR with host bits set, such as 10.96.0.1/24)."""
+
+    def check(text: str) -> list[str]:
+        parse(text)
+        return (
+            ["*"]
+            if text.strip(" ") == "*"
+            else [t.strip(" ") for t in text.split(",") if t.strip(" ")]
+        )
+
+    return check
+
+
+def _init_args(
+    annotations: Mapping[str, str], config: Config, vocab: Mapping[str, Any], problems: list[str]
+) -> list[str]:
     defaults = config.interception
 
     def read(key: str, default: str, parse: Callable[[str], list[str]]) -> str:
@@ -61,10 +79,12 @@ def _init_args(annotations: Mapping[str, str], config: Config, problems: list[st
     include_ranges = read(
         names.INCLUDE_OUTBOUND_IP_RANGES,
         defaults.includeOutboundIPRanges,
-        lambda text: grammar.parse_cidrs(text, wildcard=True),
+        _verbatim(lambda text: grammar.parse_cidrs(text, wildcard=True)),
     )
     exclude_ranges = read(
-        names.EXCLUDE_OUTBOUND_IP_RANGES, defaults.excludeOutboundIPRanges, grammar.parse_cidrs
+        names.EXCLUDE_OUTBOUND_IP_RANGES,
+        defaults.excludeOutboundIPRanges,
+        _verbatim(grammar.parse_cidrs),
     )
     include_ports = read(
         names.INCLUDE_INBOUND_PORTS,
@@ -78,36 +98,52 @@ def _init_args(annotations: Mapping[str, str], config: Config, problems: list[st
         grammar.parse_ports,
         problems,
     )
-    exclude_inbound = ",".join(dict.fromkeys([*_ALWAYS_EXCLUDED_INBOUND, *excluded]))
-    exclude_outbound = read(
-        names.EXCLUDE_OUTBOUND_PORTS, defaults.excludeOutboundPorts, grammar.parse_ports
-    )
-    interfaces = read(
-        names.EXCLUDE_INTERFACES, defaults.excludeInterfaces, grammar.parse_interfaces
-    )
+    status = [str(vocab["proxy.statusPort"])] if vocab["proxy.statusPort"] else []
+    exclude_inbound = ",".join(dict.fromkeys([*_ALWAYS_EXCLUDED_INBOUND, *excluded, *status]))
     uid = str(config.proxy.uid)
-    args = ["istio-iptables", "-p", "15001", "-z", "15006", "-u", uid, "-m", "REDIRECT"]
+    args = ["istio-iptables", "-p", "15001", "-z", "15006", "-u", uid]
+    args += ["-m", vocab["proxy.interceptionMode"]]
     args += ["-i", include_ranges, "-x", exclude_ranges, "-b", include_ports, "-d", exclude_inbound]
-    if exclude_outbound:
-        args += ["-o", exclude_outbound]
-    if interfaces:
-        args += ["-c", interfaces]
-    return [*args, "--log_output_level=default:info"]
+    # Istio 1.20.8 passes these only when the annotation is present or the default is set.
+    for flag, key, default, parse in (
+        ("-q", names.INCLUDE_OUTBOUND_PORTS, "", grammar.parse_ports),
+        ("-o", names.EXCLUDE_OUTBOUND_PORTS, defaults.excludeOutboundPorts, grammar.parse_ports),
+        ("-k", names.KUBEVIRT_INTERFACES, "", grammar.parse_interfaces),
+        ("-c", names.EXCLUDE_INTERFACES, defaults.excludeInterfaces, grammar.parse_interfaces),
+    ):
+        if key in annotations or default:
+            args += [flag, read(key, default, parse)]
+    return [*args, f"--log_output_level={vocab['proxy.agentLogLevel']}"]
 
 
 def _native(
     annotations: Mapping[str, str], config: Config, supported: bool | None, warnings: list[str]
 ) -> bool:
+    wanted: bool | None = None
     if names.NATIVE_SIDECAR in annotations:
         try:
-            return grammar.parse_bool(annotations[names.NATIVE_SIDECAR])
+            wanted = grammar.parse_bool(annotations[names.NATIVE_SIDECAR])
         except grammar.GrammarError:
             shown = grammar.printable(annotations[names.NATIVE_SIDECAR])
             warnings.append(f"annotation {names.NATIVE_SIDECAR}={shown} is not a boolean; ignored")
-    if config.nativeSidecar == "auto":
+    if wanted is None and config.nativeSidecar != "auto":
+        wanted = config.nativeSidecar == "true"
+    if wanted is None:
         # Without a cluster to ask for its version, the classic sidecar is the safe choice.
         return bool(supported)
-    return config.nativeSidecar == "true"
+    if wanted and supported is False:
+        # An API server known to be older than 1.29 does not run native sidecars: 1.28
+        # drops the init container's restartPolicy (its gate is off), and the proxy would
+        # then block the Pod's start for ever. Unknown (None): the request is honoured.
+        warnings.append(NATIVE_REFUSED)
+        return False
+    return wanted
+
+
+NATIVE_REFUSED = (
+    "a native sidecar was asked for, but the API server is older than 1.29"
+    " and does not run them: the Pod gets a classic sidecar"
+)
 
 
 def owned_by_job(pod: Mapping[str, Any]) -> bool:
@@ -147,6 +183,9 @@ SHAPING_KEYS = frozenset(
         names.EXCLUDE_INBOUND_PORTS,
         names.EXCLUDE_OUTBOUND_PORTS,
         names.EXCLUDE_INTERFACES,
+        names.INCLUDE_OUTBOUND_PORTS,
+        names.KUBEVIRT_INTERFACES,
+        *vocabulary.KEYS,
     }
 )
 
@@ -160,6 +199,8 @@ class Settings:
     init: dict[str, dict[str, str]]
     args: list[str]
     warnings: tuple[str, ...]
+    # The values `vocabulary` resolved from the proxy annotations.
+    vocabulary: Mapping[str, Any] = field(default_factory=dict)
 
 
 def settings(annotations: Mapping[str, str], config: Config, *, guaranteed: bool) -> Settings:
@@ -172,10 +213,17 @@ def settings(annotations: Mapping[str, str], config: Config, *, guaranteed: bool
     init = config.proxy.initResources.as_dict()
     if guaranteed:
         init["limits"] = dict(init["requests"])
-    args = _init_args(annotations, config, problems)
+    vocab = vocabulary.resolve(annotations, config, problems)
+    args = _init_args(annotations, config, vocab, problems)
     if problems:
         raise Refused(problems)
-    return Settings(proxy, init, args, tuple(warnings))
+    return Settings(proxy, init, args, tuple(warnings), vocab)
+
+
+def ca_address(revision: str) -> str:
+    """The control plane's CA for a revision (istiod-<rev> unless it is the default)."""
+    host = "istiod" if revision == "default" else f"istiod-{revision}"
+    return f"{host}.istio-system.svc:15012"
 
 
 def resolve(
@@ -198,14 +246,15 @@ def resolve(
     ports = [port for c in containers for port in c.get("ports") or []]
     mesh = config.mesh
     values = {
-        "proxy.image": config.proxy.image,
+        **shared.vocabulary,
         "proxy.imagePullPolicy": config.proxy.imagePullPolicy,
         "proxy.uid": config.proxy.uid,
         "proxy.resources": shared.proxy,
         "init.args": shared.args,
         "init.resources": shared.init,
         "mesh.clusterDomain": mesh.clusterDomain,
-        "mesh.caAddress": mesh.caAddress,
+        "mesh.caAddress": mesh.caAddress or ca_address(config.revision),
+        "revision": config.revision,
         "mesh.clusterId": mesh.clusterId,
         "mesh.trustDomain": mesh.trustDomain,
         "pod.ports": orjson.dumps(ports).decode(),

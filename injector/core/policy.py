@@ -44,6 +44,12 @@ POD_ANNOTATION_ENABLED = "pod_annotation_enabled"
 ALWAYS_INJECT_SELECTOR = "always_inject_selector"
 NAMESPACE_ENABLED = "namespace_enabled"
 NAMESPACE_SELECTOR_TRUSTED = "namespace_selector_trusted"
+# Revisions (istio.io/rev): which control plane's injector serves the Pod.
+NAMESPACE_REVISION = "namespace_revision"
+POD_REVISION = "pod_revision"
+OTHER_REVISION = "other_revision"
+DEFAULT_REVISION_ONLY = "default_revision_only"
+INJECTION_LABEL_WINS = "injection_label_wins"
 
 SENTENCES = {
     HOST_NETWORK: "the Pod uses the node's network (hostNetwork: true)",
@@ -80,6 +86,17 @@ SENTENCES = {
     NAMESPACE_ENABLED: f"the namespace is labelled {names.NAMESPACE_INJECTION_LABEL}=enabled",
     NAMESPACE_SELECTOR_TRUSTED: (
         "the namespace's labels are not known here; the webhook's namespaceSelector matched"
+    ),
+    NAMESPACE_REVISION: f"the namespace's {names.REVISION} label names this injector's revision",
+    POD_REVISION: f"the Pod's {names.REVISION} label names this injector's revision",
+    OTHER_REVISION: f"the {names.REVISION} label names a revision this injector does not serve",
+    DEFAULT_REVISION_ONLY: (
+        f"the Pod is selected without {names.REVISION}, which only the default revision"
+        " serves, and this injector serves another"
+    ),
+    INJECTION_LABEL_WINS: (
+        f"the namespace has both {names.NAMESPACE_INJECTION_LABEL}=enabled and"
+        f" {names.REVISION}; the first wins and selects the default revision (istio#41883)"
     ),
 }
 
@@ -201,6 +218,47 @@ def _collisions(spec: Mapping[str, Any], injected: Injected) -> list[str]:
     return found
 
 
+# Revisions, as Istio 1.20.8's webhook configurations route Pods (its injector itself never
+# reads istio.io/rev). "ours" = the configured revision or one of its tags; the default
+# revision's entries serve a revision whose name or tag is "default". First row wins:
+#
+#   ns istio-injection  ns istio.io/rev  pod istio.io/rev label  -> result
+#   enabled             set              any                     -> default's (istio#41883)
+#   enabled             absent           any                     -> default's
+#   absent              ours             any                     -> inject if otherwise due
+#   absent              other            any                     -> skip other_revision
+#   absent              absent           ours                    -> inject if not opted out
+#   absent              absent           other                   -> skip other_revision
+#   absent              absent           absent                  -> default's (a Pod opt-in)
+#
+# "default's" means: go on with the table of `decide` if this injector serves the
+# default revision, else skip (injection_label_wins / default_revision_only). A namespace
+# whose istio-injection is anything but enabled is left to `decide` (never injected).
+# Unknown namespace: kube-apiserver already routed by these rules, so nothing is skipped.
+def _revision(
+    pod_labels: Mapping[str, str], ns: Namespace | None, config: Config
+) -> tuple[bool | None, str | None]:
+    """(True: selected by revision, False: skip, None: up to `decide`) and the reason."""
+    if ns is None:
+        return None, None
+    ours = {config.revision, *config.tags}
+    serves_default = "default" in ours
+    injection, ns_rev = (
+        ns.labels.get(names.NAMESPACE_INJECTION_LABEL),
+        ns.labels.get(names.REVISION),
+    )
+    if injection is not None:
+        if injection != "enabled" or serves_default:
+            return None, None
+        return False, INJECTION_LABEL_WINS if ns_rev is not None else DEFAULT_REVISION_ONLY
+    if ns_rev is not None:
+        return (True, NAMESPACE_REVISION) if ns_rev in ours else (False, OTHER_REVISION)
+    pod_rev = pod_labels.get(names.REVISION)
+    if pod_rev is not None:
+        return (True, POD_REVISION) if pod_rev in ours else (False, OTHER_REVISION)
+    return (None, None) if serves_default else (False, DEFAULT_REVISION_ONLY)
+
+
 def _matches_any(selectors: Sequence[Mapping[str, Any]], pod_labels: Mapping[str, str]) -> bool:
     return any(label_selectors.matches(selector, pod_labels) for selector in selectors)
 
@@ -218,6 +276,8 @@ def _matches_any(selectors: Sequence[Mapping[str, Any]], pod_labels: Mapping[str
 #   unset       unset            none                enabled/unknown   disabled -> skip
 #   unset       unset            none                absent (known)    any      -> skip
 #
+# A namespace or Pod whose istio.io/rev selects this injector counts as "enabled" above,
+# and the revision rows (`_revision`) may skip first.
 # "disabled" on the namespace is a hard skip: the manifest's selectors never call us for
 # such a namespace, and the in-process policy agrees with them. "unknown" means there is
 # no namespace cache (no cluster); kube-apiserver only calls us for selected namespaces.
@@ -236,6 +296,9 @@ def decide(
     label = _switch(pod_labels, names.INJECT, "label", warnings)
     annotation = _switch(annotations, names.INJECT, "annotation", warnings)
     skips = _hard_skips(pod, namespace, ns, config, injected)
+    by_revision, revision_reason = _revision(pod_labels, ns, config)
+    if by_revision is False and revision_reason:
+        skips.append(revision_reason)
     if label is False:
         skips.append(POD_LABEL_DISABLED)
     elif label is None and annotation is False:
@@ -250,8 +313,10 @@ def decide(
         return Decision(False, [NEVER_INJECT_SELECTOR], warnings)
     if _matches_any(config.alwaysInjectSelector, pod_labels):
         return Decision(True, [ALWAYS_INJECT_SELECTOR], warnings)
-    if ns is not None and ns.labels.get(names.NAMESPACE_INJECTION_LABEL) != "enabled":
+    enabled = ns is None or ns.labels.get(names.NAMESPACE_INJECTION_LABEL) == "enabled"
+    if not (enabled or by_revision):
         return Decision(False, [NAMESPACE_NOT_ENABLED], warnings)
     if config.policy == "disabled":
         return Decision(False, [POLICY_DISABLED], warnings)
-    return Decision(True, [NAMESPACE_ENABLED if ns else NAMESPACE_SELECTOR_TRUSTED], warnings)
+    reason = revision_reason or (NAMESPACE_ENABLED if ns else NAMESPACE_SELECTOR_TRUSTED)
+    return Decision(True, [reason], warnings)

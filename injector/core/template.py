@@ -3,7 +3,12 @@
 Placeholders are resolved inside the loaded structure, never in YAML text, so a value can
 only ever become one string (or one whole list/mapping the code built): it cannot add a
 key, a container or a privilege. A string leaf that is exactly `${name}` takes the value
-whole; `${name}` inside a longer string is replaced as text.
+whole, and a mapping key whose value is `None` is left out (an optional field); a list
+item that is exactly `${*name}` is replaced by the items of that list (none for an empty
+one); `${name}` inside a longer string is replaced as text.
+
+A template directory holds one template per file, named by the file (`sidecar.yaml` is
+`sidecar`); a Pod selects templates by name with `inject.istio.io/templates`.
 
 The template is compiled once per configuration. Subtrees without placeholders are
 built once and shared by every render, so a render only allocates the parts that vary.
@@ -39,10 +44,24 @@ PLACEHOLDERS = frozenset(
         "mesh.trustDomain",
         "pod.ports",
         "pod.appContainers",
+        # Istio's proxy vocabulary (`vocabulary`).
+        "proxy.logLevel",
+        "proxy.componentLogLevel",
+        "proxy.agentLogLevel",
+        "proxy.interceptionMode",
+        "proxy.readinessProbe",
+        "proxy.startupProbe",
+        "proxy.securityContext",
+        "proxy.bootstrapEnv",
+        "proxy.bootstrapMount",
+        "pod.bootstrapVolume",
+        "pod.userVolumes",
+        "proxy.userMounts",
     }
 )
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.]+)\}")
+_SPLICE = re.compile(r"\$\{\*([A-Za-z0-9_.]+)\}")
 
 Values = Mapping[str, Any]
 Node = Callable[[Values], Any]
@@ -60,15 +79,31 @@ def _compile(value: Any, where: str) -> tuple[Node, bool]:
         parts = {key: _compile(item, f"{where}.{key}") for key, item in value.items()}
         if not any(dynamic for _, dynamic in parts.values()):
             return (lambda _v, fixed=value: fixed), False
-        return (lambda v: {key: node(v) for key, (node, _) in parts.items()}), True
+        return (lambda v: _without_none({key: node(v) for key, (node, _) in parts.items()})), True
     if isinstance(value, list):
-        items = [_compile(item, f"{where}[{index}]") for index, item in enumerate(value)]
+        items = [_compile_item(item, f"{where}[{index}]") for index, item in enumerate(value)]
         if not any(dynamic for _, dynamic in items):
             return (lambda _v, fixed=value: fixed), False
-        return (lambda v: [node(v) for node, _ in items]), True
+        return (lambda v: [out for node, _ in items for out in node(v)]), True
     if value is None or isinstance(value, bool | int | float):
         return (lambda _v, fixed=value: fixed), False
     raise TemplateError(f"{where}: unsupported YAML value {type(value).__name__}")
+
+
+def _without_none(mapping: dict[str, Any]) -> dict[str, Any]:
+    return {key: item for key, item in mapping.items() if item is not None}
+
+
+def _compile_item(item: Any, where: str) -> tuple[Node, bool]:
+    """A list item as a function giving the items it stands for (one, or a splice)."""
+    splice = _SPLICE.fullmatch(item) if isinstance(item, str) else None
+    if splice is None:
+        node, dynamic = _compile(item, where)
+        return (lambda v: [node(v)]), dynamic
+    name = splice[1]
+    if name not in PLACEHOLDERS:
+        raise TemplateError(f"{where}: unknown placeholder ${{*{name}}}")
+    return (lambda v: list(v[name])), True
 
 
 def _compile_string(text: str, where: str) -> tuple[Node, bool]:
@@ -98,28 +133,47 @@ class Template:
 
     text: str
     proxy_name: str
-    init_name: str
+    # None for a template without an init container (`gateway`).
+    init_name: str | None
     volume_names: tuple[str, ...]
     _render: Node
     _cache: Memo[bytes, dict[str, Any]] = field(
         default_factory=lambda: Memo(max_entries=RENDER_CACHE_SIZE), compare=False
     )
+    # Every template of the directory by name, this one included (filled by `load`).
+    named: dict[str, Template] = field(default_factory=dict, compare=False)
 
     @staticmethod
     def key(values: Values) -> bytes:
         """Equal for equal values: what renders are remembered by."""
         return orjson.dumps(values, option=orjson.OPT_SORT_KEYS)
 
+    def select(self, names: str | None) -> Template:
+        """The template a Pod names (a comma list; None: this one); ValueError when a name
+        is unknown. Istio merges several templates over each other; one is all this
+        injector renders, so several different names are refused too."""
+        if names is None:
+            return self
+        chosen = list(dict.fromkeys(n.strip(" ") for n in names.split(",") if n.strip(" ")))
+        unknown = [n for n in chosen if n not in self.named]
+        if unknown:
+            shown = repr(unknown[0][:40])
+            raise ValueError(f"no template named {shown} (have {', '.join(sorted(self.named))})")
+        if len(chosen) != 1:
+            raise ValueError("must name one template")
+        return self.named[chosen[0]]
+
     def render(self, values: Values, *, key: bytes | None = None) -> dict[str, Any]:
-        """Return {"initContainer", "proxy", "volumes"} for one Pod's values."""
+        """Return {"initContainer", "proxy", "volumes", "sysctls"} for one Pod's values."""
         key = key or self.key(values)
         found = self._cache.get(key)
         if found is None:
             spec: dict[str, Any] = self._render(values)["spec"]
             found = {
-                "initContainer": spec["initContainers"][0],
+                "initContainer": (spec.get("initContainers") or [None])[0],
                 "proxy": spec["containers"][0],
                 "volumes": spec.get("volumes") or [],
+                "sysctls": (spec.get("securityContext") or {}).get("sysctls") or [],
             }
             # The render holds each value once more, and the key holds them as JSON.
             self._cache.put(key, found, size=2 * len(key))
@@ -145,31 +199,47 @@ def parse(text: str, where: str) -> Template:
     if not isinstance(data, dict) or set(data) != {"spec"} or not isinstance(data["spec"], dict):
         raise TemplateError(f"{where}: the template must be a mapping with only a spec")
     spec = data["spec"]
-    extra = set(spec) - {"initContainers", "containers", "volumes"}
+    extra = set(spec) - {"initContainers", "containers", "volumes", "securityContext"}
     if extra:
         raise TemplateError(f"{where}: spec.{sorted(extra)[0]} cannot be injected")
+    context = spec.get("securityContext", {})
+    if not isinstance(context, dict) or set(context) - {"sysctls"}:
+        # Only sysctls, which are added by name: nothing of the Pod's is replaced.
+        raise TemplateError(f"{where}: spec.securityContext may only hold sysctls")
     proxy = _single_container(spec, "containers", where)
-    init = _single_container(spec, "initContainers", where)
+    init = _single_container(spec, "initContainers", where) if "initContainers" in spec else None
     volumes = spec.get("volumes") or []
     if not isinstance(volumes, list) or not all(
-        isinstance(v, dict)
-        and isinstance(v.get("name"), str)
-        and not _PLACEHOLDER.search(v["name"])
+        (isinstance(v, str) and _SPLICE.fullmatch(v))
+        or (
+            isinstance(v, dict)
+            and isinstance(v.get("name"), str)
+            and not _PLACEHOLDER.search(v["name"])
+        )
         for v in volumes
     ):
         raise TemplateError(f"{where}: spec.volumes must be a list of volumes with fixed names")
-    volume_names = tuple(v["name"] for v in volumes)
+    volume_names = tuple(v["name"] for v in volumes if isinstance(v, dict))
     if len(set(volume_names)) != len(volume_names) or proxy == init:
         raise TemplateError(f"{where}: injected names must be unique")
     render, _ = _compile(data, "")
     return Template(text, proxy, init, volume_names, render)
 
 
-def load(directory: Path) -> Template:
-    """Load `sidecar.yaml` from a template directory."""
-    path = directory / SIDECAR_FILE
+def _read(path: Path) -> Template:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise TemplateError(f"{path}: cannot read: {err.strerror}") from None
     return parse(text, str(path))
+
+
+def load(directory: Path) -> Template:
+    """Load every `<name>.yaml` of a template directory; return `sidecar`, the default,
+    with all of them (itself included) in `named`."""
+    sidecar = _read(directory / SIDECAR_FILE)
+    sidecar.named[SIDECAR_FILE.removesuffix(".yaml")] = sidecar
+    for path in sorted(directory.glob("*.yaml")):
+        if path.name != SIDECAR_FILE:
+            sidecar.named[path.name.removesuffix(".yaml")] = _read(path)
+    return sidecar

@@ -26,6 +26,8 @@ POD_PATHS: dict[str, tuple[str, ...]] = {
     "ReplicationController": ("spec", "template"),
     "Job": ("spec", "template"),
     "CronJob": ("spec", "jobTemplate", "spec", "template"),
+    # OpenShift's, which Istio's kube-inject also injects.
+    "DeploymentConfig": ("spec", "template"),
 }
 
 

@@ -26,7 +26,7 @@ from typing import Any
 from injector.cluster import kubeapi, registration, watch
 from injector.cluster.events import EventSender
 from injector.cluster.namespace_cache import NamespaceCache
-from injector.cluster.server_version import VersionCheck
+from injector.cluster.server_version import KnownVersion, VersionCheck
 from injector.server.app import State
 
 
@@ -78,6 +78,9 @@ def cluster_features(
         service=config.certificates.service,
         url=webhook_url,
         system_namespaces=config.systemNamespaces,
+        server_version=KnownVersion(cluster),
+        revision=config.revision,
+        tags=config.tags,
     )
     registered = None
     if ca_bundle_pem is not None:

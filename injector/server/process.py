@@ -20,6 +20,7 @@ import uvicorn
 from injector.certs import issuing, modes
 from injector.certs.tls_context import ServingTLS
 from injector.cluster import kubeapi, registration
+from injector.cluster.server_version import KnownVersion
 from injector.core import config, config_file, template
 from injector.core.engine import Engine
 from injector.server import cluster_features, edge
@@ -124,16 +125,22 @@ def local_names(cfg: config.Config, host: str) -> tuple[list[str], list[str]]:
 AUTO: Literal["auto"] = "auto"
 
 
-def webhook_renderer(options: Options, cfg: config.Config) -> registration.Render:
+def webhook_renderer(
+    options: Options, cfg: config.Config, cluster: kubeapi.Cluster
+) -> registration.Render:
     """What the caBundle publisher renders for a bundle: our whole webhook configuration,
-    as the manifest has it (Service) or for a dev URL, with the bundle in both entries
-    (of which it applies only the caBundle, unless it must create the object)."""
+    as the manifest has it (Service) or for a dev URL, with the bundle in both entries,
+    and what the cluster's version supports (matchConditions from 1.28). Of it, the
+    publisher applies only the caBundle, unless it must create the object."""
     return registration.renderer(
         name=options.webhook_config_name,
         namespace=cfg.injectorNamespace,
         service=cfg.certificates.service,
         url=options.webhook_url,
         system_namespaces=cfg.systemNamespaces,
+        server_version=KnownVersion(cluster),
+        revision=cfg.revision,
+        tags=cfg.tags,
     )
 
 
@@ -164,7 +171,7 @@ def prepare_certificates(
             namespace=namespace,
             section=cfg.certificates,
             issuer=issuer,
-            render=webhook_renderer(options, cfg),
+            render=webhook_renderer(options, cfg, cluster),
             scratch=options.cert_dir,
             metrics=metrics,
             client_ca=client_ca,

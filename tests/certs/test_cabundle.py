@@ -18,11 +18,21 @@ from injector.cluster import kubeapi, registration
 from injector.telemetry.metrics import Metrics
 
 WEBHOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
-OURS = [registration.NAMESPACE_WEBHOOK, registration.OBJECT_WEBHOOK]
+OURS = [
+    registration.NAMESPACE_WEBHOOK,
+    registration.OBJECT_WEBHOOK,
+    registration.REV_NAMESPACE_WEBHOOK,
+    registration.REV_OBJECT_WEBHOOK,
+]
 RENDER = registration.renderer(
     name="sidecar-injector", namespace="sidecar-injector", service="sidecar-injector", url=None
 )
 FOREIGN = {"name": "other.example.com", "clientConfig": {"caBundle": "Zm9yZWlnbg=="}}
+ALL = len(OURS)
+
+
+def _foreign(configuration: dict[str, Any]) -> dict[str, Any]:
+    return next(h for h in configuration["webhooks"] if h["name"] == FOREIGN["name"])
 
 
 def _encoded(*cas: issuing.Issued) -> str:
@@ -75,26 +85,27 @@ def test_drift_is_any_difference_in_our_entries_only(cas: Any, observed: str, dr
     bundle = _encoded(cas[0])
     desired = RENDER(base64.b64decode(bundle))
     variants: dict[str, Any] = {
-        "same": _configuration(bundle, bundle),
-        "empty": _configuration("", ""),
-        "one-missing-field": _configuration(bundle, None),
-        "one-entry-gone": _configuration(bundle),
+        "same": _configuration(*[bundle] * ALL),
+        "empty": _configuration(*[""] * ALL),
+        "one-missing-field": _configuration(*[bundle] * (ALL - 1), None),
+        "one-entry-gone": _configuration(*[bundle] * (ALL - 1)),
         "none": None,
-        "foreign-changed": _configuration(bundle, bundle),
+        "foreign-changed": _configuration(*[bundle] * ALL),
     }
     if observed == "foreign-changed":
-        variants[observed]["webhooks"][2]["clientConfig"]["caBundle"] = ""
+        _foreign(variants[observed])["clientConfig"]["caBundle"] = ""
     assert cabundle.drifted(variants[observed], desired) is drift
 
 
 def test_what_is_trusted_is_what_every_one_of_our_entries_trusts(cas: Any) -> None:
     old, new = cas
     both, only_new = _encoded(old, new), _encoded(new)
-    trusted = cabundle.trusted_cas(_configuration(both, only_new), OURS)
+    trusted = cabundle.trusted_cas(_configuration(both, *[only_new] * (ALL - 1)), OURS)
     assert trusted == [new.cert]
-    assert cabundle.trusted_cas(_configuration(both, both), OURS) == [old.cert, new.cert]
+    assert cabundle.trusted_cas(_configuration(*[both] * ALL), OURS) == [old.cert, new.cert]
     assert cabundle.trusted_cas(_configuration(both), OURS) == []
-    assert cabundle.trusted_cas(_configuration("bm90IGEgY2VydA==", both), OURS) == []
+    not_a_cert = "bm90IGEgY2VydA=="
+    assert cabundle.trusted_cas(_configuration(not_a_cert, *[both] * (ALL - 1)), OURS) == []
     assert cabundle.trusted_cas(None, OURS) == []
 
 
@@ -115,10 +126,12 @@ def test_publishing_is_a_server_side_apply_of_our_entries_as_our_field_manager(c
     assert call.query == {"fieldManager": "sidecar-injector", "force": "true"}
     assert [hook["name"] for hook in call.body["webhooks"]] == OURS
     # Only the caBundle is ours: nothing else of an entry is in what is applied.
-    assert [set(hook) for hook in call.body["webhooks"]] == [{"name", "clientConfig"}] * 2
-    assert [set(hook["clientConfig"]) for hook in call.body["webhooks"]] == [{"caBundle"}] * 2
+    assert [set(hook) for hook in call.body["webhooks"]] == [{"name", "clientConfig"}] * len(OURS)
+    assert [set(hook["clientConfig"]) for hook in call.body["webhooks"]] == [{"caBundle"}] * len(
+        OURS
+    )
     stored = api.objects[WEBHOOKS]["sidecar-injector"]
-    assert stored["webhooks"][2] == FOREIGN
+    assert _foreign(stored) == FOREIGN
     assert stored["metadata"]["labels"] == {"team": "platform"}  # fields we do not own stay
     assert cabundle.trusted_cas(stored, OURS) == [cas[0].cert]
     assert publisher.published.cas == (cas[0].cert,)
@@ -158,7 +171,7 @@ def test_a_caBundle_wiped_by_a_re_apply_is_repaired_from_the_watch(cas: Any) -> 
         wait_until(lambda: metrics.cabundle_repairs._value.get() == 1, 5, "a repair")
         stored = api.objects[WEBHOOKS]["sidecar-injector"]
         assert cabundle.trusted_cas(stored, OURS) == [cas[0].cert]
-        assert stored["webhooks"][2] == FOREIGN
+        assert _foreign(stored) == FOREIGN
     finally:
         stop.set()
         watcher.join(timeout=5)

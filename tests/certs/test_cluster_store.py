@@ -28,8 +28,19 @@ WEBHOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
 SECRETS = f"/api/v1/namespaces/{NS}/secrets"
 SECRET = "sidecar-injector-certs"
 LEASES = f"/apis/coordination.k8s.io/v1/namespaces/{NS}/leases"
-OURS = [registration.NAMESPACE_WEBHOOK, registration.OBJECT_WEBHOOK]
+OURS = [
+    registration.NAMESPACE_WEBHOOK,
+    registration.OBJECT_WEBHOOK,
+    registration.REV_NAMESPACE_WEBHOOK,
+    registration.REV_OBJECT_WEBHOOK,
+]
 FOREIGN = {"name": "other.example.com", "clientConfig": {"caBundle": "Zm9yZWlnbg=="}}
+
+
+def _foreign(configuration: dict[str, Any]) -> dict[str, Any]:
+    return next(h for h in configuration["webhooks"] if h["name"] == FOREIGN["name"])
+
+
 LEASE_SECONDS = 2
 CONFIG = f"""
 certificates:
@@ -95,7 +106,7 @@ def test_replicas_serve_one_certificate_that_only_the_leader_issues_and_publishe
         assert _trusted(api) == bundle
         assert link_b.writes() == [], "a follower never writes"
         stored = api.objects[WEBHOOKS]["sidecar-injector"]
-        assert stored["webhooks"][2] == FOREIGN
+        assert _foreign(stored) == FOREIGN
 
 
 class TrustSampler:
@@ -222,7 +233,7 @@ def test_a_caBundle_wiped_by_a_re_apply_is_repaired_within_seconds(tmp_path: Pat
         wait_until(a.server.state.ready, 5, "readiness again")
     assert repaired_after < 3
     assert repairs == 1
-    assert api.objects[WEBHOOKS]["sidecar-injector"]["webhooks"][2] == FOREIGN
+    assert _foreign(api.objects[WEBHOOKS]["sidecar-injector"]) == FOREIGN
 
 
 CA_CONFIG = f"""

@@ -49,7 +49,7 @@ def _run(
 
 
 KINDS = ["Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController",
-         "Job", "CronJob"]  # fmt: skip
+         "Job", "CronJob", "DeploymentConfig"]  # fmt: skip
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -162,3 +162,37 @@ def test_the_console_script_and_module_agree_on_the_version() -> None:
         [sys.executable, "-m", "injector", "--version"], capture_output=True, text=True, check=False
     )
     assert result.stdout.strip() == "0.1.0"
+
+
+def test_revision_flag_injects_as_that_revision(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    status, (out,), _err = _run(
+        capsys, tmp_path, [_workload("Pod")], "--revision", "canary",
+        "--namespace-labels", "istio.io/rev=canary",
+    )  # fmt: skip
+    assert status == 0
+    proxy = out["spec"]["containers"][-1]
+    env = {e["name"]: e.get("value") for e in proxy["env"]}
+    assert env["CA_ADDR"] == "istiod-canary.istio-system.svc:15012"
+    assert '"revision":"canary"' in out["metadata"]["annotations"]["sidecar.istio.io/status"]
+
+
+def test_revision_flag_skips_a_namespace_of_another_revision(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    status, (out,), err = _run(
+        capsys, tmp_path, [_workload("Pod")], "--revision", "canary",
+        "--namespace-labels", "istio-injection=enabled",
+    )  # fmt: skip
+    assert status == 0
+    assert out == _workload("Pod")
+    assert "default_revision_only" in err
+
+
+def test_a_bad_revision_flag_is_a_one_line_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    status, _out, err = _run(capsys, tmp_path, [_workload("Pod")], "--revision", "Canary!")
+    assert status == 2
+    assert "revision" in err and "Traceback" not in err

@@ -1,4 +1,5 @@
-"""The webhook configuration built in code: equal to the manifest, valid for Kubernetes,
+"""The webhook configuration built in code: equal to the manifest (with the
+match-conditions component on 1.28 and later), valid on the API server's version,
 strict about URLs, and registered with one server-side apply."""
 
 from __future__ import annotations
@@ -8,22 +9,26 @@ import base64
 from pathlib import Path
 from typing import Any
 
-import kubernetes_validate
 import pytest
+import support
 import yaml
+from support import kube_versions
 from support.fake_kube import FakeApi
+from support.kustomize import MANIFESTS, build, built_kind
 
 from injector.certs import issuing
 from injector.cli import certs_command
 from injector.cluster import kubeapi, registration
-from injector.core import config_file
+from injector.cluster.server_version import KnownVersion
+from injector.core import config_file, handler, policy
+from injector.core.engine import Engine
 from injector.server import cluster_features as wiring
 from injector.server import process
 
-ROOT = Path(__file__).resolve().parents[2]
-MANIFEST = ROOT / "manifests" / "mutatingwebhookconfiguration.yaml"
-# As tests/manifests/test_manifests.py: the oldest Kubernetes the base supports.
-KUBERNETES_VERSION = "1.30.0"
+MANIFEST = MANIFESTS / "mutatingwebhookconfiguration.yaml"
+MATCH_CONDITIONS = MANIFESTS / "components" / "match-conditions"
+# The platform's versions, the first with matchConditions on, and their GA.
+SERVER_VERSIONS = [(1, 25), (1, 27), (1, 28), (1, 30)]
 URL = "https://host.docker.internal:9443/inject"
 WEBHOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
 
@@ -43,11 +48,115 @@ def _render(pem: bytes, **overrides: Any) -> dict[str, Any]:
     return registration.webhook_configuration(**{**arguments, **overrides})
 
 
+def _with_bundle(configuration: dict[str, Any], pem: bytes) -> dict[str, Any]:
+    for hook in configuration["webhooks"]:
+        hook["clientConfig"]["caBundle"] = base64.b64encode(pem).decode()
+    return configuration
+
+
 def test_the_default_rendering_is_the_manifest_plus_the_ca_bundle(pem: bytes) -> None:
     expected = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
-    for hook in expected["webhooks"]:
-        hook["clientConfig"]["caBundle"] = base64.b64encode(pem).decode()
-    assert _render(pem) == expected
+    assert _render(pem) == _with_bundle(expected, pem)
+
+
+def _built(components: tuple[Path, ...]) -> dict[str, Any]:
+    """The configuration as kustomize builds it, less the label kustomize adds."""
+    built = built_kind(build(MANIFESTS, components), "MutatingWebhookConfiguration")
+    del built["metadata"]["labels"]
+    return built
+
+
+@pytest.mark.parametrize(
+    ("version", "components"),
+    [
+        pytest.param((1, 25), (), id="1.25-base"),
+        pytest.param((1, 27), (), id="1.27-base"),
+        pytest.param((1, 28), (MATCH_CONDITIONS,), id="1.28-base+match-conditions"),
+        pytest.param((1, 30), (MATCH_CONDITIONS,), id="1.30-base+match-conditions"),
+    ],
+)
+def test_the_rendering_for_a_server_is_what_its_manifests_build_plus_the_ca_bundle(
+    pem: bytes, version: tuple[int, int], components: tuple[Path, ...]
+) -> None:
+    expected = _with_bundle(_built(components), pem)
+    assert _render(pem, server_version=version) == expected
+
+
+@pytest.mark.parametrize(
+    ("version", "conditions"),
+    [
+        pytest.param(None, False, id="unknown"),
+        pytest.param((1, 25), False, id="1.25"),
+        pytest.param((1, 27), False, id="1.27-alpha-off"),
+        pytest.param((1, 28), True, id="1.28-beta-on"),
+        pytest.param((1, 30), True, id="1.30-ga"),
+        pytest.param((2, 0), True, id="2.0"),
+    ],
+)
+def test_match_conditions_are_sent_only_to_a_server_that_has_them_on(
+    pem: bytes, version: tuple[int, int] | None, conditions: bool
+) -> None:
+    hooks = _render(pem, server_version=version)["webhooks"]
+    assert ["matchConditions" in hook for hook in hooks] == [conditions] * len(hooks)
+    assert len(hooks) == 4
+
+
+@pytest.mark.parametrize("url", [pytest.param(None, id="service"), pytest.param(URL, id="url")])
+@pytest.mark.parametrize(
+    "version", [pytest.param(v, id=kube_versions.show(v)) for v in SERVER_VERSIONS]
+)
+def test_the_rendering_for_a_server_is_valid_on_it_in_strict_mode(
+    pem: bytes, url: str | None, version: tuple[int, int]
+) -> None:
+    rendered = _render(pem, url=url, server_version=version)
+    assert kube_versions.problems(rendered, version) == []
+
+
+def test_the_rendering_for_1_28_would_not_do_on_1_27() -> None:
+    """The check above can fail: 1.27 would drop the conditions silently."""
+    rendered = _render(b"", server_version=(1, 28))
+    assert kube_versions.problems(rendered, (1, 28)) == []
+    (problem,) = kube_versions.problems(rendered, (1, 27))
+    assert "matchConditions" in problem
+
+
+# What each match condition keeps from the webhook, as a Pod it filters out, and the
+# reason the injector's own policy gives for skipping that Pod when it is sent anyway.
+FILTERED = {
+    "exclude-host-network": ({"spec": {"hostNetwork": True}}, policy.HOST_NETWORK),
+    "exclude-mirror-pods": (
+        {"metadata": {"annotations": {"kubernetes.io/config.mirror": "0f3c"}}},
+        policy.MIRROR_POD,
+    ),
+}
+
+
+def test_every_match_condition_has_a_counterpart_in_the_policy() -> None:
+    assert set(FILTERED) == {name for name, _expression in registration.MATCH_CONDITIONS}
+
+
+@pytest.mark.parametrize("condition", [pytest.param(n, id=n) for n in FILTERED])
+@pytest.mark.parametrize(
+    "labels",
+    [
+        pytest.param({"istio-injection": "enabled"}, id="namespace-opted-in"),
+        pytest.param(None, id="namespace-unknown"),
+    ],
+)
+def test_a_pod_a_match_condition_filters_is_skipped_by_the_policy_anyway(
+    engine: Engine, pod: dict[str, Any], condition: str, labels: dict[str, str] | None
+) -> None:
+    """So an API server without matchConditions (before 1.28) loses nothing: the Pod
+    is sent, and answered with no patch, even when it opts in itself."""
+    change, reason = FILTERED[condition]
+    pod["metadata"]["labels"]["sidecar.istio.io/inject"] = "true"
+    pod["metadata"].update(change.get("metadata", {}))
+    pod["spec"].update(change.get("spec", {}))
+    ns = None if labels is None else policy.Namespace("shop", labels)
+    handled = handler.handle(support.review(pod), engine=engine, namespaces=lambda _name: ns)
+    assert handled.answer["response"]["allowed"] is True
+    assert support.patch_of(handled.answer) is None
+    assert handled.reasons == (reason,)
 
 
 def test_the_ca_bundle_is_the_base64_of_the_whole_pem_bundle(pem: bytes) -> None:
@@ -56,12 +165,39 @@ def test_the_ca_bundle_is_the_base64_of_the_whole_pem_bundle(pem: bytes) -> None
         assert base64.b64decode(hook["clientConfig"]["caBundle"], validate=True) == bundle
 
 
+def _selector(hook: dict[str, Any], part: str, key: str) -> dict[str, Any] | None:
+    found = [e for e in hook[part]["matchExpressions"] if e["key"] == key]
+    return found[0] if found else None
+
+
 @pytest.mark.parametrize(
-    "url",
-    [pytest.param(None, id="service"), pytest.param(URL, id="url")],
-)
-def test_a_rendering_is_valid_for_kubernetes_in_strict_mode(pem: bytes, url: str | None) -> None:
-    kubernetes_validate.validate(_render(pem, url=url), KUBERNETES_VERSION, strict=True)
+    ("revision", "tags", "names", "served"),
+    [
+        pytest.param("default", [], ["namespace", "object", "rev.namespace", "rev.object"],
+                     ["default"], id="default-revision"),
+        pytest.param("canary", [], ["rev.namespace", "rev.object"], ["canary"],
+                     id="revision-only-its-rev-entries"),
+        pytest.param("canary", ["prod"], ["rev.namespace", "rev.object"], ["canary", "prod"],
+                     id="tags-join-the-revision"),
+        pytest.param("canary", ["default"], ["namespace", "object", "rev.namespace",
+                     "rev.object"], ["canary", "default"], id="default-tag-adds-the-defaults"),
+    ],
+)  # fmt: skip
+def test_the_rendering_carries_istios_entries_for_the_revision_and_its_tags(
+    pem: bytes, revision: str, tags: list[str], names: list[str], served: list[str]
+) -> None:
+    rendered = _render(pem, revision=revision, tags=tags)
+    assert kube_versions.problems(rendered, (1, 25)) == []
+    hooks = {h["name"].removesuffix(".sidecar-injector.io"): h for h in rendered["webhooks"]}
+    assert list(hooks) == names
+    by_namespace = _selector(hooks["rev.namespace"], "namespaceSelector", "istio.io/rev")
+    by_pod = _selector(hooks["rev.object"], "objectSelector", "istio.io/rev")
+    assert by_namespace == {"key": "istio.io/rev", "operator": "In", "values": served}
+    assert by_pod == {"key": "istio.io/rev", "operator": "In", "values": served}
+    for hook in hooks.values():  # istio-injection wins over istio.io/rev (istio#41883)
+        injection = _selector(hook, "namespaceSelector", "istio-injection")
+        assert injection is not None
+        assert (injection["operator"] == "In") is (hook is hooks.get("namespace"))
 
 
 def test_a_url_rendering_calls_the_url_and_no_service(pem: bytes) -> None:
@@ -70,8 +206,14 @@ def test_a_url_rendering_calls_the_url_and_no_service(pem: bytes) -> None:
         assert "service" not in hook["clientConfig"]
 
 
-def test_a_url_rendering_keeps_the_manifests_selectors_and_settings(pem: bytes) -> None:
-    by_url, by_service = _render(pem, url=URL), _render(pem)
+@pytest.mark.parametrize(
+    "version", [pytest.param(v, id=kube_versions.show(v)) for v in SERVER_VERSIONS]
+)
+def test_a_url_rendering_keeps_the_manifests_selectors_and_settings(
+    pem: bytes, version: tuple[int, int]
+) -> None:
+    by_url = _render(pem, url=URL, server_version=version)
+    by_service = _render(pem, server_version=version)
 
     def without_client_config(hook: dict[str, Any]) -> dict[str, Any]:
         return {key: value for key, value in hook.items() if key != "clientConfig"}
@@ -220,7 +362,8 @@ def test_register_server_side_applies_the_rendering_as_the_registration_manager(
     assert call.content_type == "application/apply-patch+yaml"
     assert call.body == render(pem)
     stored = api.objects[WEBHOOKS]["sidecar-injector-dev"]
-    assert [h["clientConfig"]["url"] for h in stored["webhooks"]] == [URL, URL]
+    assert {h["clientConfig"]["url"] for h in stored["webhooks"]} == {URL}
+    assert len(stored["webhooks"]) == 4
 
 
 def test_register_twice_leaves_one_configuration_with_the_new_bundle(pem: bytes) -> None:
@@ -257,7 +400,7 @@ def test_a_renderer_refuses_a_bad_url_before_any_bundle_arrives() -> None:
 
 def test_the_configured_system_namespaces_are_excluded_not_a_fixed_list(pem: bytes) -> None:
     cfg = config_file.from_mapping({"systemNamespaces": ["kube-system", "platform"]})
-    render = process.webhook_renderer(process.Options(), cfg)
+    render = process.webhook_renderer(process.Options(), cfg, kubeapi.Cluster(FakeApi()))
     for hook in render(pem)["webhooks"]:
         (by_name,) = [
             e
@@ -271,12 +414,39 @@ def test_ca_bundle_only_carries_our_entries_names_and_bundles(pem: bytes) -> Non
     render = registration.renderer(name="sidecar-injector", namespace="n", service="s", url=None)
     only = registration.ca_bundle_only(render(pem))
     bundle = base64.b64encode(pem).decode()
+    names = [hook["name"] for hook in render(pem)["webhooks"]]
+    assert registration.NAMESPACE_WEBHOOK in names
     assert only == {
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "MutatingWebhookConfiguration",
         "metadata": {"name": "sidecar-injector"},
-        "webhooks": [
-            {"name": registration.NAMESPACE_WEBHOOK, "clientConfig": {"caBundle": bundle}},
-            {"name": registration.OBJECT_WEBHOOK, "clientConfig": {"caBundle": bundle}},
-        ],
+        "webhooks": [{"name": name, "clientConfig": {"caBundle": bundle}} for name in names],
     }
+
+
+@pytest.mark.parametrize(
+    ("minor", "conditions"),
+    [
+        pytest.param("25", False, id="1.25"),
+        pytest.param("27", False, id="1.27"),
+        pytest.param("28", True, id="1.28"),
+        pytest.param("30+", True, id="1.30-gke-style"),
+    ],
+)
+def test_register_sends_match_conditions_only_to_a_server_that_has_them_on(
+    pem: bytes, minor: str, conditions: bool
+) -> None:
+    api = FakeApi(version=("1", minor))
+    cluster = kubeapi.Cluster(api)
+    render = registration.renderer(
+        name="sidecar-injector", namespace="n", service="s", url=URL,
+        server_version=KnownVersion(cluster),
+    )  # fmt: skip
+    registration.register(cluster, render, pem)
+    (call,) = api.calls_to("PATCH", WEBHOOKS)
+    assert ["matchConditions" in hook for hook in call.body["webhooks"]] == [conditions] * 4
+
+
+def test_a_renderer_without_a_known_version_sends_no_match_conditions(pem: bytes) -> None:
+    render = registration.renderer(name="n", namespace="n", service="s", url=None)
+    assert all("matchConditions" not in hook for hook in render(pem)["webhooks"])

@@ -1,5 +1,6 @@
 """Native sidecars in `auto` mode: the API server's version decides (1.29 and later),
-asked at start and refreshed; a Job's Pod with a classic sidecar gets a warning."""
+asked at start and refreshed; a Job's Pod with a classic sidecar gets a warning. The
+version as the webhook configuration's rendering knows it (KnownVersion)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from typing import Any
 
 import pytest
 import support
+from support import kube_versions
 from support.fake_kube import FakeApi
 
 from injector.cluster import kubeapi
-from injector.cluster.server_version import VersionCheck, native_supported
+from injector.cluster.server_version import KnownVersion, VersionCheck, native_supported
 from injector.core import handler, overrides
 from injector.core.engine import Engine
 from injector.telemetry.metrics import Metrics
@@ -80,6 +82,30 @@ def test_a_failed_check_keeps_the_last_verdict_and_the_loop_retries() -> None:
     stop.set()
     thread.join(3)
     assert seen[-1] is True
+
+
+@pytest.mark.parametrize(
+    "asked", [pytest.param(None, id="auto"), pytest.param("true", id="pod-asks-native")]
+)
+@pytest.mark.parametrize(
+    "version", [pytest.param(v, id=kube_versions.show(v)) for v in kube_versions.supported()]
+)
+def test_the_injected_pod_is_valid_on_the_api_servers_version(
+    engine: Engine, pod: dict[str, Any], version: tuple[int, int], asked: str | None
+) -> None:
+    """Whatever the Pod asks for, nothing injected needs a newer server than the one
+    that answered GET /version."""
+
+    def publish(supported: bool) -> None:
+        engine.native_supported = supported
+
+    VersionCheck(kubeapi.Cluster(FakeApi(version=("1", str(version[1])))), publish).check()
+    if asked is not None:
+        pod["metadata"]["annotations"] = {"sidecar.istio.io/nativeSidecar": asked}
+    injected = support.apply(pod, handler.handle(support.review(pod), engine=engine).answer)
+    assert kube_versions.problems({"apiVersion": "v1", "kind": "Pod", **injected}, version) == []
+    native = any("restartPolicy" in c for c in injected["spec"].get("initContainers", []))
+    assert native is (version >= (1, 29))
 
 
 # ---- Jobs and classic sidecars -------------------------------------------------------------
@@ -153,3 +179,37 @@ def test_a_skipped_jobs_pod_gets_no_job_warning(engine: Engine, pod: dict[str, A
     pod["metadata"]["labels"]["sidecar.istio.io/inject"] = "false"
     outcome = engine.inject(_job_pod(pod), namespace="shop", ns=None)
     assert (outcome.result, outcome.warnings) == ("skipped", [])
+
+
+# ---- KnownVersion ------------------------------------------------------------------------
+
+
+def test_the_known_version_is_asked_only_when_first_needed_then_kept() -> None:
+    api, now = FakeApi(version=("1", "27")), [0.0]
+    known = KnownVersion(kubeapi.Cluster(api), refresh_seconds=600, clock=lambda: now[0])
+    assert api.calls_to("GET", "/version") == []
+    assert known() == (1, 27)
+    api.version_info["minor"] = "28"
+    now[0] = 599.0
+    assert known() == (1, 27)
+    assert len(api.calls_to("GET", "/version")) == 1
+
+
+def test_the_known_version_follows_an_upgrade_after_the_refresh_interval() -> None:
+    api, now = FakeApi(version=("1", "27")), [0.0]
+    known = KnownVersion(kubeapi.Cluster(api), refresh_seconds=600, clock=lambda: now[0])
+    assert known() == (1, 27)
+    api.version_info["minor"] = "28"
+    now[0] = 600.0
+    assert known() == (1, 28)
+
+
+def test_a_failed_ask_answers_what_was_known_and_asks_again_next_time() -> None:
+    api, now = FakeApi(version=("1", "30")), [0.0]
+    known = KnownVersion(kubeapi.Cluster(api), refresh_seconds=600, clock=lambda: now[0])
+    api.fail_next("GET", "/version", 503)
+    assert known() is None, "not known yet"
+    assert known() == (1, 30), "asked again at once"
+    now[0] = 600.0
+    api.fail_next("GET", "/version", 503)
+    assert known() == (1, 30), "kept"

@@ -105,6 +105,19 @@ CASES = {
     "guaranteed-qos": Case(_container(resources={"limits": {"cpu": "1", "memory": "1Gi"}}), "injected", "namespace_selector_trusted"),
     # Existing native sidecars of the user keep their place.
     "user-native-sidecar": Case(_spec(initContainers=[{"name": "log-shipper", "image": "x", "restartPolicy": "Always"}]), "injected", "namespace_selector_trusted"),
+    # Istio's proxy vocabulary: each bad value denied, naming the annotation.
+    "proxy-image-with-space": Case(_annotate(**{"sidecar.istio.io/proxyImage": "repo/proxy :1"}), "denied", "invalid_annotation", "sidecar.istio.io/proxyImage"),
+    "interception-none": Case(_annotate(**{"sidecar.istio.io/interceptionMode": "NONE"}), "denied", "invalid_annotation", "sidecar.istio.io/interceptionMode"),
+    "status-port-newline": Case(_annotate(**{"status.sidecar.istio.io/port": "15020\n"}), "denied", "invalid_annotation", "status.sidecar.istio.io/port"),
+    "log-level-template-text": Case(_annotate(**{"sidecar.istio.io/logLevel": "{{ .Values }}"}), "denied", "invalid_annotation", "sidecar.istio.io/logLevel"),
+    "user-volume-privileged-field": Case(_annotate(**{"sidecar.istio.io/userVolume": '{"v":{"emptyDir":{},"privileged":true}}'}), "denied", "invalid_annotation", "sidecar.istio.io/userVolume"),
+    "user-mount-not-json": Case(_annotate(**{"sidecar.istio.io/userVolumeMount": "v:/x"}), "denied", "invalid_annotation", "sidecar.istio.io/userVolumeMount"),
+    "bootstrap-override-path": Case(_annotate(**{"sidecar.istio.io/bootstrapOverride": "../etc"}), "denied", "invalid_annotation", "sidecar.istio.io/bootstrapOverride"),
+    "unknown-template": Case(_annotate(**{"inject.istio.io/templates": "waypoint"}), "denied", "invalid_annotation", "no template named 'waypoint'"),
+    "gateway-template": Case(_annotate(**{"inject.istio.io/templates": "gateway"}), "injected", "namespace_selector_trusted"),
+    # Revisions: istio.io/rev routes a Pod or namespace to one control plane.
+    "pod-of-another-revision": Case(_label(**{"istio.io/rev": "canary"}), "skipped", "other_revision", "", {}),
+    "namespace-both-labels": Case(lambda p: None, "injected", "namespace_enabled", "", {"istio-injection": "enabled", "istio.io/rev": "canary"}),
 }  # fmt: skip
 
 

@@ -2,7 +2,10 @@
 
 Every case goes through the webhook path (AdmissionReview in, patch out, patch applied)
 and through the offline `inject` path, and both must give the golden Pod. The result is
-validated against the official Pod schema, and fed back in to prove idempotency.
+validated against the official Pod schema, and fed back in to prove idempotency. Over
+the version matrix (1.25 to the newest schema kubernetes-validate ships), a golden Pod
+is valid on every version its input is valid on: injection never needs a newer
+cluster, except a native sidecar, which needs 1.29.
 An optional `<case>.case.yaml` sets `config` (configuration data), `namespace`,
 `namespaceLabels` and `namespaceAnnotations` (a known namespace) for the case.
 
@@ -20,6 +23,7 @@ from typing import Any
 import pytest
 import support
 import yaml
+from support import kube_versions
 
 from injector.core import config_file, handler, policy, workloads
 from injector.core.engine import Engine
@@ -136,3 +140,76 @@ def test_every_input_has_a_golden_output() -> None:
     missing = [c for c in CASES if not (GOLDEN / f"{c}.out.yaml").exists()]
     assert not missing, f"run UPDATE_GOLDEN=1 to create: {missing}"
     assert len(CASES) >= 15
+
+
+# ---- The version matrix ------------------------------------------------------------------
+
+# The cases whose golden Pod has a native sidecar (restartPolicy on an init container).
+NATIVE_CASES = {"native-sidecar-annotation", "native-sidecar-config"}
+NATIVE_SINCE = (1, 29)
+# The cases whose input itself needs a newer version than 1.25, and that version.
+NEWER_INPUTS = {"newer-pod-fields": (1, 31)}
+
+
+def _pod(path: Path) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod", **_load(path)}
+
+
+def _versions(pod: dict[str, Any]) -> list[kube_versions.Version]:
+    return [v for v in kube_versions.supported() if kube_versions.valid_on(pod, v)]
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_an_input_is_valid_from_the_oldest_version_unless_listed(name: str) -> None:
+    """So that the next test is not empty: its inputs run on 1.25 to the newest."""
+    floor = NEWER_INPUTS.get(name, kube_versions.OLDEST)
+    expected = [v for v in kube_versions.supported() if v >= floor]
+    assert _versions(_pod(GOLDEN / f"{name}.in.yaml")) == expected
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_a_golden_pod_is_valid_on_every_version_its_input_is(name: str) -> None:
+    floor = NATIVE_SINCE if name in NATIVE_CASES else kube_versions.OLDEST
+    inputs = _versions(_pod(GOLDEN / f"{name}.in.yaml"))
+    output = _pod(GOLDEN / f"{name}.out.yaml")
+    failures = {
+        kube_versions.show(v): kube_versions.problems(output, v) for v in inputs if v >= floor
+    }
+    assert {version: found for version, found in failures.items() if found} == {}
+
+
+@pytest.mark.parametrize(
+    "version",
+    [
+        pytest.param(kube_versions.OLDEST, id="oldest"),
+        pytest.param((1, 28), id="1.28"),
+        pytest.param(kube_versions.newest(), id="newest"),
+    ],
+)
+@pytest.mark.parametrize("name", [c for c in CASES if c not in NEWER_INPUTS])
+def test_a_golden_pod_is_valid_on_the_oldest_1_28_and_the_newest_version(
+    name: str, version: kube_versions.Version
+) -> None:
+    output = _pod(GOLDEN / f"{name}.out.yaml")
+    found = kube_versions.problems(output, version)
+    if name in NATIVE_CASES and version < NATIVE_SINCE:
+        assert found, "a native sidecar cannot run on this version"
+        assert any("restartPolicy" in problem for problem in found)
+    else:
+        assert found == []
+
+
+def test_the_native_cases_are_exactly_the_golden_pods_with_a_native_sidecar() -> None:
+    def native(name: str) -> bool:
+        init = _load(GOLDEN / f"{name}.out.yaml")["spec"].get("initContainers") or []
+        return any("restartPolicy" in container for container in init)
+
+    assert {name for name in CASES if native(name)} == NATIVE_CASES
+
+
+@pytest.mark.parametrize("name", sorted(NATIVE_CASES))
+def test_a_native_golden_pod_is_valid_from_1_29_and_fails_on_1_28(name: str) -> None:
+    output = _pod(GOLDEN / f"{name}.out.yaml")
+    assert _versions(output)[0] == NATIVE_SINCE
+    (problem,) = kube_versions.problems(output, (1, 28))
+    assert "SidecarContainers" in problem, "1.28 has the field, with its gate off"

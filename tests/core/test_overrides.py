@@ -130,9 +130,23 @@ def test_guaranteed_qos_detection(spec: dict[str, Any], guaranteed: bool) -> Non
     assert proxy_resources.is_guaranteed(spec) is guaranteed
 
 
-def test_excluded_inbound_ports_follow_the_proxys_own() -> None:
-    args = _resolve({names.EXCLUDE_INBOUND_PORTS: "9000,15020"}).values["init.args"]
-    assert args[args.index("-d") + 1] == "15090,15021,15020,9000"
+@pytest.mark.parametrize(
+    ("annotations", "excluded"),
+    [
+        pytest.param({names.EXCLUDE_INBOUND_PORTS: "9000,15020"}, "15090,15021,9000,15020",
+                     id="status-port-listed-once"),
+        pytest.param({names.EXCLUDE_INBOUND_PORTS: "4,5,6"}, "15090,15021,4,5,6,15020",
+                     id="status-port-after-the-pods-own"),
+        pytest.param({names.STATUS_PORT: "123"}, "15090,15021,123", id="status-port-annotation"),
+        pytest.param({names.STATUS_PORT: "0"}, "15090,15021", id="status-port-off"),
+    ],
+)  # fmt: skip
+def test_excluded_inbound_ports_follow_istios_order(
+    annotations: dict[str, str], excluded: str
+) -> None:
+    # Istio 1.20.8: 15090,15021, then the Pod's exclusions, then the status port.
+    args = _resolve(annotations).values["init.args"]
+    assert args[args.index("-d") + 1] == excluded
 
 
 def test_init_arguments_default_to_capturing_everything() -> None:
@@ -161,6 +175,12 @@ def test_configured_interception_defaults_are_used_and_annotations_override_them
         pytest.param("true", "false", None, True, False, id="pod-asks-native"),
         pytest.param("0", "true", None, False, False, id="pod-asks-classic"),
         pytest.param("maybe", "true", None, True, True, id="bad-annotation-falls-back"),
+        # A server known to be older than 1.29 would drop the init container's
+        # restartPolicy (1.28: gate off) or not know it: the proxy would never end.
+        pytest.param(None, "true", False, False, True, id="forced-on-an-old-server-is-classic"),
+        pytest.param("true", "auto", False, False, True, id="pod-asks-native-on-an-old-server"),
+        pytest.param("true", "false", True, True, False, id="pod-asks-native-on-a-new-server"),
+        pytest.param("false", "auto", False, False, False, id="pod-asks-classic-on-an-old-server"),
     ],
 )
 def test_native_sidecar_choice(
@@ -172,6 +192,7 @@ def test_native_sidecar_choice(
     )
     assert resolved.native is native
     assert bool(resolved.warnings) is warned
+    assert all(len(warning) <= 256 for warning in resolved.warnings)
 
 
 def test_pod_ports_and_app_containers_are_passed_to_the_proxy() -> None:

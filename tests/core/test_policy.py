@@ -190,3 +190,59 @@ def test_every_reason_code_has_a_sentence() -> None:
     }
     assert codes <= set(policy.SENTENCES), codes - set(policy.SENTENCES)
     assert len(codes) >= 20
+
+
+INJECTION = "istio-injection"
+REV = "istio.io/rev"
+
+REVISION_TABLE = [
+    # our revision (+ tags), namespace labels, pod labels -> inject, reason
+    pytest.param({}, {REV: "default"}, {}, True, "namespace_revision", id="ns-rev-default"),
+    pytest.param({}, {REV: "canary"}, {}, False, "other_revision", id="ns-rev-other"),
+    pytest.param({"revision": "canary"}, {REV: "canary"}, {}, True, "namespace_revision",
+                 id="ns-rev-ours"),
+    pytest.param({"revision": "canary", "tags": ["prod"]}, {REV: "prod"}, {}, True,
+                 "namespace_revision", id="ns-rev-our-tag"),
+    pytest.param({"revision": "canary"}, {REV: "canary"}, {REV: "stable"}, True,
+                 "namespace_revision", id="ns-rev-wins-over-pod-rev"),
+    pytest.param({"revision": "canary"}, {}, {REV: "canary"}, True, "pod_revision",
+                 id="pod-rev-ours"),
+    pytest.param({}, {}, {REV: "canary"}, False, "other_revision", id="pod-rev-other"),
+    pytest.param({"revision": "canary"}, {}, {REV: "canary", "sidecar.istio.io/inject": "false"},
+                 False, "pod_label_disabled", id="pod-rev-ours-but-opted-out"),
+    pytest.param({"revision": "canary"}, ENABLED, {}, False, "default_revision_only",
+                 id="injection-enabled-is-the-defaults"),
+    pytest.param({"revision": "canary", "tags": ["default"]}, ENABLED, {}, True,
+                 "namespace_enabled", id="injection-enabled-served-by-default-tag"),
+    pytest.param({"revision": "canary"}, {**ENABLED, REV: "canary"}, {}, False,
+                 "injection_label_wins", id="istio-41883-injection-label-wins"),
+    pytest.param({}, {**ENABLED, REV: "canary"}, {}, True, "namespace_enabled",
+                 id="istio-41883-default-revision-injects"),
+    pytest.param({}, {**ENABLED}, {REV: "canary"}, True, "namespace_enabled",
+                 id="injection-enabled-ignores-pod-rev"),
+    pytest.param({}, {**DISABLED, REV: "default"}, {}, False, "namespace_disabled",
+                 id="injection-disabled-wins-over-rev"),
+    pytest.param({"revision": "canary"}, {}, {"sidecar.istio.io/inject": "true"}, False,
+                 "default_revision_only", id="pod-opt-in-without-rev-is-the-defaults"),
+    pytest.param({}, {}, {"sidecar.istio.io/inject": "true"}, True, "pod_label_enabled",
+                 id="pod-opt-in-without-rev-default-serves"),
+    pytest.param({"revision": "canary", "policy": "disabled"}, {REV: "canary"}, {}, False,
+                 "policy_disabled", id="ns-rev-ours-policy-disabled"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("settings", "ns", "labels", "inject", "reason"), REVISION_TABLE)
+def test_revision_truth_table(
+    settings: dict[str, Any],
+    ns: dict[str, str],
+    labels: dict[str, str],
+    inject: bool,
+    reason: str,
+) -> None:
+    decision = _decide(_pod(labels=labels), ns, settings=settings)
+    assert (decision.inject, decision.reasons) == (inject, [reason])
+
+
+def test_an_unknown_namespace_trusts_the_webhooks_routing_whatever_the_pods_revision() -> None:
+    decision = _decide(_pod(labels={REV: "canary"}), UNKNOWN)
+    assert decision.inject is True

@@ -43,7 +43,8 @@ def test_a_hostile_value_stays_one_string() -> None:
     hostile = 'x"\n  - name: injected\n    image: "busybox\n    securityContext: {privileged: true}'
     rendered = template.parse(GOOD, "good").render({**VALUES, "proxy.image": hostile})
     assert rendered["proxy"]["image"] == hostile
-    assert list(rendered) == ["initContainer", "proxy", "volumes"]
+    assert list(rendered) == ["initContainer", "proxy", "volumes", "sysctls"]
+    assert rendered["sysctls"] == []
     assert set(rendered["proxy"]) == {"name", "image", "args", "env"}
 
 
@@ -81,9 +82,13 @@ def test_a_missing_template_directory_is_a_clear_error(tmp_path: Path) -> None:
         template.load(tmp_path)
 
 
-def test_the_shipped_template_uses_every_value_the_engine_provides() -> None:
-    text = (config.DEFAULT_TEMPLATES / template.SIDECAR_FILE).read_text()
-    unused = [name for name in template.PLACEHOLDERS if "${" + name + "}" not in text]
+def test_the_shipped_templates_use_every_value_the_engine_provides() -> None:
+    text = "".join(p.read_text() for p in config.DEFAULT_TEMPLATES.glob("*.yaml"))
+    unused = [
+        name
+        for name in template.PLACEHOLDERS
+        if "${" + name + "}" not in text and "${*" + name + "}" not in text
+    ]
     assert unused == []
 
 
@@ -97,3 +102,56 @@ def test_the_shipped_init_container_needs_only_net_admin_and_net_raw(
     assert security["capabilities"] == {"add": ["NET_ADMIN", "NET_RAW"], "drop": ["ALL"]}
     assert security["privileged"] is False
     assert security["allowPrivilegeEscalation"] is False
+
+
+SPLICING = """
+spec:
+  containers:
+  - name: proxy
+    readinessProbe: ${proxy.readinessProbe}
+    env:
+    - {name: FIRST, value: "1"}
+    - ${*proxy.bootstrapEnv}
+    - {name: LAST, value: "2"}
+  volumes:
+  - {name: data, emptyDir: {}}
+  - ${*pod.userVolumes}
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "names"),
+    [
+        pytest.param([], ["FIRST", "LAST"], id="empty-list-adds-nothing"),
+        pytest.param([{"name": "A"}, {"name": "B"}], ["FIRST", "A", "B", "LAST"], id="items"),
+    ],
+)
+def test_a_splice_item_stands_for_the_items_of_its_list(
+    extra: list[dict[str, str]], names: list[str]
+) -> None:
+    compiled = template.parse(SPLICING, "splicing")
+    assert compiled.init_name is None
+    assert compiled.volume_names == ("data",)
+    values = {"proxy.readinessProbe": None, "proxy.bootstrapEnv": extra, "pod.userVolumes": []}
+    rendered = compiled.render(values)
+    assert [e["name"] for e in rendered["proxy"]["env"]] == names
+    assert rendered["initContainer"] is None
+    assert "readinessProbe" not in rendered["proxy"]
+
+
+def test_a_template_may_add_sysctls_and_nothing_else_of_the_pods_security_context() -> None:
+    bad = SPLICING.replace("spec:\n", "spec:\n  securityContext: {runAsUser: 0}\n", 1)
+    with pytest.raises(template.TemplateError, match="only hold sysctls"):
+        template.parse(bad, "bad")
+
+
+def test_a_splice_of_an_unknown_placeholder_is_refused() -> None:
+    with pytest.raises(template.TemplateError, match="unknown placeholder"):
+        template.parse(SPLICING.replace("proxy.bootstrapEnv", "no.such"), "bad")
+
+
+def test_loading_a_directory_names_every_template_by_its_file() -> None:
+    loaded = template.load(config.DEFAULT_TEMPLATES)
+    assert set(loaded.named) == {"sidecar", "gateway"}
+    assert loaded.named["sidecar"] is loaded
+    assert loaded.named["gateway"].init_name is None

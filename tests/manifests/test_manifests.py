@@ -1,9 +1,11 @@
 """The kustomize base in manifests/ and the Dockerfile, checked without a cluster.
 
-Every manifest is validated against the OpenAPI schema of one pinned Kubernetes version
-in strict mode (unknown fields are errors), then the objects are checked against each
-other: the names, labels, ports and paths that must agree across files, the webhook's
-safety settings, and the least-privilege shape of the RBAC rules.
+Every manifest is validated in strict mode (unknown fields are errors) against every
+Kubernetes version the project supports, 1.25 to the newest kubernetes-validate ships
+(tests/support/kube_versions.py; the components and overlays are in test_versions.py),
+then the objects are checked against each other: the names, labels, ports and paths that
+must agree across files, the webhook's safety settings, and the least-privilege shape of
+the RBAC rules.
 """
 
 from __future__ import annotations
@@ -17,13 +19,9 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+from support import kube_versions
 
 from injector.core import config, config_file
-
-# The oldest Kubernetes the base supports: matchConditions on admission webhooks are GA
-# and the preStop sleep action is on by default from 1.30. Validating against the oldest
-# supported version in strict mode catches any field that a 1.30 cluster would not know.
-KUBERNETES_VERSION = "1.30.0"
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "manifests"
@@ -31,16 +29,15 @@ KUSTOMIZATION = MANIFESTS / "kustomization.yaml"
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 
-WEBHOOK_NAMES = ("namespace.sidecar-injector.io", "object.sidecar-injector.io")
+WEBHOOK_NAMES = (
+    "namespace.sidecar-injector.io",
+    "object.sidecar-injector.io",
+    "rev.namespace.sidecar-injector.io",
+    "rev.object.sidecar-injector.io",
+)
 SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
 CERT_SECRET = "sidecar-injector-certs"
 LEADER_LEASE = "sidecar-injector-leader"
-# The webhook's CEL matchConditions, exactly: a Pod is sent only when both are true.
-NOT_HOST_NETWORK = "!has(object.spec.hostNetwork) || object.spec.hostNetwork != true"
-NOT_MIRROR_POD = (
-    "!has(object.metadata.annotations)"
-    " || !('kubernetes.io/config.mirror' in object.metadata.annotations)"
-)
 
 
 def _manifest_files() -> list[Path]:
@@ -156,22 +153,23 @@ def test_every_manifest_file_holds_exactly_one_object(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", MANIFEST_FILES)
-def test_every_manifest_is_valid_for_the_pinned_kubernetes_version_in_strict_mode(
-    path: Path,
-) -> None:
-    for doc in _documents(path):
-        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+def test_every_manifest_is_valid_on_every_supported_version_in_strict_mode(path: Path) -> None:
+    for version in kube_versions.supported():
+        for doc in _documents(path):
+            assert kube_versions.problems(doc, version) == [], kube_versions.show(version)
 
 
-def test_strict_validation_rejects_a_field_the_pinned_version_does_not_know() -> None:
+def test_strict_validation_rejects_a_field_the_oldest_version_does_not_know() -> None:
     service = {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {"name": "x"},
         "spec": {"ports": [{"port": 443}], "unknownField": True},
     }
+    oldest = kube_versions.show(kube_versions.OLDEST)
     with pytest.raises(kubernetes_validate.ValidationError):
-        kubernetes_validate.validate(service, KUBERNETES_VERSION, strict=True)
+        kubernetes_validate.validate(service, oldest, strict=True)
+    assert kube_versions.problems(service, kube_versions.OLDEST)
 
 
 # ---- Kustomization ------------------------------------------------------------------
@@ -311,13 +309,6 @@ def test_the_container_has_resource_requests_and_limits(container: dict[str, Any
         assert set(resources[part]) >= {"cpu", "memory"}, part
 
 
-def test_the_pod_drains_before_it_is_told_to_stop(
-    pod_spec: dict[str, Any], container: dict[str, Any]
-) -> None:
-    sleep = container["lifecycle"]["preStop"]["sleep"]["seconds"]
-    assert 0 < sleep < pod_spec["terminationGracePeriodSeconds"]
-
-
 def test_the_pod_knows_its_name_and_namespace(container: dict[str, Any]) -> None:
     fields = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in container["env"]}
     assert fields["POD_NAMESPACE"] == "metadata.namespace"
@@ -352,6 +343,18 @@ def injector_config(objects: dict[str, dict[str, Any]]) -> config.Config:
     return config_file.from_mapping(yaml.safe_load(objects["ConfigMap"]["data"]["config.yaml"]))
 
 
+def test_the_server_drains_after_sigterm_within_the_grace_period(
+    injector_config: config.Config, pod_spec: dict[str, Any], container: dict[str, Any]
+) -> None:
+    """The drain is the server's own, on every version: no preStop hook (the sleep action
+    needs 1.30, and the distroless image has no shell or sleep binary)."""
+    assert "lifecycle" not in container
+    server = injector_config.server
+    assert server.drainSeconds >= 10, "kube-apiserver still sends over pooled connections"
+    grace = pod_spec["terminationGracePeriodSeconds"]
+    assert server.drainSeconds + server.shutdownTimeoutSeconds < grace
+
+
 def test_the_configmap_configuration_is_for_the_deployments_namespace(
     injector_config: config.Config, injector_namespace: str
 ) -> None:
@@ -378,7 +381,7 @@ def test_the_configured_templates_are_where_the_image_puts_them(
 # ---- MutatingWebhookConfiguration ---------------------------------------------------
 
 
-def test_the_webhook_configuration_has_the_two_opt_in_webhooks(
+def test_the_webhook_configuration_has_the_four_opt_in_webhooks(
     objects: dict[str, dict[str, Any]],
 ) -> None:
     names = [hook["name"] for hook in objects["MutatingWebhookConfiguration"]["webhooks"]]
@@ -449,15 +452,6 @@ def test_a_webhook_fails_closed_and_may_be_reinvoked(
     assert hook["failurePolicy"] == "Fail"
     assert hook["reinvocationPolicy"] == "IfNeeded"
     assert hook["admissionReviewVersions"][0] == "v1"
-
-
-@pytest.mark.parametrize("name", WEBHOOKS)
-def test_a_webhook_skips_host_network_and_mirror_pods(
-    objects: dict[str, dict[str, Any]], name: str
-) -> None:
-    conditions = _webhook(objects, name)["matchConditions"]
-    assert len({c["name"] for c in conditions}) == len(conditions), "duplicate names"
-    assert {NOT_HOST_NETWORK, NOT_MIRROR_POD} <= {c["expression"] for c in conditions}
 
 
 def _expression(hook: dict[str, Any], selector: str, key: str) -> dict[str, Any]:

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import support
-from support import servers
+from support import kube_versions, servers
 from support.certs import wait_until
 from support.fake_kube import FakeApi
 
@@ -35,7 +36,7 @@ def test_serve_with_a_webhook_url_registers_itself_and_injects_pods(tmp_path: Pa
     with servers.running(tmp_path, cluster=kubeapi.Cluster(api), register=True) as instance:
         registered = wait_until(lambda: _registered(api), 15, "the webhook configuration")
         url = f"{instance.url}/inject"
-        assert [h["clientConfig"]["url"] for h in registered["webhooks"]] == [url, url]
+        assert [h["clientConfig"]["url"] for h in registered["webhooks"]] == [url] * 4
         bundle = base64.b64decode(registered["webhooks"][0]["clientConfig"]["caBundle"])
         trust = ssl.create_default_context(cadata=bundle.decode())
         pod = {
@@ -56,6 +57,20 @@ def test_serve_with_a_webhook_url_registers_itself_and_injects_pods(tmp_path: Pa
         events = wait_until(lambda: api.calls_to("POST", "/namespaces/shop/events"), 15, "an Event")
         event = events[0].body
         assert (event["reason"], event["involvedObject"]["name"]) == ("Injected", "web-1")
+
+
+@pytest.mark.parametrize(
+    ("minor", "conditions"),
+    [pytest.param("27", False, id="1.27"), pytest.param("30", True, id="1.30")],
+)
+def test_serve_registers_only_what_the_api_servers_version_has_on(
+    tmp_path: Path, minor: str, conditions: bool
+) -> None:
+    api = FakeApi(version=("1", minor))
+    with servers.running(tmp_path, cluster=kubeapi.Cluster(api), register=True):
+        registered = wait_until(lambda: _registered(api), 15, "the webhook configuration")
+    assert ["matchConditions" in h for h in registered["webhooks"]] == [conditions] * 4
+    assert kube_versions.problems(registered, (1, int(minor))) == []
 
 
 def test_the_dev_certificate_names_the_webhook_urls_host(tmp_path: Path) -> None:

@@ -1,0 +1,210 @@
+"""Istio's per-Pod proxy annotations: image, log levels, interception mode, status port,
+the proxy's readiness, a custom bootstrap and user volumes.
+
+Each value is parsed with a strict grammar; a bad one becomes a problem that names the
+annotation (and the Pod is refused). Nothing here writes text into a template: every
+result is one validated value, or a list or mapping built here, for one placeholder.
+Behaviour follows Istio 1.20.8's sidecar template (injection-template.yaml).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from injector.core import grammar, names, user_volumes
+from injector.core.config import Config
+
+T = TypeVar("T")
+
+# Istio's defaults (values.yaml and the mesh's defaultConfig at 1.20.8).
+STATUS_PORT = 15020
+PROXY_LOG_LEVEL = "warning"
+COMPONENT_LOG_LEVEL = "misc:error"
+AGENT_LOG_LEVEL = "default:info"
+READINESS = {"initialDelaySeconds": 0, "periodSeconds": 15, "failureThreshold": 4}
+STARTUP_FAILURE_THRESHOLD = 600
+# Where the custom bootstrap ConfigMap is mounted, and the file the agent reads.
+BOOTSTRAP_VOLUME = "custom-bootstrap-volume"
+BOOTSTRAP_DIR = "/etc/istio/custom-bootstrap"
+BOOTSTRAP_FILE = f"{BOOTSTRAP_DIR}/custom_bootstrap.json"
+_INT32 = 2**31 - 1
+
+# Every annotation this module reads; the engine caches its results by their values.
+KEYS = frozenset(
+    {
+        names.PROXY_IMAGE, names.LOG_LEVEL, names.COMPONENT_LOG_LEVEL, names.AGENT_LOG_LEVEL,
+        names.INTERCEPTION_MODE, names.STATUS_PORT, names.READINESS_INITIAL_DELAY,
+        names.READINESS_PERIOD, names.READINESS_FAILURE_THRESHOLD,
+        names.READINESS_APPLICATION_PORTS, names.USER_VOLUME, names.USER_VOLUME_MOUNT,
+        names.BOOTSTRAP_OVERRIDE,
+    }
+)  # fmt: skip
+
+
+def _read(
+    annotations: Mapping[str, str],
+    key: str,
+    default: T,
+    parse: Callable[[str], T],
+    problems: list[str],
+) -> T:
+    if key not in annotations:
+        return default
+    text = annotations[key]
+    try:
+        return parse(text)
+    except grammar.GrammarError as err:
+        problems.append(f"annotation {key}={grammar.printable(text)}: {err}")
+        return default
+
+
+def _interception(text: str) -> str:
+    # NONE (no redirect at all) is valid in Istio; this injector always redirects.
+    if text not in ("REDIRECT", "TPROXY"):
+        raise grammar.GrammarError("expected REDIRECT or TPROXY")
+    return text
+
+
+def _probes(
+    annotations: Mapping[str, str], status_port: int, problems: list[str]
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The proxy's readiness and startup probes; none when the status port is off."""
+    timing = {
+        key: _read(annotations, annotation, READINESS[key], parse, problems)
+        for key, annotation, parse in (
+            ("initialDelaySeconds", names.READINESS_INITIAL_DELAY,
+             lambda t: grammar.parse_uint(t, low=0, high=_INT32)),
+            ("periodSeconds", names.READINESS_PERIOD,
+             lambda t: grammar.parse_uint(t, low=1, high=_INT32)),
+            ("failureThreshold", names.READINESS_FAILURE_THRESHOLD,
+             lambda t: grammar.parse_uint(t, low=1, high=_INT32)),
+        )
+    }  # fmt: skip
+    # Validated, but without effect in Istio 1.20.8 (the agent no longer reads it).
+    no_ports: list[str] = []
+    _read(annotations, names.READINESS_APPLICATION_PORTS, no_ports, grammar.parse_ports, problems)
+    if status_port == 0:
+        return None, None
+    ready = {"path": "/healthz/ready", "port": 15021}
+    readiness: dict[str, Any] = {"httpGet": ready, "timeoutSeconds": 3}
+    # Istio renders initialDelaySeconds: 0, which its serialisation then drops.
+    readiness |= {k: v for k, v in timing.items() if v or k != "initialDelaySeconds"}
+    startup = {
+        "httpGet": dict(ready), "periodSeconds": 1, "timeoutSeconds": 3,
+        "failureThreshold": STARTUP_FAILURE_THRESHOLD,
+    }  # fmt: skip
+    return readiness, startup
+
+
+def security_context(mode: str, uid: int) -> dict[str, Any]:
+    """The proxy's securityContext; TPROXY needs NET_ADMIN and root to bind transparently."""
+    tproxy = mode == "TPROXY"
+    capabilities: dict[str, Any] = {"drop": ["ALL"]}
+    if tproxy:
+        capabilities = {"add": ["NET_ADMIN"], "drop": ["ALL"]}
+    return {
+        "allowPrivilegeEscalation": False,
+        "capabilities": capabilities,
+        "privileged": False,
+        "readOnlyRootFilesystem": True,
+        "runAsGroup": uid,
+        "runAsNonRoot": not tproxy,
+        "runAsUser": 0 if tproxy else uid,
+    }
+
+
+def _image(annotations: Mapping[str, str], config: Config, problems: list[str]) -> str:
+    image = _read(annotations, names.PROXY_IMAGE, config.proxy.image, grammar.parse_image, problems)
+    # Istio 1.20.8 takes the annotation only when it names a repository (contains "/").
+    return image if "/" in image else config.proxy.image
+
+
+def _bootstrap(annotations: Mapping[str, str], problems: list[str]) -> dict[str, list[Any]]:
+    name = _read(annotations, names.BOOTSTRAP_OVERRIDE, "", grammar.parse_object_name, problems)
+    if not name:
+        return {"proxy.bootstrapEnv": [], "proxy.bootstrapMount": [], "pod.bootstrapVolume": []}
+    return {
+        "proxy.bootstrapEnv": [{"name": "ISTIO_BOOTSTRAP_OVERRIDE", "value": BOOTSTRAP_FILE}],
+        "proxy.bootstrapMount": [{"name": BOOTSTRAP_VOLUME, "mountPath": BOOTSTRAP_DIR}],
+        "pod.bootstrapVolume": [{"name": BOOTSTRAP_VOLUME, "configMap": {"name": name}}],
+    }
+
+
+def _user(annotations: Mapping[str, str], problems: list[str]) -> dict[str, list[Any]]:
+    found: dict[str, list[Any]] = {"pod.userVolumes": [], "proxy.userMounts": []}
+    for key, value, parse in (
+        (names.USER_VOLUME, "pod.userVolumes", user_volumes.volumes),
+        (names.USER_VOLUME_MOUNT, "proxy.userMounts", user_volumes.mounts),
+    ):
+        if key in annotations:
+            try:
+                found[value] = parse(annotations[key], key)
+            except user_volumes.Invalid as err:
+                problems.append(str(err))
+    return found
+
+
+def resolve(annotations: Mapping[str, str], config: Config, problems: list[str]) -> dict[str, Any]:
+    """The template values these annotations give, appending each bad value to `problems`."""
+    mode = _read(annotations, names.INTERCEPTION_MODE, "REDIRECT", _interception, problems)
+    status_port = _read(
+        annotations, names.STATUS_PORT, STATUS_PORT,
+        lambda t: grammar.parse_uint(t, low=0, high=65535), problems,
+    )  # fmt: skip
+    readiness, startup = _probes(annotations, status_port, problems)
+    levels = (
+        (names.LOG_LEVEL, "proxy.logLevel", PROXY_LOG_LEVEL, grammar.parse_envoy_level),
+        (names.COMPONENT_LOG_LEVEL, "proxy.componentLogLevel", COMPONENT_LOG_LEVEL,
+         grammar.parse_envoy_components),
+        (names.AGENT_LOG_LEVEL, "proxy.agentLogLevel", AGENT_LOG_LEVEL,
+         grammar.parse_agent_levels),
+    )  # fmt: skip
+    values: dict[str, Any] = {
+        value: _read(annotations, key, default, parse, problems)
+        for key, value, default, parse in levels
+    }
+    return values | {
+        "proxy.image": _image(annotations, config, problems),
+        "proxy.interceptionMode": mode,
+        "proxy.statusPort": status_port,
+        "proxy.readinessProbe": readiness,
+        "proxy.startupProbe": startup,
+        "proxy.securityContext": security_context(mode, config.proxy.uid),
+        **_bootstrap(annotations, problems),
+        **_user(annotations, problems),
+    }
+
+
+def collisions(
+    values: Mapping[str, Any], spec: Mapping[str, Any], injected: frozenset[str]
+) -> list[str]:
+    """Problems with the user volumes against this Pod: a name taken by the Pod or by an
+    injected volume, or a mount of a volume that nobody defines."""
+    problems = []
+    pod_volumes = {v.get("name") for v in spec.get("volumes") or []}
+    own = {v["name"] for v in values["pod.userVolumes"]}
+    for name in sorted(own & (pod_volumes | injected)):
+        problems.append(f"annotation {names.USER_VOLUME}: volume {name} already exists in the Pod")
+    known = own | pod_volumes | injected
+    for mount in values["proxy.userMounts"]:
+        if mount["name"] not in known:
+            problems.append(
+                f"annotation {names.USER_VOLUME_MOUNT}: {mount['name']} names no volume of the"
+                f" Pod or of {names.USER_VOLUME}"
+            )
+    return problems
+
+
+def duplicates(pod_volumes: Any, volumes: Any, mounts: Any) -> list[str]:
+    """Problems with what the Pod would be given: a volume name twice (a user volume
+    named like the custom bootstrap's), a mount path twice in the proxy. Kubernetes would
+    refuse such a Pod with a less helpful message."""
+    problems = []
+    names_seen = [v.get("name") for v in [*(pod_volumes or []), *volumes]]
+    for name in sorted({n for n in names_seen if names_seen.count(n) > 1}, key=str):
+        problems.append(f"annotation {names.USER_VOLUME}: volume {name} is defined twice")
+    paths = [m.get("mountPath") for m in mounts or []]
+    for path in sorted({p for p in paths if paths.count(p) > 1}, key=str):
+        problems.append(f"annotation {names.USER_VOLUME_MOUNT}: mount path {path} is used twice")
+    return problems
