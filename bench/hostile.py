@@ -31,6 +31,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -72,8 +73,8 @@ def annotated(key: str, value: str, salt: int = 0) -> dict[str, Any]:
     return pod
 
 
-def ipv4_ranges(size: int) -> str:
-    parts, total, n = [], 0, 0
+def ipv4_ranges(size: int, start: int = 0) -> str:
+    parts, total, n = [], 0, start
     while total < size:
         part = f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}/32"
         parts.append(part)
@@ -81,8 +82,8 @@ def ipv4_ranges(size: int) -> str:
     return ",".join(parts)
 
 
-def ipv6_ranges(size: int) -> str:
-    parts, total, n = [], 0, 0
+def ipv6_ranges(size: int, start: int = 0) -> str:
+    parts, total, n = [], 0, start
     while total < size:
         part = f"fd00::{n // 65536:x}:{n % 65536:x}/128"
         parts.append(part)
@@ -90,8 +91,9 @@ def ipv6_ranges(size: int) -> str:
     return ",".join(parts)
 
 
-def ports(size: int) -> str:
-    parts, total, n = [], 0, 0
+def ports(size: int, start: int = 0) -> str:
+    """Ports from `start` on (a different `start`, a different list: unique Pods)."""
+    parts, total, n = [], 0, start
     while total < size:
         part = str(1 + n % 65535)
         parts.append(part)
@@ -162,13 +164,18 @@ class Server:
         raw = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
         return self.context.wrap_socket(raw, server_hostname="127.0.0.1")
 
-    def post(self, body: bytes, timeout: float = 30) -> tuple[int, float]:
-        """(status, seconds) of one review on a new connection."""
+    def post(
+        self, body: bytes, timeout: float = 30, sent: threading.Event | None = None
+    ) -> tuple[int, float]:
+        """(status, seconds) of one review on a new connection; `sent` is set once the
+        whole body is written."""
         started = time.perf_counter()
         with self.connect(timeout) as sock:
             head = "POST /inject HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             sock.sendall(f"{head}Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode())
             sock.sendall(body)
+            if sent is not None:
+                sent.set()
             answer = read_all(sock)
         return status_of(answer), time.perf_counter() - started
 
@@ -208,12 +215,18 @@ def with_server(run: Callable[[Server], dict[str, Any]], config: str = "") -> di
 
 
 def latency(server: Server) -> dict[str, Any]:
-    hostile = review(annotated(EXCLUDE_RANGES, ipv6_ranges(3 * MIB)))
+    # Four different lists: equal ones would be parsed once and remembered.
+    hostile = [review(annotated(EXCLUDE_RANGES, ipv6_ranges(3 * MIB, n * 10**6))) for n in range(4)]
     normal = review(POD)
     alone = sorted(server.post(normal)[1] for _ in range(5))[2]
+    sent = [threading.Event() for _ in hostile]
     with concurrent.futures.ThreadPoolExecutor(5) as pool:
-        attacks = [pool.submit(server.post, hostile) for _ in range(4)]
-        time.sleep(0.05)  # the hostile bodies are on their way
+        attacks = [
+            pool.submit(server.post, body, 60, event)
+            for body, event in zip(hostile, sent, strict=True)
+        ]
+        for event in sent:  # the hostile reviews are all in the server's hands
+            event.wait(60)
         beside = pool.submit(server.post, normal).result()
         hostile_answers = [a.result() for a in attacks]
     return {
@@ -228,7 +241,7 @@ def latency(server: Server) -> dict[str, Any]:
 def memory(server: Server) -> dict[str, Any]:
     found = {"start_mib": server.rss()}
     for n in range(200):
-        server.post(review(annotated(INBOUND_PORTS, ports(117 * 1024), salt=n)))
+        server.post(review(annotated(INBOUND_PORTS, ports(117 * 1024, start=n), salt=n)))
     found["after_200_pods_117KiB_annotation_port_list_mib"] = server.rss()
     for n in range(200):
         pod = copy.deepcopy(POD)
@@ -239,7 +252,8 @@ def memory(server: Server) -> dict[str, Any]:
     found["after_200_pods_117KiB_container_ports_mib"] = server.rss()
     statuses = set()
     for n in range(40):
-        statuses.add(server.post(review(annotated(EXCLUDE_PORTS, ports(3 * MIB), salt=n)))[0])
+        body = review(annotated(EXCLUDE_PORTS, ports(3 * MIB, start=n), salt=n))
+        statuses.add(server.post(body)[0])
     found["after_40_unique_3MiB_reviews_mib"] = server.rss()
     found["3MiB_statuses"] = sorted(statuses)
     return found
@@ -335,15 +349,16 @@ def one_byte_bodies(server: Server) -> dict[str, Any]:
     return {"real_review_status": status, "real_review_ms": round(seconds * 1000, 1)}
 
 
-def big_bodies(server: Server) -> dict[str, Any]:
-    body = b'{"pad":"' + b"a" * (7 * MIB - 10) + b'"}'
+def big_bodies(server: Server, size: int) -> dict[str, Any]:
+    body = b'{"pad":"' + b"a" * (size - 10) + b'"}'
 
     def send() -> int:
         return server.post(body, timeout=60)[0]
 
     with concurrent.futures.ThreadPoolExecutor(60) as pool:
         statuses = list(pool.map(lambda _n: send(), range(60)))
-    return {"statuses": sorted(set(statuses)), "rss_mib_after": server.rss()}
+    counts = {str(status): statuses.count(status) for status in sorted(set(statuses))}
+    return {"statuses": counts, "rss_mib_after": server.rss()}
 
 
 def edge(server: Server) -> dict[str, Any]:
@@ -354,7 +369,8 @@ def edge(server: Server) -> dict[str, Any]:
         "slow_header": slow_header(server),
         "half_sent": half_sent(server),
         "one_byte_bodies": one_byte_bodies(server),
-        "big_bodies": big_bodies(server),
+        "big_bodies_4MiB_less_1KiB": big_bodies(server, 4 * MIB - 1024),
+        "big_bodies_7MiB": big_bodies(server, 7 * MIB),
     }
 
 
