@@ -15,11 +15,25 @@
 # carry over (its interpreter links point into the build image); a --target
 # directory on PYTHONPATH does.
 
+# The base images are named by tag, not digest: a digest must be read from the registry
+# at the time of pinning, and none is invented here. To pin (docs/security.md, "Supply
+# chain"), read each digest and write it after the tag:
+#   docker buildx imagetools inspect python:3.11-slim-bookworm --format '{{json .Manifest.Digest}}'
+#   FROM python:3.11-slim-bookworm@sha256:<that digest> AS build
+# and refresh it the same way when the base image gets a fix.
 FROM python:3.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore
 WORKDIR /src
+# First the dependencies, exactly the versions and files of the hash-locked
+# requirements/image.txt (made from pyproject.toml with pip-compile --generate-hashes): a
+# file whose hash is not listed is refused, and --only-binary means nothing is built from
+# source here. Then the project's own wheel, built from this tree, without resolving
+# dependencies again (--no-deps: they are all in place, and hash-checked).
+COPY requirements/image.txt requirements/image.txt
+RUN pip install --require-hashes --no-deps --only-binary=:all: --target /app/deps \
+      -r requirements/image.txt
 # README.md is the readme pyproject.toml names (the package's long description).
 COPY pyproject.toml README.md ./
 COPY injector/ injector/
@@ -27,7 +41,7 @@ COPY templates/ templates/
 # The console scripts are dropped: the final stage has no shell to run them and runs
 # `python3 -m injector` instead.
 RUN pip wheel --no-deps --wheel-dir /wheels . \
- && pip install --target /app/deps /wheels/sidecar_injector-*.whl \
+ && pip install --no-deps --target /app/deps /wheels/sidecar_injector-*.whl \
  && rm -rf /app/deps/bin
 
 FROM gcr.io/distroless/python3-debian12:nonroot

@@ -59,7 +59,7 @@ def read_dir(directory: Path) -> dict[str, bytes]:
 
 def write_dir(directory: Path, material: authority.Material) -> None:
     """Write the material, bundle first; remove what it no longer has."""
-    directory.mkdir(parents=True, exist_ok=True)
+    issuing.private_dir(directory)
     files = authority.to_files(material)
     for name in _WRITE_ORDER:
         path = directory / name

@@ -54,7 +54,7 @@ def add_serve_flags(serve: argparse.ArgumentParser) -> None:
         "--ca-validity",
         type=_duration,
         metavar="DURATION",
-        help="lifetime of the CA (default: modes.caValidity, 3650d)",
+        help="lifetime of the CA (default: certificates.caValidity, 90d)",
     )
     group.add_argument(
         "--renew-before",
@@ -166,7 +166,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     )
     directory_store.check_ours(args.out, flag="--out")
     now, existing = issuing.now_utc(), _existing_ca(args.out)
-    if existing is None or not issuing.valid_at(existing[1].cert, now):
+    if (
+        existing is None
+        or not issuing.valid_at(existing[1].cert, now)
+        or not authority.covers(existing[1].cert, issuer)
+    ):
         material = authority.advance(None, authority.Step.START, now=now, settings=issuer)
     else:
         bundle, signer = existing

@@ -54,7 +54,8 @@ def add_command(verbs: Any) -> None:
     serve.add_argument(
         "--client-ca-file",
         type=Path,
-        help="require client certificates signed by this CA (kube-apiserver's)",
+        help="answer /inject only for clients with a certificate signed by this CA"
+        " (kube-apiserver's); health and metrics stay open for probes",
     )
     serve.add_argument(
         "--log-level",

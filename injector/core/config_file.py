@@ -36,7 +36,10 @@ _DNS_SUBDOMAIN = re.compile(
 # (lowest, highest) accepted for each server setting.
 _SERVER_RANGES: dict[str, tuple[float, float]] = {
     "maxBodyBytes": (1024, 64 * 1024 * 1024),
-    "maxConcurrentReviews": (1, 100_000),
+    "maxBufferedBodyBytes": (1024, 1024 * 1024 * 1024),
+    "maxConnections": (1, 100_000),
+    "maxHeaderBytes": (1024, 1024 * 1024),
+    "headerTimeoutSeconds": (0.1, 300),
     "reviewTimeoutSeconds": (0.1, 30),
     "keepAliveSeconds": (1, 3600),
     "drainSeconds": (0, 300),
@@ -219,7 +222,12 @@ def _server(reader: _Reader) -> Server:
         if isinstance(value, bool) or not low <= value <= high:
             raise ConfigError(f"server.{name} must be between {low:g} and {high:g}")
         values[name] = type(current)(value)
+    # Superseded by maxConnections and maxBufferedBodyBytes (a slow body no longer holds
+    # a review slot); still accepted so that an older file keeps loading.
+    section.get("maxConcurrentReviews", int, 0)
     section.done()
+    if values["maxBufferedBodyBytes"] < values["maxBodyBytes"]:
+        raise ConfigError("server.maxBufferedBodyBytes must be at least server.maxBodyBytes")
     return Server(**values)
 
 

@@ -195,22 +195,32 @@ def _hard_skips(
     return found
 
 
-def _runs_as(spec: Mapping[str, Any], uid: int, skip: frozenset[str]) -> bool:
-    """True when an app container (or the Pod's default) runs as the user or the group
-    `uid`: istio-init exempts both from the redirect (istio-iptables takes `-u`'s number
-    for the group too). Containers named like ours are not the app's: on reinvocation
-    kube-apiserver sends the Pod we injected, whose istio-proxy runs as the proxy's uid
-    by design; and a Pod may declare its own istio-proxy to customise it."""
+def _runs_as(
+    spec: Mapping[str, Any], uid: int, skip: frozenset[str], key: str = "containers"
+) -> bool:
+    """True when a container under `key` (or the Pod's default) runs as the user or the
+    group `uid`: istio-init exempts both from the redirect (istio-iptables takes `-u`'s
+    number for the group too). Containers named like ours are not the app's: on
+    reinvocation kube-apiserver sends the Pod we injected, whose istio-proxy runs as the
+    proxy's uid by design; and a Pod may declare its own istio-proxy to customise it."""
     pod_context = spec.get("securityContext") or {}
-    for container in spec["containers"]:
+    for container in spec.get(key) or []:
         if container.get("name") in skip:
             continue
         context = container.get("securityContext") or {}
-        for key in ("runAsUser", "runAsGroup"):
-            found = context.get(key, pod_context.get(key))
+        for field_name in ("runAsUser", "runAsGroup"):
+            found = context.get(field_name, pod_context.get(field_name))
             if found == uid and not isinstance(found, bool):
                 return True
     return False
+
+
+def init_runs_as(spec: Mapping[str, Any], uid: int, skip: frozenset[str]) -> bool:
+    """True when a user init container runs as `uid` (user or group). That matters with
+    a native sidecar only: the proxy then starts first and redirects init containers'
+    traffic too, which theirs would bypass. With a classic sidecar they run before
+    the proxy exists, where running as the proxy's uid is the known way out."""
+    return _runs_as(spec, uid, skip, "initContainers")
 
 
 def _collisions(spec: Mapping[str, Any], injected: Injected) -> list[str]:

@@ -24,7 +24,7 @@ from injector.cluster import kubeapi, registration
 from injector.cluster.server_version import KnownVersion
 from injector.core import config, config_file, template
 from injector.core.engine import Engine
-from injector.server import cluster_features
+from injector.server import cluster_features, edge
 from injector.server.app import State, create_app
 from injector.telemetry.metrics import Metrics
 
@@ -151,14 +151,16 @@ AUTO: Literal["auto"] = "auto"
 def webhook_renderer(
     options: Options, cfg: config.Config, cluster: kubeapi.Cluster
 ) -> registration.Render:
-    """What the caBundle publisher applies for a bundle: our whole webhook configuration,
+    """What the caBundle publisher renders for a bundle: our whole webhook configuration,
     as the manifest has it (Service) or for a dev URL, with the bundle in both entries,
-    and what the cluster's version supports (matchConditions from 1.28)."""
+    and what the cluster's version supports (matchConditions from 1.28). Of it, the
+    publisher applies only the caBundle, unless it must create the object."""
     return registration.renderer(
         name=options.webhook_config_name,
         namespace=cfg.injectorNamespace,
         service=cfg.certificates.service,
         url=options.webhook_url,
+        system_namespaces=cfg.systemNamespaces,
         server_version=KnownVersion(cluster),
         revision=cfg.revision,
         tags=cfg.tags,
@@ -203,7 +205,11 @@ def assemble(options: Options, cluster: kubeapi.Cluster | None) -> tuple[State, 
     """Load configuration and template, set up the certificate, build the state."""
     cfg = config_file.load(options.config_file)
     tpl = template.load(cfg.templates)
-    state = State(engine=Engine(cfg, tpl), decisions_at_info=options.log_decisions)
+    state = State(
+        engine=Engine(cfg, tpl),
+        decisions_at_info=options.log_decisions,
+        require_client_certificate=bool(options.client_ca_file),
+    )
     served = prepare_certificates(options, cfg, state.metrics, cluster)
     state.ready = served.ready
     log.info("certificates: %s", served.describe, extra={"mode": served.mode})
@@ -211,12 +217,20 @@ def assemble(options: Options, cluster: kubeapi.Cluster | None) -> tuple[State, 
 
 
 def uvicorn_config(
-    app: Any, tls: ServingTLS, host: str, port: int, limits: config.Server
+    app: Any,
+    tls: ServingTLS,
+    host: str,
+    port: int,
+    limits: config.Server,
+    *,
+    metrics: Metrics | None = None,
 ) -> uvicorn.Config:
     return uvicorn.Config(
         app,
         host=host,
         port=port,
+        # httptools, with the limits on connections and request heads it lacks (edge.py).
+        http=edge.protocol(limits, metrics or Metrics()),
         ssl_context_factory=lambda _config, _default: tls.listening,
         # kube-apiserver keeps idle connections to webhooks for up to 90 s and reuses
         # them, so the server must keep them longer (uvicorn's default is 5 s).
@@ -250,7 +264,9 @@ def build(
             )
         )
     limits = state.engine.config.server
-    app_config = uvicorn_config(create_app(state), served.tls, options.host, options.port, limits)
+    app_config = uvicorn_config(
+        create_app(state), served.tls, options.host, options.port, limits, metrics=state.metrics
+    )
     return DrainingServer(app_config, state, limits.drainSeconds, background=background)
 
 

@@ -608,7 +608,9 @@ def test_the_image_installs_the_built_wheel_and_copies_no_source_by_hand() -> No
     build, final = _stages()[0], _final_stage()
     runs = " ".join(line for line in build if line.startswith("RUN "))
     assert re.search(r"\bpip wheel --no-deps --wheel-dir (\S+) \.", runs), runs
-    assert re.search(r"\bpip install --target /app/deps /wheels/sidecar_injector-\S*\.whl", runs)
+    assert re.search(
+        r"\bpip install --no-deps --target /app/deps /wheels/sidecar_injector-\S*\.whl", runs
+    )
     copies = [line for line in final if line.startswith(("COPY ", "ADD "))]
     assert copies, "the final stage copies nothing at all"
     assert all(line.startswith("COPY --from=") for line in copies), copies
@@ -618,3 +620,19 @@ def test_the_image_installs_the_built_wheel_and_copies_no_source_by_hand() -> No
 def test_the_build_context_leaves_out_local_state_and_secrets() -> None:
     ignored = set(DOCKERIGNORE.read_text(encoding="utf-8").split())
     assert {".venv", "certs", ".git", "tests"} <= ignored
+
+
+# ---- NetworkPolicy ------------------------------------------------------------------
+
+
+def test_the_network_policy_admits_only_the_webhook_port_of_the_injectors_pods(
+    deployment: dict[str, Any], container: dict[str, Any]
+) -> None:
+    policy = _documents(MANIFESTS / "networkpolicy.yaml")[0]
+    spec = policy["spec"]
+    selector = spec["podSelector"]["matchLabels"]
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert selector.items() <= pod_labels.items()
+    assert spec["policyTypes"] == ["Ingress"]
+    ports = {p["port"] for rule in spec["ingress"] for p in rule["ports"]}
+    assert ports == {p["containerPort"] for p in container["ports"]} == {9443}
