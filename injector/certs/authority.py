@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 
 from cryptography import x509
 
-from injector.certs import issuing
+from injector.certs import issuing, name_constraints
 
 CA_FILE, CA_KEY_FILE, NEXT_CA_KEY_FILE = "ca.crt", "ca.key", "ca-next.key"
 CERT_FILE, KEY_FILE, RETIRE_FILE = "tls.crt", "tls.key", "ca-retire-after"
@@ -131,8 +131,21 @@ def leaf_due(m: Material, now: datetime.datetime, settings: Settings) -> bool:
     )
 
 
+def covers(ca: x509.Certificate, settings: Settings) -> bool:
+    """The CA's name constraints permit every name the serving certificate needs. A CA
+    without constraints (made by an older version) does not count: it is rotated."""
+    return name_constraints.permits(ca, dns_names=settings.dns_names, ips=settings.ips)
+
+
 def ca_due(m: Material, now: datetime.datetime, settings: Settings) -> bool:
-    return now >= renew_at(m.signer.cert, settings.renew_before)
+    """The signer must be followed by a new CA: it is near its end, lives longer than
+    the configured CA lifetime (a shortened caValidity), or does not cover the names."""
+    start, end = issuing.lifetime(m.signer.cert)
+    return (
+        now >= renew_at(m.signer.cert, settings.renew_before)
+        or end - start > settings.ca_validity + datetime.timedelta(seconds=1)
+        or not covers(m.signer.cert, settings)
+    )
 
 
 def switch_ready(m: Material, now: datetime.datetime, settings: Settings, pub: Published) -> bool:
@@ -159,13 +172,23 @@ def decide(
         return Step.START
     if switch_ready(m, now, settings, published):
         return Step.SWITCH
-    if leaf_due(m, now, settings):
+    # A leaf with a name the signer's constraints do not permit would fail every
+    # verification: then wait for a CA that covers it (published first, as always).
+    if leaf_due(m, now, settings) and covers(m.signer.cert, settings):
         return Step.RENEW
     if m.pending is None and ca_due(m, now, settings):
         return Step.NEW_CA
+    if m.pending is not None and not covers(m.pending.cert, settings):
+        return Step.NEW_CA  # the names changed again while a CA was being published
     if _retirable(m, now):
         return Step.RETIRE
     return Step.KEEP
+
+
+def _ca(now: datetime.datetime, settings: Settings) -> issuing.Issued:
+    return issuing.new_ca(
+        validity=settings.ca_validity, now=now, dns_names=settings.dns_names, ips=settings.ips
+    )
 
 
 def _leaf(ca: issuing.Issued, now: datetime.datetime, settings: Settings) -> issuing.Issued:
@@ -194,12 +217,12 @@ def advance(
 ) -> Material:
     """Carry out `step`; issues keys and certificates as needed."""
     if step is Step.START or m is None:
-        ca = issuing.new_ca(validity=settings.ca_validity, now=now)
+        ca = _ca(now, settings)
         return Material((ca.cert,), ca, _leaf(ca, now, settings))
     if step is Step.RENEW:
         return replace(m, leaf=_leaf(m.signer, now, settings))
     if step is Step.NEW_CA:
-        nxt = issuing.new_ca(validity=settings.ca_validity, now=now)
+        nxt = _ca(now, settings)
         return replace(m, bundle=(*m.bundle, nxt.cert), pending=nxt)
     if step is Step.SWITCH and m.pending is not None:
         last = m.leaf.cert.not_valid_after_utc

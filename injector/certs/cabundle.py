@@ -3,15 +3,18 @@
 What is published is what kube-apiserver trusts: the `caBundle` (base64 of the PEM
 bundle) of each of *our* webhook entries. Every replica watches the object to know which
 CAs are trusted now (`published`), for its readiness and for which certificate it may
-serve. Only the leader writes: it server-side applies the rendered object as field
-manager "sidecar-injector" whenever the bundle changes, and again whenever the watch
-shows our entries' caBundle differs from it (a re-applied manifest, a Helm upgrade, a
-GitOps sync). Followers never write, because a follower may hold an older bundle than the
-leader for a moment, and two forced applies of different bundles would fight (the
-vault-helm#580 failure). Entries of other webhooks are never rendered, so never touched.
+serve. Only the leader writes: it server-side applies our entries' caBundle, and only
+that field, as field manager "sidecar-injector", whenever the bundle changes and again
+whenever the watch shows our entries' caBundle differs from it (a re-applied manifest, a
+Helm upgrade, a GitOps sync). Everything else in the object is left to whoever set it:
+an operator's emergency `failurePolicy: Ignore` survives the next rotation. Only when the
+object does not exist (the developer registration) is the whole rendering applied.
+Followers never write, because a follower may hold an older bundle than the leader for
+a moment, and two forced applies of different bundles would fight (the vault-helm#580
+failure). Entries of other webhooks are never rendered, so never touched.
 
-`render` returns the whole object to apply for a PEM bundle: `injector.registration`
-renders it from the manifest (or for a dev URL).
+`render` returns the whole object for a PEM bundle: `injector.registration` renders it
+from the manifest (or for a dev URL).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from cryptography import x509
 
 from injector.certs import authority, issuing
 from injector.certs.loops import Clock
-from injector.cluster import kubeapi, watch
+from injector.cluster import kubeapi, registration, watch
 from injector.cluster.registration import Render
 from injector.telemetry.metrics import Metrics
 
@@ -121,7 +124,7 @@ class Publisher:
             return True
         repair = self._synced and self._applied == bundle_pem
         try:
-            result = self.cluster.apply_webhook_config(desired)
+            result = self._apply(desired)
         except Exception as err:  # retried on the next tick
             self.metrics.cabundle_apply_failures.inc()
             log.warning("caBundle not published: %s", err, extra={"configuration": self.name})
@@ -134,3 +137,11 @@ class Publisher:
             log.info("caBundle published", extra={"configuration": self.name})
         self._observe(result)
         return True
+
+    def _apply(self, desired: dict[str, Any]) -> dict[str, Any]:
+        if self._synced and self._observed is None:
+            # No object yet (a developer registration): create it whole, as the
+            # registration's own field manager, never the caBundle publisher's.
+            manager = registration.REGISTRATION_MANAGER
+            return self.cluster.apply_webhook_config(desired, field_manager=manager)
+        return self.cluster.apply_webhook_config(registration.ca_bundle_only(desired))

@@ -152,9 +152,11 @@ class ClusterKeeper:
         self.loop.start()
 
     def stop(self, *, release: bool = True) -> None:
-        """Stop every thread; `release=False` leaves the Lease to expire (a crash)."""
-        self.loop.stop()
+        """Stop every thread; `release=False` leaves the Lease to expire (a crash).
+        The Lease goes first: from then on a tick of the loop is no longer the leader's
+        and issues nothing, and a successor need not wait."""
         self.elector.stop(release=release)
+        self.loop.stop()
         for thread in self._watches:  # daemon threads: a watch blocked in a read ends later
             thread.join(timeout=1)
 

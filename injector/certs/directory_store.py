@@ -13,7 +13,8 @@ from pathlib import Path
 
 from injector.certs import authority, issuing
 from injector.certs.loops import MIN_SLEEP_SECONDS, Clock, Loop, seconds_until
-from injector.certs.serving_cert import ServedCertificate
+from injector.certs.serving_cert import Refused, ServedCertificate
+from injector.core import config
 from injector.telemetry.metrics import Metrics
 
 log = logging.getLogger("injector.certificates")
@@ -30,6 +31,23 @@ _WRITE_ORDER = (
 _PRIVATE = {authority.CA_KEY_FILE, authority.NEXT_CA_KEY_FILE, authority.KEY_FILE}
 
 
+def check_ours(directory: Path, *, flag: str) -> None:
+    """Refuse a cert directory we must not write into: a regular file (ConfigError), or
+    a directory holding someone's own tls.crt/tls.key with no ca.crt of ours beside
+    them (Refused), which issuing would silently replace."""
+    if directory.exists() and not directory.is_dir():
+        raise config.ConfigError(f"{flag} {directory}: not a directory")
+    theirs = [n for n in (authority.CERT_FILE, authority.KEY_FILE) if (directory / n).exists()]
+    if theirs and not (directory / authority.CA_FILE).exists():
+        cert, key = directory / authority.CERT_FILE, directory / authority.KEY_FILE
+        raise Refused(
+            f"{flag} {directory} holds {' and '.join(theirs)} but no {authority.CA_FILE}:"
+            " they were not made here and are not replaced. To serve them, pass"
+            f" --tls-cert-file {cert} --tls-key-file {key}; to have certificates made,"
+            f" give {flag} an empty or new directory"
+        )
+
+
 def read_dir(directory: Path) -> dict[str, bytes]:
     files = {}
     for name in _WRITE_ORDER:
@@ -41,7 +59,7 @@ def read_dir(directory: Path) -> dict[str, bytes]:
 
 def write_dir(directory: Path, material: authority.Material) -> None:
     """Write the material, bundle first; remove what it no longer has."""
-    directory.mkdir(parents=True, exist_ok=True)
+    issuing.private_dir(directory)
     files = authority.to_files(material)
     for name in _WRITE_ORDER:
         path = directory / name

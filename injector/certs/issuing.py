@@ -10,10 +10,14 @@ tests can issue certificates for any moment.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import errno
 import hashlib
 import ipaddress
 import os
+import stat
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +28,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from injector.certs import name_constraints
+
 CA_FILE, CA_KEY_FILE = "ca.crt", "ca.key"
 CERT_FILE, KEY_FILE = "tls.crt", "tls.key"
-CA_VALIDITY = datetime.timedelta(days=3650)
+# Rotation overlaps the old and the new CA (authority.py), so a short life costs nothing
+# but a rotation every 60 days; it bounds how long a copied CA key is of any use.
+CA_VALIDITY = datetime.timedelta(days=90)
 SERVING_VALIDITY = datetime.timedelta(hours=24)
 # Tolerate clocks that are a little behind ours. Lifetimes (and so renewal times) are
 # counted from the moment of issue, i.e. without this margin (see `lifetime`).
@@ -88,13 +96,32 @@ def _builder(
     )
 
 
+def _key_usage(*, ca: bool) -> x509.KeyUsage:
+    """Signatures only; a CA also signs certificates and CRLs."""
+    return x509.KeyUsage(
+        digital_signature=True,
+        key_cert_sign=ca,
+        crl_sign=ca,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
 def new_ca(
     *,
     name: str = "sidecar-injector-ca",
     validity: datetime.timedelta = CA_VALIDITY,
     now: datetime.datetime | None = None,
+    dns_names: Sequence[str] = (),
+    ips: Sequence[str] = (),
 ) -> Issued:
-    """A self-signed CA that may only sign end-entity certificates.
+    """A self-signed CA that may only sign end-entity certificates, and, when names are
+    given, only for those names (X.509 NameConstraints, critical: a verifier that does
+    not understand them must refuse the chain).
 
     Its name carries the moment of issue (`name@<unix seconds>`, as Kubernetes names its
     self-signed certificates): while an old and a new CA are trusted side by side, each
@@ -104,26 +131,15 @@ def new_ca(
     key = ec.generate_private_key(ec.SECP256R1())
     unique = f"{name}@{int(now.timestamp())}"
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, unique)])
-    cert = (
+    builder = (
         _builder(unique, subject, key.public_key(), validity, now)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_cert_sign=True,
-                crl_sign=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .sign(key, hashes.SHA256())
+        .add_extension(_key_usage(ca=True), critical=True)
     )
-    return Issued(cert, key)
+    if dns_names or ips:
+        constraints = name_constraints.for_names(dns_names, ips)
+        builder = builder.add_extension(constraints, critical=True)
+    return Issued(builder.sign(key, hashes.SHA256()), key)
 
 
 def new_serving(
@@ -148,20 +164,7 @@ def new_serving(
         _builder(common_name, ca.cert.subject, key.public_key(), validity, now)
         .add_extension(x509.SubjectAlternativeName(sans), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_cert_sign=False,
-                crl_sign=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(_key_usage(ca=False), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()),
@@ -251,16 +254,37 @@ def service_names(service: str, namespace: str) -> list[str]:
     ]
 
 
+def private_dir(directory: Path) -> None:
+    """Create `directory` with mode 0700 (and any missing parent), or check that an
+    existing one is writable by its owner only: whoever else can write into the
+    directory that holds the keys can swap or capture them. PermissionError otherwise,
+    saying what to do."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    mode = stat.S_IMODE(directory.stat().st_mode)
+    if mode & (stat.S_IWGRP | stat.S_IWOTH):
+        message = (
+            f"the certificate directory is writable by its group or others (mode {mode:04o});"
+            " make it private (chmod 700) or choose another --cert-dir"
+        )
+        raise PermissionError(errno.EACCES, message, str(directory))
+
+
 def write_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:
-    """Write a file so readers see the old or the new content, never half of it."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    """Write a file so readers see the old or the new content, never half of it.
+
+    The content goes to a temporary file of a random name that is created (O_EXCL,
+    O_NOFOLLOW) with mode 0600 and owned by us from its first byte, then renamed over
+    `path`: no one can open it in between, or make us write through a link."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.write(fd, data)
-        os.fchmod(fd, mode)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            os.fchmod(file.fileno(), mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def ensure_dir(directory: Path, *, dns_names: Sequence[str], ips: Sequence[str]) -> bool:
@@ -273,8 +297,8 @@ def ensure_dir(directory: Path, *, dns_names: Sequence[str], ips: Sequence[str])
     cert, key = directory / CERT_FILE, directory / KEY_FILE
     if cert.exists() and key.exists():
         return False
-    directory.mkdir(parents=True, exist_ok=True)
-    ca = new_ca()
+    private_dir(directory)
+    ca = new_ca(dns_names=dns_names, ips=ips)
     serving = new_serving(ca, dns_names=dns_names, ips=ips)
     write_atomic(directory / CA_KEY_FILE, ca.key_pem, mode=0o600)
     write_atomic(directory / CA_FILE, ca.cert_pem)

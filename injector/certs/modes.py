@@ -25,7 +25,7 @@ from pathlib import Path
 from injector.certs import authority, issuing
 from injector.certs.cabundle import Publisher
 from injector.certs.cluster_store import ClusterKeeper, SecretView, first_certificate
-from injector.certs.directory_store import DirectoryKeeper
+from injector.certs.directory_store import DirectoryKeeper, check_ours
 from injector.certs.external_files import CertificateFiles
 from injector.certs.leader import Elector
 from injector.certs.serving_cert import ServedCertificate
@@ -57,6 +57,8 @@ class Certificates:
     ready: Callable[[], bool]
     start: Callable[[], None]
     stop: Callable[[], None]
+    # Where the certificate comes from, for the start-up log line.
+    describe: str = ""
 
     @property
     def tls(self) -> ServingTLS:
@@ -98,6 +100,7 @@ def identity() -> str:
 def in_directory(
     directory: Path, issuer: authority.Settings, metrics: Metrics, client_ca: Path | None
 ) -> Certificates:
+    check_ours(directory, flag="--cert-dir")
     keeper = DirectoryKeeper(directory, issuer, metrics)
     keeper.tick()  # the first certificate, before the server listens
     keeper.tick()  # and read back, so that readiness knows the published bundle
@@ -106,8 +109,9 @@ def in_directory(
     keeper.served = ServedCertificate.first(
         leaf.cert_pem, leaf.key_pem, scratch=directory, metrics=metrics, client_ca_file=client_ca
     )
+    where = f"made and renewed here, in {directory}/ (clients trust {directory / 'ca.crt'})"
     return Certificates(
-        "directory", keeper.served, keeper.ready, keeper.loop.start, keeper.loop.stop
+        "directory", keeper.served, keeper.ready, keeper.loop.start, keeper.loop.stop, where
     )
 
 
@@ -128,7 +132,8 @@ def from_files(
     )
     interval = durations.parse(section.fileCheckInterval).total_seconds()
     files = CertificateFiles(cert_file, key_file, served, metrics, interval=interval)
-    return Certificates("files", served, files.ready, files.start, files.stop)
+    where = f"served from {cert_file} and {key_file}, reloaded when they change"
+    return Certificates("files", served, files.ready, files.start, files.stop, where)
 
 
 def in_cluster(
@@ -163,4 +168,8 @@ def in_cluster(
         settings=issuer,
         metrics=metrics,
     )
-    return Certificates("cluster", served, keeper.ready, keeper.start, keeper.stop)
+    where = (
+        f"shared through Secret {namespace}/{section.secretName}; the Lease holder issues"
+        " them and publishes the CA bundle"
+    )
+    return Certificates("cluster", served, keeper.ready, keeper.start, keeper.stop, where)

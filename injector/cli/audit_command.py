@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from injector.cli import arguments
 from injector.cluster import audit, kubeapi
 from injector.core import config_file, template
 from injector.core.engine import Engine
@@ -29,19 +30,25 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def add_command(verbs: Any) -> None:
-    cmd = verbs.add_parser(
+    cmd = arguments.subcommand(
+        verbs,
         "audit",
         help="report running Pods whose sidecar is missing or outdated, or that opted out",
-        description="Exit status: 0 no drift, 1 drift (missing or outdated), 2 error.",
+        description="Report running Pods whose sidecar is missing or outdated, or that"
+        " opted out. Exit status: 0 no drift, 1 drift (missing or outdated), 2 error.",
     )
-    cmd.add_argument("--kubeconfig", type=Path, help="default: $KUBECONFIG or ~/.kube/config")
+    cmd.add_argument(
+        "--kubeconfig", type=Path, help="kubeconfig file; default: $KUBECONFIG or ~/.kube/config"
+    )
     cmd.add_argument("--context", help="the kubeconfig context to use")
     scope = cmd.add_mutually_exclusive_group()
     scope.add_argument("-n", "--namespace", help="audit this namespace only")
     scope.add_argument(
         "-A", "--all-namespaces", action="store_true", help="audit every namespace (default)"
     )
-    cmd.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    cmd.add_argument(
+        "-o", "--output", choices=["table", "json"], default="table", help="report format"
+    )
     cmd.add_argument(
         "--config", type=Path, help="the deployed injector's configuration file (YAML)"
     )

@@ -21,6 +21,7 @@ import yaml
 from cryptography import x509
 
 from injector.certs import authority, directory_store, issuing, modes
+from injector.cli import arguments
 from injector.core import config, config_file, durations
 from injector.server import process
 
@@ -53,7 +54,7 @@ def add_serve_flags(serve: argparse.ArgumentParser) -> None:
         "--ca-validity",
         type=_duration,
         metavar="DURATION",
-        help="lifetime of the CA (default: modes.caValidity, 3650d)",
+        help="lifetime of the CA (default: certificates.caValidity, 90d)",
     )
     group.add_argument(
         "--renew-before",
@@ -92,35 +93,53 @@ def serve_options(args: argparse.Namespace) -> modes.Options:
 
 
 def add_commands(verbs: Any) -> None:
-    cmd = verbs.add_parser("certs", help="generate or inspect certificates")
-    which = cmd.add_subparsers(dest="certs_verb", required=True)
-    gen = which.add_parser("generate", help="write a CA and a serving certificate into a directory")
-    gen.add_argument("--out", type=Path, required=True, metavar="DIR")
+    cmd = arguments.subcommand(verbs, "certs", help="generate or inspect certificates")
+    which = cmd.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    gen = arguments.subcommand(
+        which, "generate", help="write a CA and a serving certificate into a directory"
+    )
+    gen.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="directory to write ca.crt, ca.key, tls.crt, tls.key into (its CA is reused)",
+    )
     gen.add_argument(
         "--dns",
         action="append",
         default=[],
+        type=arguments.dns_name,
         metavar="NAME",
         help="a DNS name (repeatable); default: the names serve would use",
     )
-    gen.add_argument("--ip", action="append", default=[], metavar="IP", help="an IP (repeatable)")
+    gen.add_argument(
+        "--ip",
+        action="append",
+        default=[],
+        type=arguments.ip_address,
+        metavar="IP",
+        help="an IP address (repeatable)",
+    )
     gen.add_argument(
         "--validity",
         type=_duration,
-        default=issuing.SERVING_VALIDITY,
+        default="24h",
         metavar="DURATION",
-        help="serving certificate lifetime (default 24h)",
+        help="serving certificate lifetime",
     )
     gen.add_argument(
         "--ca-validity",
         type=_duration,
-        default=issuing.CA_VALIDITY,
+        default="3650d",
         metavar="DURATION",
-        help="lifetime of a new CA (default 3650d)",
+        help="lifetime of a new CA",
     )
     gen.add_argument("--config", type=Path, help="configuration file, for the default names")
     gen.set_defaults(run=cmd_generate)
-    show = which.add_parser("inspect", help="show a certificate and check it against a bundle")
+    show = arguments.subcommand(
+        which, "inspect", help="show a certificate and check it against a bundle"
+    )
     show.add_argument("file", type=Path, metavar="FILE", help="PEM file (certificate or chain)")
     show.add_argument("--bundle", type=Path, metavar="FILE", help="PEM CA bundle to check against")
     show.set_defaults(run=cmd_inspect)
@@ -145,8 +164,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
     issuer = authority.Settings(
         dns_names=tuple(dns), ips=tuple(ips), validity=args.validity, ca_validity=args.ca_validity
     )
+    directory_store.check_ours(args.out, flag="--out")
     now, existing = issuing.now_utc(), _existing_ca(args.out)
-    if existing is None or not issuing.valid_at(existing[1].cert, now):
+    if (
+        existing is None
+        or not issuing.valid_at(existing[1].cert, now)
+        or not authority.covers(existing[1].cert, issuer)
+    ):
         material = authority.advance(None, authority.Step.START, now=now, settings=issuer)
     else:
         bundle, signer = existing
@@ -189,23 +213,54 @@ def describe(cert: x509.Certificate, now: datetime.datetime) -> dict[str, Any]:
     }
 
 
+def _read_pem(path: Path) -> list[x509.Certificate]:
+    """The certificates of a PEM file; config.ConfigError naming the file otherwise."""
+    try:
+        return issuing.load_certificates(path.read_bytes())
+    except ValueError:
+        raise config.ConfigError(f"{path}: not a PEM certificate file") from None
+    except OSError as err:
+        raise config.ConfigError(f"{path}: cannot read: {err.strerror}") from None
+
+
+def _signed_by(chain: list[x509.Certificate], roots: list[x509.Certificate]) -> bool:
+    """Names and signatures lead from the leaf to a root, whatever the dates: whether
+    it is valid now is the verdict's business."""
+    cert, intermediates = chain[0], chain[1:]
+    for _ in range(len(intermediates) + 1):
+        if any(issuing.issued_by(cert, root) for root in roots):
+            return True
+        parents = [ca for ca in intermediates if ca != cert and issuing.issued_by(cert, ca)]
+        if not parents:
+            return False
+        cert = parents[0]
+    return False
+
+
+def _verdict(chain: list[x509.Certificate], roots: list[x509.Certificate] | None) -> str:
+    """One word for a person: expired and not yet valid come before chaining, so an
+    expired certificate is called expired, not "does not chain"."""
+    leaf, now = chain[0], issuing.now_utc()
+    if now >= leaf.not_valid_after_utc:
+        return "expired"
+    if now < leaf.not_valid_before_utc:
+        return "not yet valid"
+    if roots is not None and not issuing.chains_to(leaf, roots, intermediates=chain[1:], now=now):
+        return "does not chain to the bundle"
+    return "valid"
+
+
 def cmd_inspect(args: argparse.Namespace) -> int:
     now = issuing.now_utc()
-    try:
-        chain = issuing.load_certificates(args.file.read_bytes())
-        roots = issuing.load_certificates(args.bundle.read_bytes()) if args.bundle else None
-    except ValueError as err:
-        print(f"sidecar-injector: not a PEM certificate file: {err}", file=sys.stderr)
-        return 2
+    chain = _read_pem(args.file)
+    roots = _read_pem(args.bundle) if args.bundle else None
     report: dict[str, Any] = {
         "file": str(args.file),
         "certificates": [describe(c, now) for c in chain],
     }
-    good = issuing.valid_at(chain[0], now)
     if roots is not None:
-        chains = issuing.chains_to(chain[0], roots, intermediates=chain[1:], now=now)
         report["bundle"] = str(args.bundle)
-        report["chainsToBundle"] = chains
-        good = good and chains
+        report["chainsToBundle"] = _signed_by(chain, roots)
+    report["verdict"] = _verdict(chain, roots)
     sys.stdout.write(yaml.safe_dump(report, sort_keys=False))
-    return 0 if good else 1
+    return 0 if report["verdict"] == "valid" else 1

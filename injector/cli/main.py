@@ -1,7 +1,8 @@
 """The command line: `serve`, `inject`, `check`, `audit` and `certs`.
 
 Errors a user can fix (a bad configuration file, unreadable input) are printed as one
-line on stderr with exit status 2; no stack trace.
+line on stderr with exit status 2; no stack trace. The exit statuses are listed in
+every command's `--help` (arguments.EXIT_STATUSES).
 """
 
 from __future__ import annotations
@@ -11,16 +12,20 @@ import sys
 from collections.abc import Sequence
 
 from injector import __version__
-from injector.cli import audit_command, certs_command, offline_command, serve_command
+from injector.certs import serving_cert
+from injector.cli import arguments, audit_command, certs_command, offline_command, serve_command
 from injector.core import config, template
 
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
-        prog="sidecar-injector", description="Inject a mesh proxy sidecar into Pods."
+        prog="sidecar-injector",
+        description="Inject a mesh proxy sidecar into Pods.",
+        formatter_class=arguments.HelpFormatter,
+        epilog=arguments.EXIT_STATUSES,
     )
-    top.add_argument("--version", action="version", version=__version__)
-    verbs = top.add_subparsers(dest="verb", required=True)
+    top.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    verbs = top.add_subparsers(title="commands", metavar="COMMAND", required=True)
 
     serve_command.add_command(verbs)
     offline_command.add_commands(verbs)
@@ -33,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except (config.ConfigError, template.TemplateError) as err:
+    except (config.ConfigError, template.TemplateError, serving_cert.Refused) as err:
         print(f"sidecar-injector: {err}", file=sys.stderr)
         return 2
     except OSError as err:

@@ -12,7 +12,8 @@ from typing import Any
 import jsonpatch
 import yaml
 
-from injector.core import config_file, template, workloads
+from injector.cli import arguments
+from injector.core import config, config_file, template, workloads
 from injector.core.engine import Engine
 
 SAMPLE_POD = {
@@ -43,15 +44,33 @@ def _labels(text: str) -> dict[str, str]:
     return labels
 
 
+def _read_input(filename: str) -> tuple[str, str]:
+    """The input's text and its name for messages; config.ConfigError when unreadable."""
+    source = "<stdin>" if filename == "-" else filename
+    try:
+        data = sys.stdin.buffer.read() if filename == "-" else Path(filename).read_bytes()
+    except OSError as err:
+        raise config.ConfigError(f"{source}: cannot read: {err.strerror}") from None
+    try:
+        return data.decode("utf-8"), source
+    except UnicodeDecodeError as err:
+        raise config.ConfigError(
+            f"{source}: not UTF-8 text (byte {err.start}); YAML manifests are UTF-8"
+        ) from None
+
+
 def cmd_inject(args: argparse.Namespace) -> int:
     engine = _engine(args.config, args.revision)
-    text = sys.stdin.read() if args.filename == "-" else Path(args.filename).read_text("utf-8")
+    text, source = _read_input(args.filename)
     try:
         output, reports = workloads.inject_text(
-            text, engine, ns_labels=args.namespace_labels, namespace=args.namespace
+            text, engine, ns_labels=args.namespace_labels, namespace=args.namespace, source=source
         )
     except yaml.YAMLError as err:
-        print(f"sidecar-injector: {args.filename}: not valid YAML: {err}", file=sys.stderr)
+        print(f"sidecar-injector: {source}: {config_file.yaml_problem(err)}", file=sys.stderr)
+        return 2
+    if not output:
+        print(f"sidecar-injector: {source}: the input holds no YAML document", file=sys.stderr)
         return 2
     sys.stdout.write(output)
     for report in reports:
@@ -73,7 +92,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def add_commands(verbs: Any) -> None:
-    inject = verbs.add_parser("inject", help="inject manifests offline")
+    inject = arguments.subcommand(
+        verbs,
+        "inject",
+        help="inject manifests offline",
+        description="Inject the Pods of manifests offline: YAML to stdout, one report line"
+        " per object to stderr.",
+    )
     inject.add_argument("-f", "--filename", required=True, help="YAML file, or - for stdin")
     inject.add_argument("--config", type=Path, help="configuration file (YAML)")
     inject.add_argument(
@@ -93,6 +118,12 @@ def add_commands(verbs: Any) -> None:
     )
     inject.set_defaults(run=cmd_inject)
 
-    check = verbs.add_parser("check", help="validate configuration and templates")
+    check = arguments.subcommand(
+        verbs,
+        "check",
+        help="validate configuration and templates",
+        description="Validate a configuration and its template by injecting a sample Pod;"
+        " print the effective configuration and its configHash.",
+    )
     check.add_argument("--config", type=Path, help="configuration file (YAML)")
     check.set_defaults(run=cmd_check)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from injector.certs import serving_cert
-from injector.cli import certs_command
+from injector.cli import arguments, certs_command
 from injector.cluster import kubeapi, registration
 from injector.server import cluster_features, process
 from injector.telemetry import logs
@@ -25,6 +25,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         certificates=certs_command.serve_options(args),
         webhook_url=args.webhook_url,
         webhook_config_name=args.webhook_config_name,
+        log_decisions=args.log_format == "text",
     )
     try:
         process.serve(options)
@@ -35,9 +36,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def add_command(verbs: Any) -> None:
-    serve = verbs.add_parser("serve", help="serve the webhook over HTTPS")
+    serve = arguments.subcommand(
+        verbs,
+        "serve",
+        help="serve the webhook over HTTPS",
+        description="Serve the webhook over HTTPS: /inject, /healthz, /readyz, /metrics.",
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    serve.add_argument("--port", type=int, default=9443, help="port to listen on")
+    serve.add_argument("--port", type=arguments.port, default=9443, help="port to listen on")
     serve.add_argument(
         "--cert-dir",
         type=Path,
@@ -48,10 +54,22 @@ def add_command(verbs: Any) -> None:
     serve.add_argument(
         "--client-ca-file",
         type=Path,
-        help="require client certificates signed by this CA (kube-apiserver's)",
+        help="answer /inject only for clients with a certificate signed by this CA"
+        " (kube-apiserver's); health and metrics stay open for probes",
     )
-    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-    serve.add_argument("--log-format", default="json", choices=["json", "text"])
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="least severe log level written",
+    )
+    serve.add_argument(
+        "--log-format",
+        default="json",
+        choices=["json", "text"],
+        help="json: one object a line, for collectors; text: for a terminal, one line per"
+        " admission decision",
+    )
     certs_command.add_serve_flags(serve)
     cluster_features.add_serve_arguments(serve)
     serve.set_defaults(run=cmd_serve)

@@ -6,11 +6,15 @@ Three findings, decided with the webhook's own engine and the namespaces' labels
              was down under a failurePolicy of Ignore;
 - outdated:  injected by a configuration whose `configHash` (in `sidecar.istio.io/status`)
              is not the current one, or with no hash at all (another injector);
+             a status with the current hash counts as missing when the containers and
+             volumes it records are not all in the Pod (anyone can write the annotation);
 - opted-out: the Pod itself said no (label or annotation `sidecar.istio.io/inject=false`).
 Missing and outdated are drift: `run` returns 1 when there is any (0 otherwise), so the
 command can gate a pipeline. Pods that have finished (Succeeded, Failed) are not checked.
 
-Classifying and rendering are pure; only `run` talks to the cluster.
+Classifying and rendering are pure; only `run` talks to the cluster. What a Pod carries
+reaches the terminal escaped: no control character (an ANSI escape, a carriage return)
+is ever printed raw.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Any, TextIO
 import orjson
 
 from injector.cluster import kubeapi, namespace_cache
-from injector.core import handler, names, policy
+from injector.core import grammar, handler, names, policy
 from injector.core.engine import Engine
 
 MISSING, OUTDATED, OPTED_OUT = "missing", "outdated", "opted-out"
@@ -64,18 +68,54 @@ def _sentences(reasons: Iterable[str]) -> str:
     return "; ".join(policy.SENTENCES.get(r, r) for r in reasons)
 
 
-def _injected_finding(status: str, fingerprint: str) -> tuple[str, str] | None:
+def _injected_finding(status: str, engine: Engine) -> tuple[str, str] | None:
     """(finding, detail) for a Pod that carries the status annotation."""
+    fingerprint = engine.fingerprint
     try:
         recorded = orjson.loads(status)
     except orjson.JSONDecodeError:
         recorded = None
     config_hash = recorded.get("configHash") if isinstance(recorded, dict) else None
-    if config_hash == fingerprint:
-        return None
     if not isinstance(config_hash, str):
         return OUTDATED, f"{names.STATUS} records no configHash (another injector?)"
-    return OUTDATED, f"injected with configHash {config_hash}, current is {fingerprint}"
+    if config_hash != fingerprint:
+        shown = grammar.printable(config_hash)
+        return OUTDATED, f"injected with configHash {shown}, current is {fingerprint}"
+    return None
+
+
+def _absent(pod: Mapping[str, Any], recorded: Mapping[str, Any], engine: Engine) -> list[str]:
+    """What a status annotation with the current hash records (or must record: the
+    proxy) that the Pod does not have."""
+    spec = pod.get("spec") or {}
+
+    def named(key: str) -> set[str]:
+        items = spec.get(key)
+        listed = items if isinstance(items, list) else []
+        return {str(item.get("name")) for item in listed if isinstance(item, dict)}
+
+    absent = []
+    for key in ("containers", "initContainers", "volumes"):
+        wanted = recorded.get(key)
+        for name in wanted if isinstance(wanted, list) else []:
+            if not isinstance(name, str) or name not in named(key):
+                absent.append(f"{key} {grammar.printable(str(name))}")
+    if engine.template.proxy_name not in named("containers") | named("initContainers"):
+        absent.append(f"the proxy container {engine.template.proxy_name}")
+    return list(dict.fromkeys(absent))
+
+
+def _status_finding(status: str, pod: Mapping[str, Any], engine: Engine) -> tuple[str, str] | None:
+    found = _injected_finding(status, engine)
+    if found is not None:
+        return found
+    recorded = orjson.loads(status)
+    absent = _absent(pod, recorded, engine)
+    if absent:
+        return MISSING, f"{names.STATUS} claims an injection, but the Pod lacks " + ", ".join(
+            absent
+        )
+    return None
 
 
 def classify(
@@ -86,7 +126,7 @@ def classify(
     annotations = (pod.get("metadata") or {}).get("annotations") or {}
     status = annotations.get(names.STATUS)
     if isinstance(status, str):
-        found = _injected_finding(status, engine.fingerprint)
+        found = _status_finding(status, pod, engine)
         return None if found is None else (found[0], (), found[1])
     outcome = engine.inject(pod, namespace=ns.name, ns=ns)
     reasons = tuple(outcome.reasons)
@@ -133,12 +173,20 @@ def _summary(report: Report) -> str:
     )
 
 
+def escaped(text: str) -> str:
+    """`text` with every character that is not printable shown as its escape."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def render_table(report: Report) -> str:
     """Findings as aligned columns (kubectl style), then a one-line summary."""
     lines: list[str] = []
     if report.findings:
         rows = [COLUMNS] + [
-            (f.namespace, f.pod, f.owner or "-", f.finding, f.detail) for f in report.findings
+            tuple(map(escaped, (f.namespace, f.pod, f.owner or "-", f.finding, f.detail)))
+            for f in report.findings
         ]
         widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS) - 1)]
         for row in rows:

@@ -79,16 +79,14 @@ class Cluster:
 
     # -- our MutatingWebhookConfiguration --------------------------------------------
 
-    def get_webhook_config(self, name: str) -> dict[str, Any] | None:
-        """GET .../mutatingwebhookconfigurations/NAME; None when it does not exist."""
-        return self._get(f"{WEBHOOKS}/{name}")
-
-    def apply_webhook_config(self, config: dict[str, Any]) -> dict[str, Any]:
-        """Server-side apply of (part of) our MutatingWebhookConfiguration, as our own
-        field manager: PATCH .../NAME?fieldManager=sidecar-injector&force=true with
-        Content-Type application/apply-patch+yaml. Only the fields in `config` are ours."""
+    def apply_webhook_config(
+        self, config: dict[str, Any], *, field_manager: str = FIELD_MANAGER
+    ) -> dict[str, Any]:
+        """Server-side apply of (part of) our MutatingWebhookConfiguration, as a field
+        manager of ours: PATCH .../NAME?fieldManager=MANAGER&force=true with Content-Type
+        application/apply-patch+yaml. Only the fields in `config` are that manager's."""
         name = config["metadata"]["name"]
-        query = {"fieldManager": FIELD_MANAGER, "force": "true"}
+        query = {"fieldManager": field_manager, "force": "true"}
         result: dict[str, Any] = self.transport.request(
             "PATCH", f"{WEBHOOKS}/{name}", query=query, body=config, content_type=APPLY_PATCH
         )

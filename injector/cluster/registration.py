@@ -7,11 +7,17 @@ Two ways to reach the injector:
 - in a cluster, `clientConfig.service` (the Service in front of the Deployment);
 - from a laptop (`serve --webhook-url https://HOST:PORT/inject`), `clientConfig.url`.
 
-The certificate publisher applies the rendering whenever the CA bundle changes; `register`
-is the one-shot apply for start-up.
+The certificate publisher applies only the caBundle of our entries (`ca_bundle_only`),
+as field manager "sidecar-injector": rules, selectors and failurePolicy stay whoever set
+them (the manifest, or an operator's emergency `failurePolicy: Ignore`). The whole
+rendering is applied only to create the object, by the developer registration
+(`register`, or the publisher when the object does not exist), as a field manager of its
+own, so that the publisher's later caBundle-only applies never drop the other fields.
 
 The rendering follows the API server's version: `matchConditions` only for 1.28 and
-later (manifests/components/match-conditions adds the same to the manifest there).
+later (manifests/components/match-conditions adds the same to the manifest there). As the
+publisher applies only the caBundle, that reaches a cluster with the object's creation
+(the developer registration) or with the manifest, not with a later rotation.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ from injector.cluster import kubeapi
 from injector.core import names
 
 DEFAULT_NAME = "sidecar-injector"
+# The field manager that creates the whole object (the publisher's is "sidecar-injector").
+REGISTRATION_MANAGER = "sidecar-injector-registration"
 WEBHOOK_PATH = "/inject"
 SERVICE_PORT = 443
 SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
@@ -232,6 +240,7 @@ def renderer(
     namespace: str,
     service: str,
     url: str | None,
+    system_namespaces: Sequence[str] = SYSTEM_NAMESPACES,
     server_version: Callable[[], tuple[int, int] | None] = lambda: None,
     revision: str = "default",
     tags: Sequence[str] = (),
@@ -242,6 +251,7 @@ def renderer(
     check_name(name)
     if url is not None:
         check_webhook_url(url)
+    excluded = tuple(system_namespaces)
 
     def render(ca_bundle_pem: bytes) -> dict[str, Any]:
         return webhook_configuration(
@@ -250,12 +260,26 @@ def renderer(
             service=service,
             url=url,
             ca_bundle_pem=ca_bundle_pem,
+            system_namespaces=excluded,
             server_version=server_version(),
             revision=revision,
             tags=tags,
         )
 
     return render
+
+
+def ca_bundle_only(configuration: dict[str, Any]) -> dict[str, Any]:
+    """What the publisher applies: each of our entries' name and caBundle, nothing else."""
+    return {
+        "apiVersion": configuration["apiVersion"],
+        "kind": configuration["kind"],
+        "metadata": {"name": configuration["metadata"]["name"]},
+        "webhooks": [
+            {"name": hook["name"], "clientConfig": {"caBundle": hook["clientConfig"]["caBundle"]}}
+            for hook in configuration["webhooks"]
+        ],
+    }
 
 
 def register(cluster: kubeapi.Cluster, render: Render, ca_bundle_pem: bytes) -> dict[str, Any]:
@@ -268,7 +292,7 @@ def register(cluster: kubeapi.Cluster, render: Render, ca_bundle_pem: bytes) -> 
     desired = render(ca_bundle_pem)
     name = desired["metadata"]["name"]
     try:
-        return cluster.apply_webhook_config(desired)
+        return cluster.apply_webhook_config(desired, field_manager=REGISTRATION_MANAGER)
     except kubeapi.ApiError as err:
         hint = {
             403: "the credentials may not create or patch this MutatingWebhookConfiguration",

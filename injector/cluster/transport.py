@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import orjson
 import urllib3
+import yaml
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.config.config_exception import ConfigException
@@ -167,9 +168,18 @@ def _configuration(kubeconfig: Path | None, context: str | None) -> k8s_client.C
             context=context,
             client_configuration=configuration,
         )
-    except (ConfigException, OSError) as err:
+    except OSError as err:
         where = kubeconfig or "the default kubeconfig"
-        raise ConnectError(f"{where}: {err}") from None
+        raise ConnectError(f"{where}: cannot read: {err.strerror}") from None
+    except yaml.YAMLError:
+        where = kubeconfig or "the default kubeconfig"
+        raise ConnectError(f"{where}: not a kubeconfig (not valid YAML)") from None
+    except (ConfigException, ValueError, TypeError, AttributeError, KeyError) as err:
+        # The client reads the file as it goes: a YAML document of another shape fails
+        # with whatever it tripped on, never with a message about the file.
+        where = kubeconfig or "the default kubeconfig"
+        detail = str(err) if isinstance(err, ConfigException) else "not the shape of a kubeconfig"
+        raise ConnectError(f"{where}: not a kubeconfig ({detail})") from None
     return configuration
 
 

@@ -10,6 +10,7 @@ sits next to, and every key is optional: the defaults below are the documented d
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,11 +20,20 @@ import orjson
 
 NativeMode = Literal["auto", "true", "false"]
 
-DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
-# controller-runtime's reasoning: kube-apiserver caps an object at 3 MiB; an
-# AdmissionReview can carry the object and the old object plus the envelope.
-DEFAULT_MAX_BODY_BYTES = 7 * 1024 * 1024
+def _packaged_templates() -> Path:
+    """The templates shipped in the package (`injector.templates`, built from the
+    top-level templates/ folder), wherever the package is installed."""
+    return Path(str(importlib.resources.files("injector.templates")))
+
+
+DEFAULT_TEMPLATES = _packaged_templates()
+
+# kube-apiserver caps a request at 3 MiB, and the webhook is called for Pod creation
+# only, whose AdmissionReview carries the object and no old object: 3 MiB plus the
+# envelope. (7 MiB, room for an old object too, times the concurrency was far past the
+# Deployment's 256Mi.)
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
 class ConfigError(ValueError):
@@ -96,13 +106,13 @@ class Proxy:
 @dataclass(frozen=True)
 class Certificates:
     """The serving certificate: its names, lifetimes, and how replicas share it.
-    Durations are strings in `durations` grammar (90s, 15m, 24h, 3650d)."""
+    Durations are strings in `durations` grammar (90s, 15m, 24h, 90d)."""
 
     service: str = "sidecar-injector"
     extraDNSNames: tuple[str, ...] = ()
     extraIPs: tuple[str, ...] = ("127.0.0.1",)
     validity: str = "24h"
-    caValidity: str = "3650d"
+    caValidity: str = "90d"
     # Renew a certificate (serving or CA) when this fraction of its lifetime is left.
     renewBefore: float = 1 / 3
     publishGrace: str = "5s"
@@ -117,7 +127,14 @@ class Server:
     """Limits of the HTTP server; see the README for why each default was chosen."""
 
     maxBodyBytes: int = DEFAULT_MAX_BODY_BYTES
-    maxConcurrentReviews: int = 64
+    # Bytes of review bodies held at once, all connections together; past it, 503.
+    maxBufferedBodyBytes: int = 32 * 1024 * 1024
+    # Open connections; one more is dropped as soon as it is made. A TLS connection holds
+    # some 300 KiB of buffers, so 100 hold about 30 MiB.
+    maxConnections: int = 100
+    # A request head (request line and headers): its size, and the time it may take.
+    maxHeaderBytes: int = 32 * 1024
+    headerTimeoutSeconds: float = 10.0
     reviewTimeoutSeconds: float = 4.0
     keepAliveSeconds: int = 120
     drainSeconds: float = 5.0

@@ -36,7 +36,10 @@ _DNS_SUBDOMAIN = re.compile(
 # (lowest, highest) accepted for each server setting.
 _SERVER_RANGES: dict[str, tuple[float, float]] = {
     "maxBodyBytes": (1024, 64 * 1024 * 1024),
-    "maxConcurrentReviews": (1, 100_000),
+    "maxBufferedBodyBytes": (1024, 1024 * 1024 * 1024),
+    "maxConnections": (1, 100_000),
+    "maxHeaderBytes": (1024, 1024 * 1024),
+    "headerTimeoutSeconds": (0.1, 300),
     "reviewTimeoutSeconds": (0.1, 30),
     "keepAliveSeconds": (1, 3600),
     "drainSeconds": (0, 300),
@@ -49,17 +52,29 @@ def load(path: Path | None) -> Config:
     if path is None:
         return Config()
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # From the open file, so that PyYAML's messages name it (not "<unicode string>").
+        with path.open(encoding="utf-8") as stream:
+            data = yaml.safe_load(stream)
     except OSError as err:
         raise ConfigError(f"{path}: cannot read: {err.strerror}") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {err.start})") from None
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+        raise ConfigError(f"{path}: {yaml_problem(err)}") from None
     if data is None:
         data = {}
     try:
         return from_mapping(data, base=path.parent)
     except ConfigError as err:
         raise ConfigError(f"{path}: {err}") from None
+
+
+def yaml_problem(err: yaml.YAMLError) -> str:
+    """PyYAML's error as one line: what is wrong and where (line and column, from 1)."""
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None) or "cannot be parsed"
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"not valid YAML: {problem}{where}"
 
 
 class _Reader:
@@ -114,9 +129,13 @@ def _resources(reader: _Reader, key: str, default: Resources) -> Resources:
         values = section.child(part)
         parts[part] = {}
         for resource in ("cpu", "memory"):
-            quantity = values.get(resource, str, getattr(default, part).get(resource))
+            # A number, as Kubernetes manifests allow (`cpu: 3`), is read as a quantity.
+            quantity = values.get(resource, (str, int, float), getattr(default, part).get(resource))
             if quantity is None:
                 continue
+            if isinstance(quantity, bool):
+                raise ConfigError(f"{values._path(resource)} must be a quantity, got {quantity!r}")
+            quantity = quantity if isinstance(quantity, str) else _number_text(quantity)
             try:
                 grammar.parse_quantity(quantity)
             except grammar.GrammarError as err:
@@ -130,6 +149,12 @@ def _resources(reader: _Reader, key: str, default: Resources) -> Resources:
         if limit is not None and grammar.parse_quantity(request) > grammar.parse_quantity(limit):
             raise ConfigError(f"{section.where}: {resource} request {request} > limit {limit}")
     return resources
+
+
+def _number_text(number: float) -> str:
+    """A YAML number as the quantity text a manifest would mean by it (3 -> "3",
+    0.5 -> "0.5")."""
+    return str(int(number)) if float(number).is_integer() else repr(float(number))
 
 
 def _selectors(reader: _Reader, key: str) -> tuple[Mapping[str, Any], ...]:
@@ -169,8 +194,13 @@ def _proxy(reader: _Reader) -> Proxy:
     uid = section.get("uid", int, default.uid)
     if not 0 < uid < 2**31:
         raise ConfigError("proxy.uid must be a positive user id")
+    image = section.get("image", str, default.image)
+    try:
+        grammar.check_image(image)
+    except grammar.GrammarError as err:
+        raise ConfigError(f"proxy.image: {image!r} is {err}") from None
     proxy = Proxy(
-        image=section.get("image", str, default.image),
+        image=image,
         imagePullPolicy=section.choice(
             "imagePullPolicy", ("Always", "IfNotPresent", "Never"), default.imagePullPolicy
         ),
@@ -192,7 +222,12 @@ def _server(reader: _Reader) -> Server:
         if isinstance(value, bool) or not low <= value <= high:
             raise ConfigError(f"server.{name} must be between {low:g} and {high:g}")
         values[name] = type(current)(value)
+    # Superseded by maxConnections and maxBufferedBodyBytes (a slow body no longer holds
+    # a review slot); still accepted so that an older file keeps loading.
+    section.get("maxConcurrentReviews", int, 0)
     section.done()
+    if values["maxBufferedBodyBytes"] < values["maxBodyBytes"]:
+        raise ConfigError("server.maxBufferedBodyBytes must be at least server.maxBodyBytes")
     return Server(**values)
 
 

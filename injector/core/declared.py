@@ -7,6 +7,11 @@ volumeMounts by mountPath, volumeDevices by devicePath; injected items first, th
 declared ones that are new), other lists are replaced, and `image: auto` means the
 configured image. A gateway Deployment is such a Pod, with only `istio-proxy`.
 What was declared is recorded, as Istio does, in `proxy.istio.io/overrides`.
+
+A declared proxy's own user also moves the redirect's exemption (Istio 1.20.8's
+`adjustInitContainerUser`): `istio-init`'s `-u` becomes that user, so the proxy's own
+traffic is not sent back to itself. `proxy_user` is the one reading of it, for the
+injection and for the policy that refuses app containers running as the exempt id.
 """
 
 from __future__ import annotations
@@ -68,6 +73,39 @@ def without_auto_image(declared: Mapping[str, Any]) -> dict[str, Any]:
 def merge(injected: Mapping[str, Any], declared: Mapping[str, Any]) -> dict[str, Any]:
     """The injected container with the declared one merged over it."""
     return _merge_map(injected, without_auto_image(declared))
+
+
+def _user_id(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def proxy_user(spec: Mapping[str, Any]) -> int | None:
+    """The runAsUser of the Pod's own istio-proxy (the first one declared), if it sets
+    one. 0 counts as unset: iptables cannot exempt root's traffic (`--uid-owner 0`)."""
+    for key in ("containers", "initContainers"):
+        for container in spec.get(key) or []:
+            if isinstance(container, dict) and container.get("name") == names.PROXY_CONTAINER:
+                context = container.get("securityContext")
+                user = _user_id(context.get("runAsUser")) if isinstance(context, dict) else None
+                return user or None
+    return None
+
+
+def exempt_id(spec: Mapping[str, Any], default: int) -> int:
+    """The id whose traffic the redirect lets through (`-u`; istio-iptables takes the
+    same number for the group when no `-g` is given): the declared proxy's user, else
+    `default` (the configured proxy uid)."""
+    return proxy_user(spec) or default
+
+
+def with_user(init: Mapping[str, Any], user: int) -> dict[str, Any]:
+    """`init` with the value after its first `-u` replaced by `user` (a copy)."""
+    args = list(init.get("args") or [])
+    for index, arg in enumerate(args[:-1]):
+        if arg == "-u":
+            args[index + 1] = str(user)
+            break
+    return {**init, "args": args}
 
 
 def take(

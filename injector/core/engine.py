@@ -29,6 +29,7 @@ from injector.core import (
     workload_identity,
 )
 from injector.core.config import Config
+from injector.core.memo import Memo
 from injector.core.template import Template
 
 # kube-apiserver refuses an object whose annotations exceed 256 KiB in total.
@@ -65,6 +66,17 @@ class Outcome:
         )  # fmt: skip
 
 
+# What an entry costs besides the strings counted for it (objects, tuples, dict slots).
+_ENTRY_OVERHEAD = 512
+
+
+def _outcome_bytes(outcome: Outcome) -> int:
+    """About what a remembered outcome holds: its patch twice (encoded, and as operations)
+    and its messages."""
+    texts = [*outcome.warnings, outcome.message or ""]
+    return 2 * len(outcome.patch or "") + sum(map(len, texts)) + _ENTRY_OVERHEAD
+
+
 def _annotation_bytes(annotations: Mapping[str, str]) -> int:
     return sum(len(k.encode()) + len(v.encode()) for k, v in annotations.items())
 
@@ -83,15 +95,18 @@ class Engine:
             declarable_init=frozenset({names.INIT_CONTAINER}),
         )
         # The mesh's default ProxyConfig as the key ProxyConfigs are remembered by.
-        self._mesh_proxy_config = orjson.dumps(
-            dict(config.mesh.proxyConfig), option=orjson.OPT_SORT_KEYS
-        ).decode()
+        self._mesh_proxy_config = proxy_config.mesh_defaults(
+            config.mesh.proxyConfig, discovery_address=overrides.ca_address(config.revision)
+        )
         # Whether the API server runs native sidecars; None until a cluster says so.
         self.native_supported: bool | None = None
         # Settings by (shaping annotations, Guaranteed QoS): the Pods of one workload
         # share them, so most reviews skip the quantity and list parsing.
-        self._settings: dict[tuple[Any, ...], overrides.Settings] = {}
-        self._outcomes: dict[bytes, Outcome] = {}
+        # Each is bounded in bytes (memo.py): their keys come from what Pods carry.
+        self._settings: Memo[tuple[Any, ...], overrides.Settings] = Memo(
+            max_entries=SETTINGS_CACHE_SIZE
+        )
+        self._outcomes: Memo[bytes, Outcome] = Memo(max_entries=OUTCOME_CACHE_SIZE)
 
     def inject(
         self,
@@ -117,9 +132,7 @@ class Engine:
             return found.copy()
         outcome = self._inject(pod, namespace=namespace, ns=ns, workload=workload)
         if key is not None:
-            if len(self._outcomes) >= OUTCOME_CACHE_SIZE:
-                self._outcomes.clear()
-            self._outcomes[key] = outcome.copy()
+            self._outcomes.put(key, outcome.copy(), size=_outcome_bytes(outcome))
         return outcome
 
     def _memo_key(
@@ -175,12 +188,18 @@ class Engine:
             return Outcome(
                 "denied", [policy.INVALID_ANNOTATION], decision.warnings, message=message
             )
-        warnings = decision.warnings + resolved.warnings
+        warnings = decision.warnings + resolved.warnings + vocabulary.declined(annotations)
         # A Pod that is only the proxy (a gateway) keeps it as its container: a Pod needs one.
         native = resolved.native and any(
             c.get("name") != names.PROXY_CONTAINER for c in pod["spec"]["containers"]
         )
-        if not native and overrides.owned_by_job(pod):
+        # A Job's (or CronJob's) Pod template offline has no ownerReference yet; the
+        # webhook sees one on the Pod the Job makes: warn alike.
+        made_by_job = workload is not None and workload.kind in ("Job", "CronJob")
+        ours = self.injected.containers | self.injected.declarable_init
+        if native and policy.init_runs_as(pod["spec"], self.config.proxy.uid, ours):
+            return Outcome("skipped", [policy.APP_RUNS_AS_PROXY_UID], warnings)
+        if not native and (made_by_job or overrides.owned_by_job(pod)):
             warnings.append(overrides.job_warning(self.native_supported))
         rendered = template.render(resolved.values)
         clashes = vocabulary.duplicates(
@@ -283,9 +302,9 @@ class Engine:
         found = self._settings.get(key)
         if found is None:
             found = overrides.settings(annotations, self.config, guaranteed=guaranteed)
-            if len(self._settings) >= SETTINGS_CACHE_SIZE:
-                self._settings.clear()
-            self._settings[key] = found
+            # The values are in the key, and again (parsed) in the init arguments.
+            size = sum(len(k) + 2 * len(v) for k, v in shaping) + _ENTRY_OVERHEAD
+            self._settings.put(key, found, size=size)
         return found
 
     @staticmethod

@@ -72,6 +72,11 @@ USER_VOLUME_MOUNT = "sidecar.istio.io/userVolumeMount"
 BOOTSTRAP_OVERRIDE = "sidecar.istio.io/bootstrapOverride"
 KUBEVIRT_INTERFACES = "traffic.sidecar.istio.io/kubevirtInterfaces"
 INCLUDE_OUTBOUND_PORTS = "traffic.sidecar.istio.io/includeOutboundPorts"
+# Istio 1.20.8 annotations this injector declines: with "true" they would give the Pod
+# privileges (a privileged init container for core dumps; a root proxy with
+# NET_BIND_SERVICE). A Pod asking for them is injected without, and warned.
+ENABLE_CORE_DUMP = "sidecar.istio.io/enableCoreDump"
+CAP_NET_BIND_SERVICE = "sidecar.istio.io/capNetBindService"
 # Comma list of template names; replaces the default `sidecar`.
 TEMPLATES = "inject.istio.io/templates"
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from injector.core import grammar, label_selectors, names
+from injector.core import declared, grammar, label_selectors, names
 from injector.core.config import Config
 
 # Codes for skipping. Each also appears as a metric label, so the set is closed.
@@ -67,8 +67,8 @@ SENTENCES = {
         "the namespace enforces Pod Security baseline or restricted, which forbids the"
         " NET_ADMIN/NET_RAW capabilities the traffic redirect needs"
     ),
-    APP_RUNS_AS_PROXY_UID: "an app container runs as the proxy's user id, so its traffic"
-    " would bypass the proxy",
+    APP_RUNS_AS_PROXY_UID: "an app container runs as the proxy's user or group id, which the"
+    " traffic redirect exempts, so its traffic would bypass the proxy",
     POD_LABEL_DISABLED: f"the Pod is labelled {names.INJECT}=false",
     POD_ANNOTATION_DISABLED: f"the Pod is annotated {names.INJECT}=false",
     NEVER_INJECT_SELECTOR: "the Pod matches neverInjectSelector",
@@ -188,21 +188,39 @@ def _hard_skips(
     if ns is not None and ns.labels.get(names.PSA_ENFORCE) in _RESTRICTIVE_LEVELS:
         # Pod Security admission runs after us and would reject the injected Pod.
         found.append(POD_SECURITY_LEVEL)
-    if _runs_as(spec, config.proxy.uid, injected.declarable):
+    # A Pod's own istio-proxy with its own user moves the exemption to that user.
+    exempt = declared.exempt_id(spec, config.proxy.uid)
+    if _runs_as(spec, exempt, injected.containers | injected.declarable):
         found.append(APP_RUNS_AS_PROXY_UID)
     return found
 
 
-def _runs_as(spec: Mapping[str, Any], uid: int, declared: frozenset[str]) -> bool:
-    """True when an app container (or the Pod's default) runs as `uid`."""
-    pod_user = (spec.get("securityContext") or {}).get("runAsUser")
-    for container in spec["containers"]:
-        if container.get("name") in declared:
+def _runs_as(
+    spec: Mapping[str, Any], uid: int, skip: frozenset[str], key: str = "containers"
+) -> bool:
+    """True when a container under `key` (or the Pod's default) runs as the user or the
+    group `uid`: istio-init exempts both from the redirect (istio-iptables takes `-u`'s
+    number for the group too). Containers named like ours are not the app's: on
+    reinvocation kube-apiserver sends the Pod we injected, whose istio-proxy runs as the
+    proxy's uid by design; and a Pod may declare its own istio-proxy to customise it."""
+    pod_context = spec.get("securityContext") or {}
+    for container in spec.get(key) or []:
+        if container.get("name") in skip:
             continue
-        user = (container.get("securityContext") or {}).get("runAsUser", pod_user)
-        if user == uid and not isinstance(user, bool):
-            return True
+        context = container.get("securityContext") or {}
+        for field_name in ("runAsUser", "runAsGroup"):
+            found = context.get(field_name, pod_context.get(field_name))
+            if found == uid and not isinstance(found, bool):
+                return True
     return False
+
+
+def init_runs_as(spec: Mapping[str, Any], uid: int, skip: frozenset[str]) -> bool:
+    """True when a user init container runs as `uid` (user or group). That matters with
+    a native sidecar only: the proxy then starts first and redirects init containers'
+    traffic too, which theirs would bypass. With a classic sidecar they run before
+    the proxy exists, where running as the proxy's uid is the known way out."""
+    return _runs_as(spec, uid, skip, "initContainers")
 
 
 def _collisions(spec: Mapping[str, Any], injected: Injected) -> list[str]:

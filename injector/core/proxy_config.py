@@ -6,7 +6,9 @@ does nothing, which is worse). The accepted fields are merged over the mesh defa
 written, without the fields equal to their defaults, into the proxy env `PROXY_CONFIG` as
 Istio 1.20.8 writes it: compact JSON in ProxyConfig's proto field order, durations as
 seconds (`"23s"`), followed by a newline. `proxyMetadata` entries also become env of the
-proxy and of the init container, sorted by name.
+proxy and of the init container, sorted by name. `interceptionMode` is a mesh default
+only (the configuration's mesh.proxyConfig): per Pod it is the annotation
+`sidecar.istio.io/interceptionMode`, so the annotation refuses it.
 """
 
 from __future__ import annotations
@@ -68,6 +70,13 @@ def _metadata(value: Any) -> dict[str, str]:
     return dict(sorted(value.items()))  # protobuf JSON writes a map sorted by key
 
 
+def _mode(value: Any) -> str:
+    # NONE (no redirect at all) is valid in Istio; this injector always redirects.
+    if value not in ("REDIRECT", "TPROXY"):
+        raise ProxyConfigError("must be REDIRECT or TPROXY")
+    return str(value)
+
+
 _MATCHER_FIELDS = ("inclusionPrefixes", "inclusionSuffixes", "inclusionRegexps")
 
 
@@ -93,6 +102,7 @@ _FIELDS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "drainDuration": (_duration, "45s"),
     "discoveryAddress": (_text, "istiod.istio-system.svc:15012"),
     "concurrency": (_count, None),
+    "interceptionMode": (_mode, "REDIRECT"),
     "proxyMetadata": (_metadata, {}),
     "terminationDrainDuration": (_duration, "5s"),
     "proxyStatsMatcher": (_matcher, None),
@@ -139,6 +149,15 @@ def fields(data: Any) -> dict[str, Any]:
     return found
 
 
+def mesh_defaults(configured: Mapping[str, Any], *, discovery_address: str) -> str:
+    """The mesh's default ProxyConfig as JSON (the key ProxyConfigs are remembered by):
+    the configured fields over the revision's control plane address, which Istio 1.20.8's
+    mesh config of a revision carries as defaultConfig.discoveryAddress (it is left out
+    of PROXY_CONFIG when it is the default revision's)."""
+    merged = {"discoveryAddress": discovery_address, **configured}
+    return orjson.dumps(merged, option=orjson.OPT_SORT_KEYS).decode()
+
+
 @functools.lru_cache(maxsize=256)
 def effective(text: str | None, mesh: str = "{}") -> ProxyConfig:
     """The ProxyConfig for an annotation value (None: absent) over the mesh's defaults
@@ -146,6 +165,10 @@ def effective(text: str | None, mesh: str = "{}") -> ProxyConfig:
     proxyMetadata, merged per key, as Istio merges them."""
     merged = fields(orjson.loads(mesh))
     own = {} if text is None else fields(_parse(text))
+    if "interceptionMode" in own:
+        # The redirect is rendered from the mesh default and the per-Pod annotation;
+        # one per-Pod switch keeps istio-init's -m and PROXY_CONFIG from disagreeing.
+        raise ProxyConfigError(f"field interceptionMode: use annotation {names.INTERCEPTION_MODE}")
     metadata = {**merged.get("proxyMetadata", {}), **own.get("proxyMetadata", {})}
     merged.update(own)
     if metadata:

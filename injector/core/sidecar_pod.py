@@ -105,6 +105,24 @@ def _with_declared(
     return containers, inits, proxy, init, found
 
 
+def _declared_user(
+    spec: Mapping[str, Any], proxy: Pod, init: Pod | None, values: Mapping[str, Any]
+) -> tuple[Pod, Pod | None]:
+    """A declared proxy's runAsUser moves istio-init's `-u` to it (Istio 1.20.8's
+    adjustInitContainerUser); under TPROXY the proxy itself still runs as root."""
+    user = declared.proxy_user(spec)
+    if user is None:
+        return proxy, init
+    if init is not None:
+        init = declared.with_user(init, user)
+    if values.get("proxy.interceptionMode") == "TPROXY":
+        proxy = {
+            **proxy,
+            "securityContext": {**(proxy.get("securityContext") or {}), "runAsUser": 0},
+        }
+    return proxy, init
+
+
 def build(pod: Mapping[str, Any], sidecar: Sidecar, config: Config) -> Pod:
     """The Pod with the sidecar injected, as a new object sharing unchanged parts."""
     metadata = dict(pod.get("metadata") or {})
@@ -120,6 +138,8 @@ def build(pod: Mapping[str, Any], sidecar: Sidecar, config: Config) -> Pod:
         service_account.with_mount(_proxy(sidecar, hold), token),
         None if init is None else service_account.with_mount(init, token),
     )  # fmt: skip
+    if found["containers"] or found["initContainers"]:
+        proxy, init = _declared_user(pod["spec"], proxy, init, sidecar.values)
     env = list(proxy.get("env") or [])
     scrape = prometheus.merge(annotations, enabled=mesh.enablePrometheusMerge)
     if scrape is not None:

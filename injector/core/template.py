@@ -25,6 +25,8 @@ from typing import Any
 import orjson
 import yaml
 
+from injector.core.memo import Memo
+
 SIDECAR_FILE = "sidecar.yaml"
 
 # The placeholders a template may use; the engine provides each of them.
@@ -135,7 +137,9 @@ class Template:
     init_name: str | None
     volume_names: tuple[str, ...]
     _render: Node
-    _cache: dict[bytes, dict[str, Any]] = field(default_factory=dict, compare=False)
+    _cache: Memo[bytes, dict[str, Any]] = field(
+        default_factory=lambda: Memo(max_entries=RENDER_CACHE_SIZE), compare=False
+    )
     # Every template of the directory by name, this one included (filled by `load`).
     named: dict[str, Template] = field(default_factory=dict, compare=False)
 
@@ -171,9 +175,8 @@ class Template:
                 "volumes": spec.get("volumes") or [],
                 "sysctls": (spec.get("securityContext") or {}).get("sysctls") or [],
             }
-            if len(self._cache) >= RENDER_CACHE_SIZE:
-                self._cache.clear()
-            self._cache[key] = found
+            # The render holds each value once more, and the key holds them as JSON.
+            self._cache.put(key, found, size=2 * len(key))
         return found
 
 

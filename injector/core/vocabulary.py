@@ -42,6 +42,22 @@ KEYS = frozenset(
 )  # fmt: skip
 
 
+# Declined annotations, with why (Istio 1.20.8 acts on the exact value "true" only).
+DECLINED = {
+    names.ENABLE_CORE_DUMP: "it needs a privileged init container",
+    names.CAP_NET_BIND_SERVICE: "it runs the proxy as root",
+}
+
+
+def declined(annotations: Mapping[str, str]) -> list[str]:
+    """A warning for each declined annotation the Pod sets to "true"."""
+    return [
+        f"annotation {key}=true ignored: {why}"
+        for key, why in DECLINED.items()
+        if annotations.get(key) == "true"
+    ]
+
+
 def _read(
     annotations: Mapping[str, str],
     key: str,
@@ -147,7 +163,9 @@ def _user(annotations: Mapping[str, str], problems: list[str]) -> dict[str, list
 
 def resolve(annotations: Mapping[str, str], config: Config, problems: list[str]) -> dict[str, Any]:
     """The template values these annotations give, appending each bad value to `problems`."""
-    mode = _read(annotations, names.INTERCEPTION_MODE, "REDIRECT", _interception, problems)
+    # The mesh's default ProxyConfig (Istio's meshConfig.defaultConfig) holds the default.
+    default_mode = str(config.mesh.proxyConfig.get("interceptionMode", "REDIRECT"))
+    mode = _read(annotations, names.INTERCEPTION_MODE, default_mode, _interception, problems)
     status_port = _read(
         annotations, names.STATUS_PORT, STATUS_PORT,
         lambda t: grammar.parse_uint(t, low=0, high=65535), problems,

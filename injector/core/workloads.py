@@ -7,6 +7,7 @@ unchanged, so a whole multi-document manifest can be piped through.
 from __future__ import annotations
 
 import copy
+import io
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,10 +44,14 @@ class Report:
         return f"{self.object}: {self.result}" + (f" ({self.detail})" if self.detail else "")
 
 
-def _describe(obj: dict[str, Any]) -> str:
+def _describe(obj: dict[str, Any], namespace: str | None = None) -> str:
+    """`Kind namespace/name` (kubectl's way of naming an object) when the namespace is
+    known, else `Kind/name`."""
     metadata = obj["metadata"] if isinstance(obj.get("metadata"), dict) else {}
     name = metadata.get("name") or metadata.get("generateName") or "<unnamed>"
-    return f"{obj.get('kind', '<no kind>')}/{name}"
+    namespace = metadata.get("namespace") or namespace
+    kind = obj.get("kind", "<no kind>")
+    return f"{kind} {namespace}/{name}" if namespace else f"{kind}/{name}"
 
 
 def _inject_one(
@@ -56,11 +61,11 @@ def _inject_one(
     holder: Any = obj
     for key in path:
         holder = holder.get(key) if isinstance(holder, dict) else None
-    label = _describe(obj)
-    if not isinstance(holder, dict):
-        return obj, Report(label, "denied", f"no Pod template at {'.'.join(path)}")
     metadata = obj["metadata"] if isinstance(obj.get("metadata"), dict) else {}
     ns_name = metadata.get("namespace") or namespace
+    label = _describe(obj, ns_name)
+    if not isinstance(holder, dict):
+        return obj, Report(label, "denied", f"no Pod template at {'.'.join(path)}")
     ns = policy.Namespace(ns_name, ns_labels) if ns_labels is not None else None
     workload = workload_identity.of_object(obj)
     outcome = engine.inject(holder, namespace=ns_name, ns=ns, workload=workload)
@@ -112,13 +117,17 @@ def inject_text(
     *,
     ns_labels: dict[str, str] | None = None,
     namespace: str = "default",
+    source: str = "<stdin>",
 ) -> tuple[str, list[Report]]:
     """Inject every Pod-carrying object of a (multi-document) YAML text.
 
-    Raises yaml.YAMLError when the text is not YAML. Empty documents are dropped.
+    Raises yaml.YAMLError when the text is not YAML; its message names `source`.
+    Empty documents are dropped.
     """
     outputs, reports = [], []
-    for document in yaml.safe_load_all(text):
+    stream = io.StringIO(text)
+    stream.name = source  # PyYAML names the input by its stream's name in errors
+    for document in yaml.safe_load_all(stream):
         if document is None:
             continue
         out, found = _walk(document, engine, ns_labels, namespace)

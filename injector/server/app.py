@@ -3,9 +3,12 @@
 `POST /inject` is served by a small ASGI handler of its own, in front of FastAPI: every
 Pod creation waits on it, and routing, dependency solving and request objects cost more
 than the injection itself on a small Pod. It reads the body under a size cap while
-streaming, decodes it with orjson (which rejects invalid UTF-8, lone surrogates,
-NaN/Infinity and nesting deeper than 1024 levels), hands the decoded review to
-`handler.handle`, and writes the answer. FastAPI serves the other endpoints.
+streaming, within the review's deadline and a byte budget shared by all the bodies being
+read (`BodyBudget`: a slow body holds the bytes it sent, not a slot, so 64 connections
+sending a byte at a time cannot turn a real review away), decodes it with orjson (which
+rejects invalid UTF-8, lone surrogates, NaN/Infinity and nesting deeper than 1024
+levels), hands the decoded review to `handler.handle`, and writes the answer. FastAPI
+serves the other endpoints.
 
 A broken call gets a 4xx with a short JSON error; nothing becomes a 500 or shows a
 stack trace.
@@ -22,9 +25,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from injector.core import handler, policy, review
 from injector.core.engine import Engine
@@ -59,7 +63,35 @@ class State:
     # Set on SIGTERM: readiness fails and connections are closed after each answer, so
     # kube-apiserver moves to other replicas while this one still answers.
     draining: bool = False
-    in_flight: int = 0
+    # Every decision logged at info (a person at a terminal, `--log-format text`);
+    # otherwise only denials and noteworthy skips are, the rest at debug.
+    decisions_at_info: bool = False
+    # With --client-ca-file: /inject only for a client whose certificate the TLS layer
+    # verified (kube-apiserver's); health and metrics stay open for probes and scrapers.
+    require_client_certificate: bool = False
+    bodies: BodyBudget = field(default_factory=lambda: BodyBudget(0))
+
+    def __post_init__(self) -> None:
+        if self.bodies.total == 0:
+            self.bodies = BodyBudget(self.engine.config.server.maxBufferedBodyBytes)
+
+
+class BodyBudget:
+    """Bytes of review bodies held at once, across connections. Every body reserves what
+    it holds (its Content-Length up front, when declared) and gives it back when its
+    review is answered; one that would pass `total` is refused with 503."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.held = total, 0
+
+    def take(self, size: int) -> bool:
+        if self.held + size > self.total:
+            return False
+        self.held += size
+        return True
+
+    def give(self, size: int) -> None:
+        self.held -= size
 
 
 class BadCall(Exception):
@@ -88,8 +120,13 @@ def _headers(scope: Scope) -> dict[bytes, bytes]:
     return {name.lower(): value for name, value in scope["headers"]}
 
 
-async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    """Read at most `limit` bytes, refusing a larger body before it is all read."""
+_BUSY = "too many review bodies in flight; retry"
+
+
+async def _read_body(scope: Scope, receive: Receive, limit: int, held: list[int],
+                     budget: BodyBudget) -> bytearray:  # fmt: skip
+    """Read at most `limit` bytes, refusing a larger body before it is all read. What is
+    reserved from `budget` is added to `held[0]`, for the caller to give back."""
     headers = _headers(scope)
     media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
     if media_type != JSON.encode():
@@ -97,6 +134,11 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     declared = headers.get(b"content-length", b"")
     if declared.isdigit() and int(declared) > limit:
         raise BadCall(413, f"body larger than {limit} bytes")
+    if declared.isdigit():
+        if not budget.take(int(declared)):
+            raise BadCall(503, _BUSY)
+        held[0] += int(declared)
+    # One buffer, handed to the decoder as it is (orjson reads a bytearray): no copy.
     body = bytearray()
     while True:
         message = await receive()
@@ -105,11 +147,15 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
         body += message.get("body", b"")
         if len(body) > limit:
             raise BadCall(413, f"body larger than {limit} bytes")
+        if len(body) > held[0]:
+            if not budget.take(len(body) - held[0]):
+                raise BadCall(503, _BUSY)
+            held[0] = len(body)
         if not message.get("more_body", False):
             break
     if not body:
         raise BadCall(400, "empty body: expected an AdmissionReview")
-    return bytes(body)
+    return body
 
 
 def _deadline(scope: Scope, configured: float) -> float:
@@ -122,12 +168,19 @@ def _deadline(scope: Scope, configured: float) -> float:
 
 async def _review(scope: Scope, receive: Receive, state: State) -> handler.Handled:
     """Read, decode and answer one review; raises BadCall for a broken call."""
-    limits = state.engine.config.server
+    limits, held = state.engine.config.server, [0]
     try:
-        async with asyncio.timeout(_deadline(scope, limits.reviewTimeoutSeconds)):
-            body = await _read_body(scope, receive, limits.maxBodyBytes)
-    except TimeoutError:
-        raise BadCall(408, "the body did not arrive within the review deadline") from None
+        try:
+            async with asyncio.timeout(_deadline(scope, limits.reviewTimeoutSeconds)):
+                body = await _read_body(scope, receive, limits.maxBodyBytes, held, state.bodies)
+        except TimeoutError:
+            raise BadCall(408, "the body did not arrive within the review deadline") from None
+        return _decide(body, state)
+    finally:
+        state.bodies.give(held[0])
+
+
+def _decide(body: bytearray, state: State) -> handler.Handled:
     try:
         decoded = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -144,10 +197,11 @@ async def _review(scope: Scope, receive: Receive, state: State) -> handler.Handl
         raise BadCall(400, str(err)) from None
 
 
-def _log(handled: handler.Handled) -> None:
-    """Denials and skips a person should act on at info; the rest only at debug."""
+def _log(state: State, handled: handler.Handled) -> None:
+    """Denials and skips a person should act on at info; the rest at debug, or at info
+    too when a person is watching (decisions_at_info)."""
     noteworthy = handled.result == "denied" or policy.NOTEWORTHY.intersection(handled.reasons)
-    level = logging.INFO if noteworthy else logging.DEBUG
+    level = logging.INFO if noteworthy or state.decisions_at_info else logging.DEBUG
     if handled.result != "ignored" and log.isEnabledFor(level):
         log.log(
             level,
@@ -160,29 +214,33 @@ def _log(handled: handler.Handled) -> None:
         )
 
 
+def _bad_call(state: State, status: int, message: str, **options: bool) -> Response:
+    """A 4xx/5xx answer to a broken call, counted and logged at debug (a client's
+    mistake is not the server's news, but a person debugging wants to see it)."""
+    state.metrics.bad_calls.labels(str(status)).inc()
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("bad call: %d %s", status, message, extra={"status": status, "reason": message})
+    return _error(status, message, **options)
+
+
 async def _answer(state: State, scope: Scope, receive: Receive) -> Response | bytes:
-    if state.in_flight >= state.engine.config.server.maxConcurrentReviews:
-        # A 503 is a call failure for kube-apiserver: the failurePolicy decides.
-        state.metrics.bad_calls.labels("503").inc()
-        return _error(503, "too many reviews in flight; retry", retry_after=True)
     started = time.perf_counter()
-    state.in_flight += 1
     try:
         handled = await _review(scope, receive, state)
     except BadCall as bad:
-        state.metrics.bad_calls.labels(str(bad.status)).inc()
-        return _error(bad.status, bad.message, close=state.draining)
+        # A 503 is a call failure for kube-apiserver: the failurePolicy decides.
+        busy = bad.status == 503
+        return _bad_call(
+            state, bad.status, bad.message, retry_after=busy, close=state.draining or busy
+        )
     except Disconnected:
         raise
     except Exception:
         # A bug of ours in reading the call: logged with its stack, never shown.
         log.exception("could not process an admission call")
-        state.metrics.bad_calls.labels("400").inc()
-        return _error(400, "the call could not be processed", close=state.draining)
-    finally:
-        state.in_flight -= 1
+        return _bad_call(state, 400, "the call could not be processed", close=state.draining)
     state.metrics.answered(handled.result, handled.reasons, time.perf_counter() - started)
-    _log(handled)
+    _log(state, handled)
     for observe in state.observers:
         observe(handled)
     return orjson.dumps(handled.answer)
@@ -197,12 +255,21 @@ async def _send_json(send: Send, body: bytes, *, close: bool) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def _client_certified(scope: Scope) -> bool:
+    """The connection carried a client certificate that the TLS layer verified."""
+    tls = (scope.get("extensions") or {}).get("tls") or {}
+    return bool(tls.get("client_cert_chain"))
+
+
 def _inject_endpoint(state: State) -> ASGIApp:
     async def inject(scope: Scope, receive: Receive, send: Send) -> None:
         response: Response | bytes
         if scope["method"] != "POST":
-            response = _error(405, "use POST")
+            response = _bad_call(state, 405, "use POST")
             response.headers["allow"] = "POST"
+        elif state.require_client_certificate and not _client_certified(scope):
+            state.metrics.bad_calls.labels("403").inc()
+            response = _error(403, "a client certificate signed by the client CA is required")
         else:
             try:
                 response = await _answer(state, scope, receive)
@@ -220,6 +287,14 @@ def _inject_endpoint(state: State) -> ASGIApp:
 def _api(state: State) -> FastAPI:
     api = FastAPI(title="sidecar-injector", docs_url=None, redoc_url=None, openapi_url=None)
     api.state.injector = state
+
+    @api.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+        # One error shape on every path: {"error": ...}, as /inject answers (FastAPI's
+        # default body is {"detail": ...}).
+        response = _bad_call(state, exc.status_code, str(exc.detail))
+        response.headers.update(exc.headers or {})
+        return response
 
     @api.get("/healthz")
     async def healthz() -> Response:

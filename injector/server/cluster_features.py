@@ -77,6 +77,7 @@ def cluster_features(
         namespace=namespace or config.injectorNamespace,
         service=config.certificates.service,
         url=webhook_url,
+        system_namespaces=config.systemNamespaces,
         server_version=KnownVersion(cluster),
         revision=config.revision,
         tags=config.tags,
@@ -92,7 +93,12 @@ def cluster_features(
     features = ClusterFeatures(
         namespaces=NamespaceCache(cluster, metrics=state.metrics),
         versions=VersionCheck(cluster, publish, metrics=state.metrics),
-        events=EventSender(cluster, metrics=state.metrics),
+        # No Event in a system namespace or our own: skips there are by design.
+        events=EventSender(
+            cluster,
+            metrics=state.metrics,
+            excluded=[*config.systemNamespaces, namespace or config.injectorNamespace],
+        ),
         render=render,
         registered=registered,
     )

@@ -7,6 +7,7 @@ import gc
 import ipaddress
 import logging
 import os
+import signal
 import socket
 import threading
 from collections.abc import Sequence
@@ -23,7 +24,7 @@ from injector.cluster import kubeapi, registration
 from injector.cluster.server_version import KnownVersion
 from injector.core import config, config_file, template
 from injector.core.engine import Engine
-from injector.server import cluster_features
+from injector.server import cluster_features, edge
 from injector.server.app import State, create_app
 from injector.telemetry.metrics import Metrics
 
@@ -43,6 +44,8 @@ class Options:
     # Dev registration: the webhook is called at this URL instead of the Service.
     webhook_url: str | None = None
     webhook_config_name: str = registration.DEFAULT_NAME
+    # Log every admission decision at info (text logs, a person at a terminal).
+    log_decisions: bool = False
 
 
 class Background(Protocol):
@@ -83,19 +86,29 @@ class DrainingServer(uvicorn.Server):
         finally:
             self._stop_background()
 
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:  # bound and listening: now the URL can be called
+            config = self.config
+            log.info("listening on https://%s:%d/inject", config.host, config.port)
+
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        # Stopped here too, not only after `serve`: after a signal uvicorn re-raises it
-        # once serving is over, which ends the process before a `finally` could run
-        # (and a leader would not release its Lease).
-        await super().shutdown(sockets)
+        # The background stops first: a leader gives its Lease up at once and issues
+        # nothing more, instead of renewing (even rotating) while uvicorn waits for
+        # connections to close. Stopped here, not only after `serve`: after a signal
+        # uvicorn re-raises it once serving is over, which ends the process before a
+        # `finally` could run.
         self._stop_background()
+        await super().shutdown(sockets)
 
     def _stop_background(self) -> None:
         while self.background:
             self.background.pop().stop()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        if self.state.draining or self.drain_seconds <= 0:
+        # Ctrl+C is a person at a terminal: stop now. Only SIGTERM (what the kubelet
+        # sends) starts the drain window.
+        if sig == signal.SIGINT or self.state.draining or self.drain_seconds <= 0:
             super().handle_exit(sig, frame)
             return
         self.state.draining = True
@@ -119,6 +132,16 @@ def local_names(cfg: config.Config, host: str) -> tuple[list[str], list[str]]:
     return dns, ips
 
 
+def certificate_names(options: Options, cfg: config.Config) -> tuple[list[str], list[str]]:
+    """The serving certificate's DNS names and IPs, each once: the local names plus the
+    dev webhook URL's host (often 127.0.0.1 too)."""
+    dns, ips = local_names(cfg, options.host)
+    if options.webhook_url is not None:
+        url_dns, url_ips = registration.url_names(options.webhook_url)
+        dns, ips = [*dns, *url_dns], [*ips, *url_ips]
+    return list(dict.fromkeys(dns)), list(dict.fromkeys(ips))
+
+
 # -- certificates ----------------------------------------------------------------------
 
 # `build`'s default: connect to a cluster when one is configured (modes.cluster_for).
@@ -128,14 +151,16 @@ AUTO: Literal["auto"] = "auto"
 def webhook_renderer(
     options: Options, cfg: config.Config, cluster: kubeapi.Cluster
 ) -> registration.Render:
-    """What the caBundle publisher applies for a bundle: our whole webhook configuration,
+    """What the caBundle publisher renders for a bundle: our whole webhook configuration,
     as the manifest has it (Service) or for a dev URL, with the bundle in both entries,
-    and what the cluster's version supports (matchConditions from 1.28)."""
+    and what the cluster's version supports (matchConditions from 1.28). Of it, the
+    publisher applies only the caBundle, unless it must create the object."""
     return registration.renderer(
         name=options.webhook_config_name,
         namespace=cfg.injectorNamespace,
         service=cfg.certificates.service,
         url=options.webhook_url,
+        system_namespaces=cfg.systemNamespaces,
         server_version=KnownVersion(cluster),
         revision=cfg.revision,
         tags=cfg.tags,
@@ -153,10 +178,9 @@ def prepare_certificates(
     namespace = os.environ.get("POD_NAMESPACE") or cfg.injectorNamespace
     if cluster is not None:
         cfg = dataclasses.replace(cfg, injectorNamespace=namespace)
-    dns, ips = local_names(cfg, options.host)
-    if options.webhook_url is not None:
-        url_dns, url_ips = registration.url_names(options.webhook_url)
-        dns, ips = [*dns, *url_dns], [*ips, *url_ips]
+    if options.cert_dir.exists() and not options.cert_dir.is_dir():
+        raise config.ConfigError(f"--cert-dir {options.cert_dir}: not a directory")
+    dns, ips = certificate_names(options, cfg)
     issuer = modes.settings(cfg.certificates, flags, dns_names=dns, ips=ips)
     client_ca = options.client_ca_file
     if flags.tls_cert_file is not None or flags.tls_key_file is not None:
@@ -181,20 +205,32 @@ def assemble(options: Options, cluster: kubeapi.Cluster | None) -> tuple[State, 
     """Load configuration and template, set up the certificate, build the state."""
     cfg = config_file.load(options.config_file)
     tpl = template.load(cfg.templates)
-    state = State(engine=Engine(cfg, tpl))
+    state = State(
+        engine=Engine(cfg, tpl),
+        decisions_at_info=options.log_decisions,
+        require_client_certificate=bool(options.client_ca_file),
+    )
     served = prepare_certificates(options, cfg, state.metrics, cluster)
     state.ready = served.ready
-    log.info("serving certificate mode: %s", served.mode, extra={"dir": str(options.cert_dir)})
+    log.info("certificates: %s", served.describe, extra={"mode": served.mode})
     return state, served
 
 
 def uvicorn_config(
-    app: Any, tls: ServingTLS, host: str, port: int, limits: config.Server
+    app: Any,
+    tls: ServingTLS,
+    host: str,
+    port: int,
+    limits: config.Server,
+    *,
+    metrics: Metrics | None = None,
 ) -> uvicorn.Config:
     return uvicorn.Config(
         app,
         host=host,
         port=port,
+        # httptools, with the limits on connections and request heads it lacks (edge.py).
+        http=edge.protocol(limits, metrics or Metrics()),
         ssl_context_factory=lambda _config, _default: tls.listening,
         # kube-apiserver keeps idle connections to webhooks for up to 90 s and reuses
         # them, so the server must keep them longer (uvicorn's default is 5 s).
@@ -228,7 +264,9 @@ def build(
             )
         )
     limits = state.engine.config.server
-    app_config = uvicorn_config(create_app(state), served.tls, options.host, options.port, limits)
+    app_config = uvicorn_config(
+        create_app(state), served.tls, options.host, options.port, limits, metrics=state.metrics
+    )
     return DrainingServer(app_config, state, limits.drainSeconds, background=background)
 
 
@@ -248,5 +286,8 @@ def tune_runtime() -> None:
 def serve(options: Options) -> None:
     server = build(options)
     tune_runtime()
-    log.info("serving", extra={"url": f"https://{options.host}:{options.port}/inject"})
-    server.run()
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        # uvicorn re-raises the Ctrl+C it handled once it has shut down cleanly.
+        log.info("stopped")

@@ -13,7 +13,9 @@ from typing import Any
 import orjson
 
 # Attributes every LogRecord has; anything else was passed with `extra=` and is logged.
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+# uvicorn passes `color_message` (its message with ANSI colour escapes) for terminals:
+# never in JSON.
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
 
 
 class JSONFormatter(logging.Formatter):

@@ -43,8 +43,9 @@ class Metrics:
         )
         self.events = Counter(
             "sidecar_injector_events",
-            "Events about Pods' owners, by outcome: sent, dropped (the queue was full) or"
-            " failed (the API refused it or could not be reached).",
+            "Events about Pods' owners, by outcome: sent, dropped (the queue was full),"
+            " limited (over the namespace's budget) or failed (the API refused it or could"
+            " not be reached).",
             ["outcome"],
             registry=self.registry,
         )

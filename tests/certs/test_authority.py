@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from injector.certs import authority, issuing
+from injector.certs import authority, issuing, name_constraints
 from injector.certs.authority import Step
 
 T0 = datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC)
@@ -86,18 +86,53 @@ def test_a_renewed_certificate_comes_from_the_same_ca_and_changes_nothing_else()
 
 
 @pytest.mark.parametrize(
-    "change",
+    ("change", "step"),
     [
-        pytest.param({"dns_names": ("other.mesh.svc",)}, id="other-dns-names"),
-        pytest.param({"ips": ("10.0.0.9",)}, id="other-ips"),
-        pytest.param({"validity": HOUR}, id="shorter-validity"),
+        # The CA's name constraints permit only the old names: a new CA comes first.
+        pytest.param({"dns_names": ("other.mesh.svc",)}, Step.NEW_CA, id="other-dns-names"),
+        pytest.param({"ips": ("10.0.0.9",)}, Step.NEW_CA, id="other-ips"),
+        pytest.param({"validity": HOUR}, Step.RENEW, id="shorter-validity"),
+        pytest.param({"dns_names": (*SETTINGS.dns_names[:1],)}, Step.RENEW, id="fewer-dns-names"),
     ],
 )
-def test_a_certificate_issued_under_other_settings_is_renewed_at_once(change: dict) -> None:
+def test_a_certificate_issued_under_other_settings_is_replaced_at_once(
+    change: dict, step: Step
+) -> None:
     m = _start()
     published = authority.Published()
     changed = replace(SETTINGS, **change)
-    assert authority.decide(m, now=T0, settings=changed, published=published) is Step.RENEW
+    assert authority.decide(m, now=T0, settings=changed, published=published) is step
+
+
+def test_new_names_are_served_only_from_a_published_ca_that_permits_them() -> None:
+    m = _start()
+    changed = replace(SETTINGS, dns_names=("other.mesh.svc",))
+    chosen, m = authority.step(m, now=T0, settings=changed, published=authority.Published())
+    assert chosen is Step.NEW_CA and m.pending is not None
+    assert name_constraints.permits(m.pending.cert, dns_names=["other.mesh.svc"], ips=SETTINGS.ips)
+    published = authority.Published().observe(m.bundle, T0)
+    later = T0 + datetime.timedelta(minutes=1)
+    chosen, m = authority.step(m, now=later, settings=changed, published=published)
+    assert chosen is Step.SWITCH
+    assert authority._names(m.leaf.cert)[0] == {"other.mesh.svc"}
+
+
+def test_a_ca_living_longer_than_the_configured_lifetime_is_followed_by_a_new_one() -> None:
+    m = _start()
+    shorter = replace(SETTINGS, ca_validity=SETTINGS.ca_validity / 2)
+    assert authority.decide(m, now=T0, settings=shorter, published=authority.Published()) is (
+        Step.NEW_CA
+    )
+
+
+def test_a_ca_without_name_constraints_is_followed_by_a_constrained_one() -> None:
+    m = _start()
+    legacy = issuing.new_ca(validity=SETTINGS.ca_validity, now=T0)
+    leaf = issuing.new_serving(legacy, dns_names=SETTINGS.dns_names, ips=SETTINGS.ips, now=T0)
+    m = authority.Material((legacy.cert,), legacy, leaf)
+    assert authority.decide(m, now=T0, settings=SETTINGS, published=authority.Published()) is (
+        Step.NEW_CA
+    )
 
 
 def test_an_address_written_another_way_is_the_same_address() -> None:

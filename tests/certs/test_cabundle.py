@@ -125,6 +125,11 @@ def test_publishing_is_a_server_side_apply_of_our_entries_as_our_field_manager(c
     assert call.content_type == kubeapi.APPLY_PATCH
     assert call.query == {"fieldManager": "sidecar-injector", "force": "true"}
     assert [hook["name"] for hook in call.body["webhooks"]] == OURS
+    # Only the caBundle is ours: nothing else of an entry is in what is applied.
+    assert [set(hook) for hook in call.body["webhooks"]] == [{"name", "clientConfig"}] * len(OURS)
+    assert [set(hook["clientConfig"]) for hook in call.body["webhooks"]] == [{"caBundle"}] * len(
+        OURS
+    )
     stored = api.objects[WEBHOOKS]["sidecar-injector"]
     assert _foreign(stored) == FOREIGN
     assert stored["metadata"]["labels"] == {"team": "platform"}  # fields we do not own stay
@@ -194,3 +199,31 @@ def test_the_configuration_and_the_secret_are_listed_by_name_as_rbac_requires() 
         ("/api/v1/namespaces/mesh/secrets", "metadata.name=sidecar-injector-certs"),
         ("/api/v1/namespaces/mesh/secrets", "metadata.name=sidecar-injector-certs"),
     ]
+
+
+def test_an_operators_emergency_failure_policy_survives_a_new_bundle(cas: Any) -> None:
+    api = FakeApi()
+    configuration = _configuration(_encoded(cas[0]), _encoded(cas[0]))
+    for hook in configuration["webhooks"][:2]:
+        hook["failurePolicy"] = "Ignore"  # kubectl edit during an outage
+        hook["namespaceSelector"] = {"matchLabels": {"team": "payments"}}
+    api.put(WEBHOOKS, configuration)
+    publisher, _ = _publisher(api)
+    assert publisher.ensure(issuing.pem_bundle([cas[0].cert, cas[1].cert]))
+    stored = api.objects[WEBHOOKS]["sidecar-injector"]
+    assert [hook.get("failurePolicy") for hook in stored["webhooks"][:2]] == ["Ignore"] * 2
+    assert stored["webhooks"][0]["namespaceSelector"] == {"matchLabels": {"team": "payments"}}
+    assert cabundle.trusted_cas(stored, OURS) == [cas[0].cert, cas[1].cert]
+
+
+def test_a_missing_configuration_is_created_whole_by_the_registration_manager(
+    cas: Any,
+) -> None:
+    api = FakeApi(watch_seconds=0.01)
+    publisher, _ = _publisher(api)
+    publisher._on_sync([])  # the watch listed our configuration: there is none
+    pem = issuing.pem_bundle([cas[0].cert])
+    assert publisher.ensure(pem)
+    (call,) = api.calls_to("PATCH", WEBHOOKS)
+    assert call.query["fieldManager"] == registration.REGISTRATION_MANAGER
+    assert call.body == RENDER(pem)

@@ -22,6 +22,7 @@ from support.fake_kube import FakeApi
 
 from injector.certs import authority, cabundle, cluster_store, issuing, leader
 from injector.cluster import kubeapi, registration
+from injector.telemetry.metrics import Metrics
 
 NS = "sidecar-injector"
 WEBHOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
@@ -285,3 +286,31 @@ def test_a_new_ca_signs_nothing_until_the_bundle_that_trusts_it_is_published(
     assert failures >= 1, "publishing was refused while the new CA was made"
     assert len(_issuers_in_order(api)) >= 2, "the CA rotated once it was published"
     assert sampler.untrusted == [] and sampler.samples > 20
+
+
+def test_a_stopping_keeper_gives_the_lease_up_before_its_loop_stops() -> None:
+    """Once stopping, a leader issues nothing more: the Lease goes first, so a tick that
+    is still running is no longer the leader's."""
+    order: list[str] = []
+
+    class Recorder:
+        on_change: Any = None
+
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def stop(self, **_options: Any) -> None:
+            order.append(self.name)
+
+    elector = Recorder("lease released")
+    keeper = cluster_store.ClusterKeeper(
+        view=Recorder("view"),
+        publisher=Recorder("publisher"),
+        elector=elector,
+        served=Recorder("served"),
+        settings=authority.Settings(dns_names=("a",)),
+        metrics=Metrics(),
+    )
+    keeper.loop = Recorder("loop stopped")
+    keeper.stop()
+    assert order == ["lease released", "loop stopped"]

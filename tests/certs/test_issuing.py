@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import ipaddress
+import ssl
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 
-from injector.certs import issuing
+from injector.certs import issuing, name_constraints
 
 
 @pytest.fixture(scope="module")
@@ -67,3 +69,114 @@ def test_ensure_dir_writes_once_and_keeps_keys_private(tmp_path: Path) -> None:
     serving = x509.load_pem_x509_certificate(first)
     ca = x509.load_pem_x509_certificate((tmp_path / "ca.crt").read_bytes())
     serving.verify_directly_issued_by(ca)
+
+
+@pytest.mark.parametrize(
+    "planted",
+    [
+        pytest.param("symlink", id="symlink-to-a-file-of-the-attacker"),
+        pytest.param("file", id="world-readable-file-kept-open-by-the-attacker"),
+    ],
+)
+def test_a_planted_temporary_file_never_receives_the_key(tmp_path: Path, planted: str) -> None:
+    # The name the writer once used for its temporary file, planted by another user.
+    target, decoy = tmp_path / "ca.key", tmp_path / ".ca.key.tmp"
+    trap = tmp_path / "attacker-reads-this"
+    trap.write_bytes(b"")
+    if planted == "symlink":
+        decoy.symlink_to(trap)
+    else:
+        decoy.write_bytes(b"")
+        decoy.chmod(0o666)
+    issuing.write_atomic(target, b"SECRET KEY", mode=0o600)
+    assert trap.read_bytes() == b""
+    assert decoy.read_bytes() == b""
+    assert target.read_bytes() == b"SECRET KEY"
+    assert target.stat().st_mode & 0o777 == 0o600
+    leftovers = sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp"))
+    assert leftovers == [".ca.key.tmp"]
+
+
+def test_a_new_cert_directory_is_created_private(tmp_path: Path) -> None:
+    directory = tmp_path / "made" / "certs"
+    issuing.ensure_dir(directory, dns_names=["localhost"], ips=[])
+    assert directory.stat().st_mode & 0o777 == 0o700
+
+
+@pytest.mark.parametrize(
+    "mode",
+    [
+        pytest.param(0o777, id="world-writable"),
+        pytest.param(0o770, id="group-writable"),
+        pytest.param(0o1777, id="sticky-like-tmp"),
+        pytest.param(0o722, id="writable-by-all-but-readable-by-owner-only"),
+    ],
+)
+def test_a_cert_directory_others_can_write_to_is_refused(tmp_path: Path, mode: int) -> None:
+    directory = tmp_path / "shared"
+    directory.mkdir()
+    directory.chmod(mode)
+    with pytest.raises(PermissionError, match="writable by its group or others") as raised:
+        issuing.ensure_dir(directory, dns_names=["localhost"], ips=[])
+    assert raised.value.filename == str(directory)
+    assert list(directory.iterdir()) == []
+
+
+def _handshake(ca: issuing.Issued, leaf: issuing.Issued, hostname: str, tmp: Path) -> None:
+    """A TLS handshake in memory: Python's ssl (OpenSSL) client verifying `leaf`."""
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    pair = tmp / "pair.pem"
+    pair.write_bytes(leaf.cert_pem + leaf.key_pem)
+    server_ctx.load_cert_chain(pair)
+    client_ctx = ssl.create_default_context(cadata=ca.cert_pem.decode())
+    c_in, c_out, s_in, s_out = (ssl.MemoryBIO() for _ in range(4))
+    client = client_ctx.wrap_bio(c_in, c_out, server_hostname=hostname)
+    server = server_ctx.wrap_bio(s_in, s_out, server_side=True)
+    for _ in range(10):
+        for side, into, out_of in ((client, s_in, c_out), (server, c_in, s_out)):
+            with contextlib.suppress(ssl.SSLWantReadError):
+                side.do_handshake()
+            into.write(out_of.read())
+        if client.version() and server.version():
+            return
+    raise AssertionError("the handshake did not finish")
+
+
+SERVICE = "sidecar-injector.sidecar-injector.svc"
+
+
+def test_a_name_constrained_ca_is_trusted_for_its_own_names(tmp_path: Path) -> None:
+    ca = issuing.new_ca(dns_names=[SERVICE, "localhost"], ips=["127.0.0.1"])
+    leaf = issuing.new_serving(ca, dns_names=[SERVICE, "localhost"], ips=["127.0.0.1"])
+    _handshake(ca, leaf, SERVICE, tmp_path)
+    _handshake(ca, leaf, "127.0.0.1", tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("dns", "ips"),
+    [
+        pytest.param([SERVICE, "kubernetes.default.svc"], [], id="another-dns-name"),
+        pytest.param([SERVICE], ["10.0.0.1"], id="another-ip"),
+    ],
+)
+def test_openssl_refuses_a_certificate_outside_the_cas_names(
+    tmp_path: Path, dns: list[str], ips: list[str]
+) -> None:
+    ca = issuing.new_ca(dns_names=[SERVICE])
+    # What a stolen CA key would sign: the injector's name plus another's.
+    leaf = issuing.new_serving(ca, dns_names=dns, ips=ips)
+    with pytest.raises(ssl.SSLCertVerificationError, match="subtree violation"):
+        _handshake(ca, leaf, SERVICE, tmp_path)
+
+
+def test_a_ca_permits_exactly_the_names_it_was_made_for() -> None:
+    ca = issuing.new_ca(dns_names=[SERVICE], ips=["127.0.0.1"])
+    assert name_constraints.permits(ca.cert, dns_names=[SERVICE], ips=["127.0.0.1"])
+    assert not name_constraints.permits(ca.cert, dns_names=["example.com"], ips=[])
+    assert not name_constraints.permits(ca.cert, dns_names=[], ips=["127.0.0.2"])
+    assert not name_constraints.permits(issuing.new_ca().cert, dns_names=[SERVICE], ips=[])
+
+
+def test_the_default_ca_lifetime_is_ninety_days() -> None:
+    start, end = issuing.lifetime(issuing.new_ca().cert)
+    assert end - start == datetime.timedelta(days=90)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import subprocess
 import sys
 from pathlib import Path
@@ -61,7 +62,7 @@ def test_inject_handles_every_workload_kind(
     pod = _pod_of(out)
     assert [c["name"] for c in pod["spec"]["containers"]] == ["app", "istio-proxy"]
     support.validate_pod({"metadata": pod.get("metadata", {}), "spec": pod["spec"]})
-    assert f"{kind}/{kind.lower()}: injected" in err
+    assert f"{kind} default/{kind.lower()}: injected" in err
 
 
 def test_a_multi_document_file_keeps_every_document_in_order(
@@ -161,7 +162,10 @@ def test_the_console_script_and_module_agree_on_the_version() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "injector", "--version"], capture_output=True, text=True, check=False
     )
-    assert result.stdout.strip() == "0.1.0"
+    assert (
+        result.stdout.strip()
+        == f"sidecar-injector {importlib.metadata.version('sidecar-injector')}"
+    )
 
 
 def test_revision_flag_injects_as_that_revision(

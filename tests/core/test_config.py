@@ -17,7 +17,7 @@ def test_no_file_gives_the_documented_defaults() -> None:
     assert loaded.proxy.image == "docker.io/istio/proxyv2:1.20.8"
     assert loaded.proxy.uid == 1337
     assert loaded.systemNamespaces == ("kube-system", "kube-public", "kube-node-lease")
-    assert loaded.server.maxBodyBytes == 7 * 1024 * 1024
+    assert loaded.server.maxBodyBytes == 4 * 1024 * 1024
     assert loaded.server.keepAliveSeconds >= 90
 
 

@@ -57,6 +57,7 @@ def _pad_annotations(total: int) -> Mangle:
 
 CPU = "sidecar.istio.io/proxyCPU"
 INJECT = "sidecar.istio.io/inject"
+NATIVE = "sidecar.istio.io/nativeSidecar"
 CASES = {
     # Annotation size: the status annotation must not push the Pod over 256 KiB.
     "annotations-200KiB": Case(_pad_annotations(200 * 1024), "injected", "namespace_selector_trusted"),
@@ -68,8 +69,14 @@ CASES = {
     "volume-named-istio-data": Case(_spec(volumes=[{"name": "istio-data", "emptyDir": {}}]), "skipped", "volume_name_conflict", "volume named like"),
     "app-port-15001": Case(_container(ports=[{"containerPort": 15001}]), "skipped", "port_conflict", "port the proxy"),
     # The proxy's user id: iptables lets that user's traffic through unredirected.
-    "pod-runs-as-1337": Case(_spec(securityContext={"runAsUser": 1337}), "skipped", "app_runs_as_proxy_uid", "user id"),
-    "container-runs-as-1337": Case(_container(securityContext={"runAsUser": 1337}), "skipped", "app_runs_as_proxy_uid", "user id"),
+    "pod-runs-as-1337": Case(_spec(securityContext={"runAsUser": 1337}), "skipped", "app_runs_as_proxy_uid", "user or group id"),
+    "container-runs-as-1337": Case(_container(securityContext={"runAsUser": 1337}), "skipped", "app_runs_as_proxy_uid", "user or group id"),
+    "pod-group-1337": Case(_spec(securityContext={"runAsGroup": 1337}), "skipped", "app_runs_as_proxy_uid", "user or group id"),
+    "container-group-1337": Case(_container(securityContext={"runAsGroup": 1337}), "skipped", "app_runs_as_proxy_uid", "user or group id"),
+    "container-overrides-pod-gid": Case(lambda p: (_spec(securityContext={"runAsGroup": 1337})(p), _container(securityContext={"runAsGroup": 1000})(p)), "injected", "namespace_selector_trusted"),
+    "native-init-runs-as-1337": Case(lambda p: (_annotate(**{NATIVE: "true"})(p), _spec(initContainers=[{"name": "setup", "image": "x", "securityContext": {"runAsUser": 1337}}])(p)), "skipped", "app_runs_as_proxy_uid", "user or group id"),
+    "native-init-group-1337": Case(lambda p: (_annotate(**{NATIVE: "true"})(p), _spec(initContainers=[{"name": "setup", "image": "x", "securityContext": {"runAsGroup": 1337}}])(p)), "skipped", "app_runs_as_proxy_uid", "user or group id"),
+    "classic-init-runs-as-1337": Case(lambda p: (_annotate(**{NATIVE: "false"})(p), _spec(initContainers=[{"name": "setup", "image": "x", "securityContext": {"runAsUser": 1337}}])(p)), "injected", "namespace_selector_trusted"),
     "container-overrides-pod-uid": Case(lambda p: (_spec(securityContext={"runAsUser": 1337})(p), _container(securityContext={"runAsUser": 1000})(p)), "injected", "namespace_selector_trusted"),
     # Pod Security admission forbids NET_ADMIN/NET_RAW below "privileged".
     "psa-restricted": Case(lambda p: None, "skipped", "pod_security_level", "Pod Security", {"istio-injection": "enabled", "pod-security.kubernetes.io/enforce": "restricted"}),

@@ -3,6 +3,10 @@ merge does, the declared fields winning."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from injector.core import declared
 
 INJECTED = {
@@ -48,3 +52,40 @@ def test_a_declared_probe_handler_replaces_the_injected_one() -> None:
 def test_a_declared_image_other_than_auto_wins_and_null_removes() -> None:
     merged = declared.merge(INJECTED, {"name": "istio-proxy", "image": "mine:2", "args": None})
     assert merged["image"] == "mine:2" and "args" not in merged
+
+
+def _proxy(name: str = "istio-proxy", **context: Any) -> dict[str, Any]:
+    return {"name": name, "securityContext": context}
+
+
+@pytest.mark.parametrize(
+    ("spec", "user"),
+    [
+        pytest.param({"containers": [_proxy(runAsUser=1234)]},
+                     1234, id="declared-user"),
+        pytest.param({"initContainers": [_proxy(runAsUser=7)]},
+                     7, id="declared-native-proxy-user"),
+        pytest.param({"containers": [_proxy(runAsUser=0)]},
+                     None, id="root-is-no-exemption"),
+        pytest.param({"containers": [_proxy(runAsUser=True)]},
+                     None, id="not-a-number"),
+        pytest.param({"containers": [_proxy(runAsGroup=5)]},
+                     None, id="group-only"),
+        pytest.param({"containers": [_proxy("app", runAsUser=1234)]},
+                     None, id="no-declared-proxy"),
+    ],
+)  # fmt: skip
+def test_the_declared_proxy_user_is_its_own_non_root_run_as_user(
+    spec: dict[str, Any], user: int | None
+) -> None:
+    assert declared.proxy_user(spec) == user
+    assert declared.exempt_id(spec, 1337) == (user or 1337)
+
+
+def test_the_init_containers_first_u_argument_takes_the_user_and_nothing_else() -> None:
+    args = ["-p", "15001", "-u", "1337", "-m", "REDIRECT", "-u", "9"]
+    init = {"name": "istio-init", "args": args}
+    assert declared.with_user(init, 1234)["args"] == [
+        "-p", "15001", "-u", "1234", "-m", "REDIRECT", "-u", "9"
+    ]  # fmt: skip
+    assert args[3] == "1337"  # the rendered container is shared: not changed

@@ -45,7 +45,7 @@ def test_durations_print_in_their_shortest_exact_unit() -> None:
 
 def test_the_certificate_defaults_are_the_documented_ones() -> None:
     section = config.Config().certificates
-    assert (section.validity, section.caValidity) == ("24h", "3650d")
+    assert (section.validity, section.caValidity) == ("24h", "90d")
     assert section.renewBefore == pytest.approx(1 / 3)
     assert (section.publishGrace, section.fileCheckInterval) == ("5s", "10s")
     assert (section.secretName, section.leaseName) == (

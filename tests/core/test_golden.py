@@ -107,6 +107,52 @@ def test_golden_case_is_idempotent(name: str, default_template: Template) -> Non
     assert support.patch_of(handled.answer) is None
 
 
+def _injected_cases() -> list[str]:
+    return [
+        name
+        for name in CASES
+        if policy.names.STATUS
+        in (_load(GOLDEN / f"{name}.out.yaml")["metadata"].get("annotations") or {})
+        and not name.startswith("skip-")
+    ]
+
+
+@pytest.mark.parametrize("name", _injected_cases())
+def test_an_injected_golden_pod_reinvoked_through_the_webhook_gets_no_warning(
+    name: str, default_template: Template
+) -> None:
+    """kube-apiserver calls again with the injected Pod (reinvocationPolicy: IfNeeded):
+    our own containers must not count as the app's, so no warning and no patch."""
+    engine, options = _case(name, default_template)
+    injected = _load(GOLDEN / f"{name}.out.yaml")
+    ns = _namespace(options)
+    body = support.review(injected, namespace=options.get("namespace", "shop"))
+    handled = handler.handle(body, engine=engine, namespaces=lambda _name: ns)
+    response = handled.answer["response"]
+    assert response.get("warnings", []) == []
+    assert support.patch_of(handled.answer) is None
+    assert handled.reasons == (policy.ALREADY_INJECTED,)
+
+
+@pytest.mark.parametrize("name", _injected_cases())
+def test_inject_on_its_own_output_reports_a_plain_skip(
+    name: str, default_template: Template
+) -> None:
+    engine, options = _case(name, default_template)
+    injected = _load(GOLDEN / f"{name}.out.yaml")
+    ns = _namespace(options)
+    text, reports = workloads.inject_text(
+        _dump(injected),
+        engine,
+        ns_labels=None if ns is None else dict(ns.labels),
+        namespace=options.get("namespace", "shop"),
+    )
+    assert yaml.safe_load(text) == injected
+    assert [(r.result, r.detail) for r in reports] == [
+        ("skipped", f"{policy.ALREADY_INJECTED}: {policy.SENTENCES[policy.ALREADY_INJECTED]}")
+    ]
+
+
 def _offline_cases() -> list[str]:
     """Namespace annotations come from a cluster; offline knows namespace labels only."""
     return [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -140,3 +141,50 @@ def test_interface_lists_parse() -> None:
 def test_printable_escapes_and_cuts_untrusted_values() -> None:
     assert grammar.printable("a\nb") == "'a\\nb'"
     assert grammar.printable("x" * 100, limit=5) == "'xxxxx...'"
+
+
+@pytest.mark.parametrize(
+    ("parse", "text", "cap"),
+    [
+        pytest.param(grammar.parse_ports, "1," * 9000 + "1", "bytes", id="ports-over-bytes"),
+        pytest.param(grammar.parse_ports, ",".join(["80"] * 257), "entries", id="ports-entries"),
+        pytest.param(
+            grammar.parse_cidrs, ",".join(["::1/128"] * 3000), "bytes", id="cidrs-over-bytes"
+        ),
+        pytest.param(
+            grammar.parse_cidrs, ",".join(["10.0.0.0/8"] * 257), "entries", id="cidrs-entries"
+        ),
+        pytest.param(
+            grammar.parse_interfaces, ",".join(["eth0"] * 257), "entries", id="interfaces"
+        ),
+        pytest.param(grammar.parse_ports, "9" * 20_000, "bytes", id="one-huge-token"),
+    ],
+)
+def test_a_list_over_its_caps_is_refused_before_parsing(parse: Any, text: str, cap: str) -> None:
+    with pytest.raises(grammar.GrammarError, match=cap):
+        parse(text)
+
+
+def test_a_list_at_its_caps_is_accepted() -> None:
+    ports = ",".join(str(1000 + n) for n in range(grammar.MAX_LIST_ENTRIES))
+    assert len(grammar.parse_ports(ports)) == grammar.MAX_LIST_ENTRIES
+
+
+def test_a_non_ascii_list_is_measured_in_bytes() -> None:
+    text = "é" * (grammar.MAX_LIST_BYTES // 2 + 1)  # fewer characters than the cap
+    with pytest.raises(grammar.GrammarError, match="bytes"):
+        grammar.parse_interfaces(text)
+
+
+@pytest.mark.parametrize(
+    ("parse", "token"),
+    [
+        pytest.param(grammar.parse_ports, "x" * 10_000, id="port"),
+        pytest.param(grammar.parse_cidrs, "1" * 10_000, id="cidr"),
+        pytest.param(grammar.parse_interfaces, "!" * 10_000, id="interface"),
+    ],
+)
+def test_an_error_shows_a_bad_token_cut_short(parse: Any, token: str) -> None:
+    with pytest.raises(grammar.GrammarError) as raised:
+        parse(token)
+    assert len(str(raised.value)) < 200

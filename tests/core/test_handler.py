@@ -5,10 +5,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import orjson
 import pytest
 import support
 
-from injector.core import handler, policy, review
+from injector.core import handler, names, policy, review
 from injector.core.engine import Engine
 
 
@@ -313,3 +314,23 @@ def test_a_reinvoked_pod_with_an_added_container_is_patched_and_says_why(
     late = next(c for c in again["spec"]["containers"] if c["name"] == "late")
     assert late["readinessProbe"] == {"httpGet": {"path": "/app-health/late/readyz", "port": 15020}}
     assert _handle(engine, support.review(again)).result == "skipped"
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param(names.EXCLUDE_OUTBOUND_IP_RANGES, id="cidrs"),
+        pytest.param(names.EXCLUDE_OUTBOUND_PORTS, id="ports"),
+    ],
+)
+def test_a_huge_list_annotation_is_denied_with_a_short_message_naming_it(
+    engine: Engine, pod: dict[str, Any], key: str
+) -> None:
+    value = ",".join(["10.0.0.0/8" if "IP" in key else "8080"] * 300_000)  # about 3 MiB
+    pod["metadata"]["annotations"] = {key: value}
+    handled = _handle(engine, support.review(pod))
+    assert handled.result == "denied"
+    message = handled.answer["response"]["status"]["message"]
+    assert key in message
+    assert "longer than" in message
+    assert len(orjson.dumps(handled.answer)) < 2048

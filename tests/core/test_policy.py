@@ -270,3 +270,52 @@ def test_a_declared_proxy_or_init_container_is_no_conflict(spec: dict[str, Any])
         config=config_file.from_mapping({}), injected=injected,
     )  # fmt: skip
     assert decision.inject, decision.reasons
+
+
+def _app(**context: int) -> dict[str, Any]:
+    return {"name": "app", "image": "x", "securityContext": context}
+
+
+_PROXY_1234 = {"name": "istio-proxy", "image": "auto", "securityContext": {"runAsUser": 1234}}
+
+
+@pytest.mark.parametrize(
+    ("spec", "bypasses"),
+    [
+        pytest.param({"containers": [_app(runAsUser=1337)]}, True, id="app-user-is-proxy-uid"),
+        pytest.param({"containers": [_app(runAsGroup=1337)]}, True, id="app-group-is-proxy-uid"),
+        pytest.param({"securityContext": {"runAsGroup": 1337}, "containers": [_app()]}, True,
+                     id="pod-group-is-proxy-uid"),
+        pytest.param({"securityContext": {"runAsGroup": 1337}, "containers": [_app(runAsGroup=7)]},
+                     False, id="container-group-overrides-pod-group"),
+        pytest.param({"containers": [_app(runAsUser=1234), _PROXY_1234]}, True,
+                     id="app-user-is-declared-proxy-user"),
+        pytest.param({"containers": [_app(runAsGroup=1234), _PROXY_1234]}, True,
+                     id="app-group-is-declared-proxy-user"),
+        pytest.param({"initContainers": [_PROXY_1234], "containers": [_app(runAsUser=1234)]}, True,
+                     id="app-user-is-declared-native-proxy-user"),
+        pytest.param({"containers": [_app(runAsUser=1337), _PROXY_1234]}, False,
+                     id="default-uid-no-longer-exempt-with-declared-user"),
+        pytest.param({"containers": [_app(runAsUser=1337), {**_PROXY_1234,
+                      "securityContext": {"runAsUser": 0}}]}, True,
+                     id="declared-root-proxy-keeps-default-exemption"),
+        pytest.param({"containers": [_app(runAsUser=1234), {**_PROXY_1234,
+                      "securityContext": {"runAsGroup": 1234}}]}, False,
+                     id="declared-group-alone-does-not-move-exemption"),
+    ],
+)  # fmt: skip
+def test_an_app_running_as_the_redirects_exempt_user_or_group_is_skipped(
+    spec: dict[str, Any], bypasses: bool
+) -> None:
+    injected = policy.Injected(
+        containers=INJECTED.containers,
+        volumes=INJECTED.volumes,
+        declarable=frozenset({"istio-proxy"}),
+        declarable_init=frozenset({"istio-init"}),
+    )
+    decision = policy.decide(
+        _pod(label="true", spec=spec), namespace="shop", ns=UNKNOWN,
+        config=config_file.from_mapping({}), injected=injected,
+    )  # fmt: skip
+    assert (policy.APP_RUNS_AS_PROXY_UID in decision.reasons) is bypasses, decision.reasons
+    assert decision.inject is not bypasses

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import jsonpatch
 import pytest
 
-from injector.core import config_file, proxy_config
+from injector.core import config, config_file, proxy_config, template
 from injector.core.config import ConfigError
+from injector.core.engine import Engine
 
 
 @pytest.mark.parametrize(
@@ -47,6 +51,11 @@ def test_proxy_metadata_becomes_sorted_env() -> None:
         pytest.param("proxyStatsMatcher: {inclusion: [a]}", "unknown field", id="matcher-unknown"),
         pytest.param("[1, 2]", "object", id="not-an-object"),
         pytest.param("{", "YAML", id="not-yaml"),
+        pytest.param(
+            "interceptionMode: TPROXY",
+            "sidecar.istio.io/interceptionMode",
+            id="interception-mode-has-its-own-annotation",
+        ),
     ],
 )
 def test_a_bad_proxy_config_is_refused_naming_the_annotation(text: str, says: str) -> None:
@@ -65,6 +74,73 @@ def test_the_annotation_is_merged_over_the_mesh_defaults() -> None:
     assert proxy_config.effective(None, mesh).metadata == (("A", "mesh"), ("B", "mesh"))
 
 
-def test_a_bad_mesh_proxy_config_is_refused_at_load_naming_the_key() -> None:
-    with pytest.raises(ConfigError, match=r"mesh\.proxyConfig: field concurrency"):
-        config_file.from_mapping({"mesh": {"proxyConfig": {"concurrency": "two"}}})
+@pytest.mark.parametrize(
+    ("proxy_config_setting", "says"),
+    [
+        pytest.param({"concurrency": "two"}, "field concurrency", id="wrong-type"),
+        pytest.param({"interceptionMode": "NONE"}, "field interceptionMode must be REDIRECT or",
+                     id="interception-none"),
+        pytest.param({"interceptionMode": "tproxy"}, "field interceptionMode must be REDIRECT or",
+                     id="interception-lowercase"),
+    ],
+)  # fmt: skip
+def test_a_bad_mesh_proxy_config_is_refused_at_load_naming_the_key(
+    proxy_config_setting: dict[str, Any], says: str
+) -> None:
+    with pytest.raises(ConfigError, match=rf"mesh\.proxyConfig: {says}"):
+        config_file.from_mapping({"mesh": {"proxyConfig": proxy_config_setting}})
+
+
+def _proxy_env(settings: dict[str, Any], annotations: dict[str, str]) -> dict[str, str]:
+    engine = Engine(config_file.from_mapping(settings), template.load(config.DEFAULT_TEMPLATES))
+    pod = {
+        "metadata": {"name": "p", "annotations": annotations},
+        "spec": {"containers": [{"name": "app", "image": "app"}]},
+    }
+    outcome = engine.inject(pod, namespace="shop", ns=None)
+    assert outcome.result == "injected", outcome.message
+    spec = jsonpatch.apply_patch(pod, outcome.ops or [])["spec"]
+    proxy = next(c for c in spec["containers"] if c["name"] == "istio-proxy")
+    return {e["name"]: e.get("value", "") for e in proxy["env"]}
+
+
+CANARY = "istiod-canary.istio-system.svc:15012"
+
+
+@pytest.mark.parametrize(
+    ("settings", "annotations", "proxy_config_env", "ca_addr"),
+    [
+        pytest.param({}, {}, "{}\n", "istiod.istio-system.svc:15012", id="default-revision"),
+        pytest.param({"revision": "canary"}, {}, f'{{"discoveryAddress":"{CANARY}"}}\n', CANARY,
+                     id="revision-names-its-istiod"),
+        pytest.param({"revision": "canary", "mesh": {"caAddress": "ca.example:15012"}}, {},
+                     f'{{"discoveryAddress":"{CANARY}"}}\n', "ca.example:15012",
+                     id="configured-ca-leaves-discovery-address"),
+        pytest.param({"revision": "canary", "mesh": {"proxyConfig": {
+                      "discoveryAddress": "mesh.example:15012"}}}, {},
+                     '{"discoveryAddress":"mesh.example:15012"}\n', CANARY,
+                     id="mesh-proxy-config-wins"),
+        pytest.param({"revision": "canary"}, {"proxy.istio.io/config": "concurrency: 2"},
+                     f'{{"discoveryAddress":"{CANARY}","concurrency":2}}\n', CANARY,
+                     id="annotation-merges-over-it"),
+        pytest.param({"revision": "canary"}, {"proxy.istio.io/config": "discoveryAddress: x:1"},
+                     '{"discoveryAddress":"x:1"}\n', CANARY, id="annotation-wins"),
+    ],
+)  # fmt: skip
+def test_a_revisions_proxy_config_names_its_control_plane_as_istio_1_20_8_does(
+    settings: dict[str, Any], annotations: dict[str, str], proxy_config_env: str, ca_addr: str
+) -> None:
+    env = _proxy_env(settings, annotations)
+    assert (env["PROXY_CONFIG"], env["CA_ADDR"]) == (proxy_config_env, ca_addr)
+
+
+def test_the_pods_interception_annotation_beats_the_mesh_default_but_proxy_config_keeps_it() -> (
+    None
+):
+    settings = {"mesh": {"proxyConfig": {"interceptionMode": "TPROXY"}}}
+    tproxy = _proxy_env(settings, {})
+    redirect = _proxy_env(settings, {"sidecar.istio.io/interceptionMode": "REDIRECT"})
+    assert tproxy["ISTIO_META_INTERCEPTION_MODE"] == "TPROXY"
+    assert redirect["ISTIO_META_INTERCEPTION_MODE"] == "REDIRECT"
+    # Istio 1.20.8 writes the mesh's ProxyConfig whatever the annotation says.
+    assert redirect["PROXY_CONFIG"] == tproxy["PROXY_CONFIG"] == '{"interceptionMode":"TPROXY"}\n'

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import jsonpatch
 import pytest
 
-from injector.core import config_file, names, overrides, vocabulary
+from injector.core import config_file, names, overrides, template, vocabulary
+from injector.core.config import DEFAULT_TEMPLATES
 from injector.core.engine import Engine
 
 SPEC: dict[str, Any] = {"containers": [{"name": "app", "image": "app"}]}
@@ -206,3 +208,43 @@ def test_a_pod_kubernetes_would_refuse_is_denied_naming_the_annotation(
     outcome = engine.inject(pod, namespace="shop", ns=None)
     assert outcome.result == "denied"
     assert problem in (outcome.message or "")
+
+
+def _injected(annotations: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
+    engine = Engine(config_file.from_mapping({}), template.load(DEFAULT_TEMPLATES))
+    pod = {"metadata": {"name": "p", "annotations": annotations}, "spec": SPEC}
+    outcome = engine.inject(pod, namespace="shop", ns=None)
+    assert outcome.result == "injected", outcome.message
+    return jsonpatch.apply_patch(pod, outcome.ops or []), outcome.warnings
+
+
+@pytest.mark.parametrize(
+    ("annotations", "warned"),
+    [
+        pytest.param({names.ENABLE_CORE_DUMP: "true"}, [names.ENABLE_CORE_DUMP], id="core-dump"),
+        pytest.param({names.CAP_NET_BIND_SERVICE: "true"}, [names.CAP_NET_BIND_SERVICE],
+                     id="net-bind-service"),
+        pytest.param({names.ENABLE_CORE_DUMP: "true", names.CAP_NET_BIND_SERVICE: "true"},
+                     [names.ENABLE_CORE_DUMP, names.CAP_NET_BIND_SERVICE], id="both"),
+        # Istio 1.20.8 acts on the exact value "true" only: nothing else asks for it.
+        pytest.param({names.ENABLE_CORE_DUMP: "false"}, [], id="core-dump-false"),
+        pytest.param({names.ENABLE_CORE_DUMP: "True"}, [], id="core-dump-not-exactly-true"),
+        pytest.param({}, [], id="absent"),
+    ],
+)  # fmt: skip
+def test_a_declined_privilege_annotation_is_admitted_without_it_and_warned_by_name(
+    annotations: dict[str, str], warned: list[str]
+) -> None:
+    pod, warnings = _injected(annotations)
+    assert [w for w in warnings if "ignored:" in w] == [
+        f"annotation {key}=true ignored: {vocabulary.DECLINED[key]}" for key in warned
+    ]
+    assert all(len(w) <= 120 for w in warnings)
+    spec = pod["spec"]
+    assert [c["name"] for c in spec["initContainers"]] == ["istio-init"]
+    contexts = [c["securityContext"] for c in [*spec["initContainers"], *spec["containers"]]
+                if c["name"] != "app"]  # fmt: skip
+    assert not any(c.get("privileged") for c in contexts)
+    proxy = next(c for c in spec["containers"] if c["name"] == "istio-proxy")["securityContext"]
+    assert (proxy["runAsUser"], proxy["readOnlyRootFilesystem"]) == (1337, True)
+    assert "add" not in proxy["capabilities"]

@@ -288,3 +288,19 @@ def test_the_readme_links_every_docs_page() -> None:
     unlinked = [_page_name(p) for p in PAGES[1:] if p.resolve() not in linked]
     assert PAGES[1:], "docs/ holds no pages"
     assert not unlinked, f"README.md does not link {unlinked}"
+
+
+def _keys() -> list[str]:
+    names = importlib.import_module("injector.core.names")
+    return sorted(
+        value for key, value in vars(names).items()
+        if key.isupper() and isinstance(value, str) and "/" in value
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("key", _keys())
+def test_every_label_and_annotation_key_is_in_the_annotations_page(key: str) -> None:
+    # The page writes a key in full, or a family once and then its other members by
+    # their last part (`proxyCPU`, `proxyMemory`).
+    page = (ROOT / "docs" / "annotations.md").read_text("utf-8")
+    assert key in page or f"`{key.rsplit('/', 1)[1]}`" in page

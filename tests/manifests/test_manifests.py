@@ -367,15 +367,10 @@ def test_the_serving_certificate_is_made_for_the_service(
     assert injector_config.certificates.service == objects["Service"]["metadata"]["name"]
 
 
-def test_the_configured_templates_are_where_the_image_puts_them(
+def test_the_configuration_uses_the_templates_the_package_carries(
     injector_config: config.Config,
 ) -> None:
-    destinations = set()
-    for line in _final_stage():
-        words = [w for w in line.split()[1:] if not w.startswith("--")]
-        if line.startswith("COPY ") and words[0].rstrip("/") == "templates":
-            destinations.add(words[-1].rstrip("/"))
-    assert str(injector_config.templates) in destinations
+    assert injector_config.templates == config.DEFAULT_TEMPLATES
 
 
 # ---- MutatingWebhookConfiguration ---------------------------------------------------
@@ -609,6 +604,35 @@ def test_the_image_runs_the_injector_module() -> None:
     assert entrypoints[-1].endswith('["python3", "-m", "injector"]')
 
 
+def test_the_image_installs_the_built_wheel_and_copies_no_source_by_hand() -> None:
+    build, final = _stages()[0], _final_stage()
+    runs = " ".join(line for line in build if line.startswith("RUN "))
+    assert re.search(r"\bpip wheel --no-deps --wheel-dir (\S+) \.", runs), runs
+    assert re.search(
+        r"\bpip install --no-deps --target /app/deps /wheels/sidecar_injector-\S*\.whl", runs
+    )
+    copies = [line for line in final if line.startswith(("COPY ", "ADD "))]
+    assert copies, "the final stage copies nothing at all"
+    assert all(line.startswith("COPY --from=") for line in copies), copies
+    assert not any("templates" in line for line in final), "templates copied by hand"
+
+
 def test_the_build_context_leaves_out_local_state_and_secrets() -> None:
     ignored = set(DOCKERIGNORE.read_text(encoding="utf-8").split())
     assert {".venv", "certs", ".git", "tests"} <= ignored
+
+
+# ---- NetworkPolicy ------------------------------------------------------------------
+
+
+def test_the_network_policy_admits_only_the_webhook_port_of_the_injectors_pods(
+    deployment: dict[str, Any], container: dict[str, Any]
+) -> None:
+    policy = _documents(MANIFESTS / "networkpolicy.yaml")[0]
+    spec = policy["spec"]
+    selector = spec["podSelector"]["matchLabels"]
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert selector.items() <= pod_labels.items()
+    assert spec["policyTypes"] == ["Ingress"]
+    ports = {p["port"] for rule in spec["ingress"] for p in rule["ports"]}
+    assert ports == {p["containerPort"] for p in container["ports"]} == {9443}

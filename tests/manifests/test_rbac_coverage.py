@@ -89,6 +89,32 @@ def _rule_allows(rule: dict[str, Any], wanted: Attributes) -> bool:
     )
 
 
+def _grants(rule: dict[str, Any]) -> list[Attributes]:
+    """Every (verb, group, resource, name) a rule grants; name "" for any name."""
+    return [
+        Attributes(verb, group, resource, "", name)
+        for group in rule.get("apiGroups", [])
+        for resource in rule.get("resources", [])
+        for verb in rule.get("verbs", [])
+        for name in rule.get("resourceNames") or [""]
+    ]
+
+
+def unused_grants(rules: list[dict[str, Any]], calls: list[Call]) -> list[Attributes]:
+    """The grants of `rules` that no call needs."""
+    made = [_attributes(c) for c in calls if c.path not in PUBLIC_INFO]
+    return [
+        grant
+        for rule in rules
+        for grant in _grants(rule)
+        if not any(
+            (a.verb, a.group, a.resource) == (grant.verb, grant.group, grant.resource)
+            and grant.name in ("", a.name)
+            for a in made
+        )
+    ]
+
+
 def allowed(call: Call) -> bool:
     """Whether the injector's ServiceAccount may make this call."""
     if call.path in PUBLIC_INFO:
@@ -158,7 +184,6 @@ def _certificate_lifecycle(api: FakeApi) -> None:
     api_cluster.get_lease(NAMESPACE, LEASE)
     api_cluster.replace_lease(NAMESPACE, api_cluster.create_lease(NAMESPACE, lease))
     api_cluster.list_secret(NAMESPACE, SECRET)
-    api_cluster.get_webhook_config(WEBHOOK_CONFIG)
     api_cluster.list_webhook_config(WEBHOOK_CONFIG)
     list(api_cluster.watch_webhook_config(WEBHOOK_CONFIG, "1"))
 
@@ -171,7 +196,6 @@ FLOWS: dict[str, str | None] = {
     "watch_namespaces": "cluster features",
     "apply_webhook_config": "cluster features",
     "create_event": "cluster features",
-    "get_webhook_config": "certificate lifecycle",
     "list_webhook_config": "certificate lifecycle",
     "watch_webhook_config": "certificate lifecycle",
     "get_secret": "certificate lifecycle",
@@ -221,7 +245,6 @@ def test_the_flows_make_every_service_account_call(recorded: list[Call]) -> None
         ("GET", "namespaces", "list"),
         ("GET", "namespaces", "watch"),
         ("PATCH", "mutatingwebhookconfigurations", "patch"),
-        ("GET", "mutatingwebhookconfigurations", "get"),
         ("GET", "mutatingwebhookconfigurations", "list"),
         ("GET", "mutatingwebhookconfigurations", "watch"),
         ("POST", "events", "create"),
@@ -236,6 +259,40 @@ def test_the_flows_make_every_service_account_call(recorded: list[Call]) -> None
     }
     assert shapes == expected
     assert any(c.path == "/version" for c in recorded)
+
+
+def test_rbac_grants_nothing_that_no_call_uses(recorded: list[Call]) -> None:
+    rules = _role("clusterrole.yaml")["rules"] + _role("role.yaml")["rules"]
+    assert unused_grants(rules, recorded) == []
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        pytest.param(
+            {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create"]},
+            id="a-group-never-called",
+        ),
+        pytest.param(
+            {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]},
+            id="a-verb-never-called",
+        ),
+        pytest.param(
+            {
+                "apiGroups": [""],
+                "resources": ["secrets"],
+                "resourceNames": ["another-secret"],
+                "verbs": ["get"],
+            },
+            id="a-name-never-called",
+        ),
+    ],
+)
+def test_the_unused_grant_check_finds_an_extra_grant(
+    recorded: list[Call], rule: dict[str, Any]
+) -> None:
+    rules = [*_role("clusterrole.yaml")["rules"], rule]
+    assert len(unused_grants(rules, recorded)) == 1
 
 
 def test_rbac_grants_every_call_the_service_account_makes(recorded: list[Call]) -> None:

@@ -5,6 +5,7 @@ version, and an Event for each decision, all against the in-memory API."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -187,3 +188,14 @@ def test_a_webhook_url_without_a_cluster_is_an_error(monkeypatch: pytest.MonkeyP
 def test_a_missing_kubeconfig_is_a_connect_error(tmp_path: Path) -> None:
     with pytest.raises(kubeapi.ConnectError, match="nowhere"):
         wiring.connect(tmp_path / "nowhere", URL)
+
+
+def test_events_are_never_sent_into_system_namespaces_or_the_injectors_own(
+    api: FakeApi, engine: Engine
+) -> None:
+    cfg = dataclasses.replace(engine.config, systemNamespaces=("kube-system", "platform"))
+    state = State(engine=Engine(cfg, engine.template))
+    built = wiring.cluster_features(
+        kubeapi.Cluster(api), state, webhook_url=None, namespace="mesh-injector"
+    )
+    assert built.events.excluded == {"kube-system", "platform", "mesh-injector"}

@@ -28,7 +28,7 @@ HEADERS = (
 
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.Running]:
-    config = "server: {maxConcurrentReviews: 2, reviewTimeoutSeconds: 1}\n"
+    config = "server: {reviewTimeoutSeconds: 1}\n"
     with servers.running(tmp_path_factory.mktemp("limited"), config) as instance:
         yield instance
 
@@ -37,21 +37,45 @@ def _status(answer: bytes) -> int:
     return int(answer.split(b" ", 2)[1])
 
 
-def test_a_review_past_the_concurrency_bound_gets_a_503(limited: servers.Running) -> None:
-    stalled = [limited.tls_socket() for _ in range(2)]
+def test_bodies_sent_a_byte_at_a_time_do_not_turn_a_real_review_away(
+    limited: servers.Running,
+) -> None:
+    stalled = [limited.tls_socket() for _ in range(64)]
     try:
         for sock in stalled:
-            sock.sendall(HEADERS)  # the body never comes: both stay in flight
+            sock.sendall(HEADERS + b"{")  # one byte of the body, and no more
         with httpx.Client(verify=limited.client_context()) as client:
             response = client.post(f"{limited.url}/inject", content=http_cases.VALID,
                                    headers={"content-type": "application/json"})  # fmt: skip
-        assert response.status_code == 503
-        assert response.headers["retry-after"] == "1"
+        assert response.status_code == 200
         statuses = [_status(sock.recv(4096)) for sock in stalled]
     finally:
         for sock in stalled:
             sock.close()
-    assert statuses == [408, 408], "stalled bodies end at the review deadline"
+    assert set(statuses) == {408}, "stalled bodies end at the review deadline"
+
+
+def test_bodies_past_the_byte_budget_get_a_503(tmp_path: Path) -> None:
+    config = "server: {maxBodyBytes: 1100, maxBufferedBodyBytes: 2048, reviewTimeoutSeconds: 2}\n"
+    declared = HEADERS.replace(b"Content-Length: 100", b"Content-Length: 1000")
+    with servers.running(tmp_path, config) as instance:
+        stalled = [instance.tls_socket() for _ in range(2)]
+        try:
+            for sock in stalled:
+                sock.sendall(declared)  # 2000 bytes reserved, none sent
+            with httpx.Client(verify=instance.client_context()) as client:
+                response = client.post(f"{instance.url}/inject", content=b"{" + b" " * 200 + b"}",
+                                       headers={"content-type": "application/json"})  # fmt: skip
+            assert response.status_code == 503
+            assert response.headers["retry-after"] == "1"
+            assert [_status(sock.recv(4096)) for sock in stalled] == [408, 408]
+            with httpx.Client(verify=instance.client_context()) as client:
+                response = client.post(f"{instance.url}/inject", content=http_cases.VALID,
+                                       headers={"content-type": "application/json"})  # fmt: skip
+            assert response.status_code == 200, "the budget is given back"
+        finally:
+            for sock in stalled:
+                sock.close()
 
 
 def test_after_the_stall_reviews_are_answered_again(limited: servers.Running) -> None:
@@ -103,21 +127,38 @@ def _client_pair(directory: Path) -> tuple[Path, Path, Path]:
         .sign(ca.key, hashes.SHA256())
     )
     client = issuing.Issued(cert, key)
+    directory.mkdir(parents=True, exist_ok=True)
     paths = directory / "client-ca.crt", directory / "client.crt", directory / "client.key"
     for path, data in zip(paths, (ca.cert_pem, client.cert_pem, client.key_pem), strict=True):
         path.write_bytes(data)
     return paths
 
 
-def test_with_a_client_ca_only_clients_it_signed_are_served(tmp_path: Path) -> None:
+def test_with_a_client_ca_only_clients_it_signed_get_reviews_and_probes_still_work(
+    tmp_path: Path,
+) -> None:
     client_ca, client_cert, client_key = _client_pair(tmp_path)
+    review = {"content": http_cases.VALID, "headers": {"content-type": "application/json"}}
     with servers.running(tmp_path, client_ca=client_ca) as instance:
         anonymous = instance.client_context()
-        with pytest.raises((httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError)):
-            httpx.get(f"{instance.url}/healthz", verify=anonymous, timeout=5)
+        answer = httpx.post(f"{instance.url}/inject", verify=anonymous, **review)  # type: ignore[arg-type]
+        assert answer.status_code == 403
+        # The kubelet's probes present no certificate.
+        assert httpx.get(f"{instance.url}/readyz", verify=anonymous).status_code == 200
         identified = instance.client_context()
         identified.load_cert_chain(str(client_cert), str(client_key))
-        assert httpx.get(f"{instance.url}/healthz", verify=identified).status_code == 200
+        answer = httpx.post(f"{instance.url}/inject", verify=identified, **review)  # type: ignore[arg-type]
+        assert answer.status_code == 200
+
+
+def test_with_a_client_ca_a_certificate_it_did_not_sign_is_refused(tmp_path: Path) -> None:
+    client_ca, _cert, _key = _client_pair(tmp_path / "trusted")
+    _ca, other_cert, other_key = _client_pair(tmp_path / "other")
+    with servers.running(tmp_path, client_ca=client_ca) as instance:
+        stranger = instance.client_context()
+        stranger.load_cert_chain(str(other_cert), str(other_key))
+        with pytest.raises((httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError)):
+            httpx.get(f"{instance.url}/healthz", verify=stranger, timeout=5)
 
 
 def test_weak_cipher_suites_are_refused(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from support import kube_versions, servers
 from support.certs import wait_until
 from support.fake_kube import FakeApi
 
+from injector.certs import issuing, modes
 from injector.cluster import kubeapi
 
 WEBHOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
@@ -90,3 +91,27 @@ def test_the_dev_certificate_names_the_webhook_urls_host(tmp_path: Path) -> None
         assert "dev-box.example" in sans.get_values_for_type(x509.DNSName)
     finally:
         served.stop()
+
+
+def test_serving_mounted_files_in_a_cluster_publishes_no_ca_bundle_and_keeps_no_secret(
+    tmp_path: Path,
+) -> None:
+    """The cert-manager overlay's mode: cert-manager's cainjector owns the caBundle, so
+    the injector must neither write the webhook configuration nor keep a Secret or a
+    Lease (the overlay's RBAC grants none of them)."""
+    pair = issuing.new_serving(
+        issuing.new_ca(), dns_names=["sidecar-injector.sidecar-injector.svc"]
+    )
+    (tmp_path / "tls.crt").write_bytes(pair.cert_pem)
+    (tmp_path / "tls.key").write_bytes(pair.key_pem)
+    api = FakeApi(version=("1", "30"))
+    files = modes.Options(tls_cert_file=tmp_path / "tls.crt", tls_key_file=tmp_path / "tls.key")
+    with servers.running(tmp_path, cluster=kubeapi.Cluster(api), certs=files) as instance:
+        assert instance.server.state.ready()
+        wait_until(lambda: api.calls_to("GET", "/version"), 15, "the version check")
+    written = [c for c in api.calls if c.method != "GET" and "/events" not in c.path]
+    assert written == [], [(c.method, c.path) for c in written]
+    touched = {c.path for c in api.calls}
+    assert not any(
+        "secrets" in p or "leases" in p or "mutatingwebhookconfigurations" in p for p in touched
+    ), touched

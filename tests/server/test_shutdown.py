@@ -23,12 +23,14 @@ DRAIN_SECONDS = 2.0
 BODY = http_cases.load_fixture("create-pod")
 
 
-def _start(tmp_path: Path, port: int) -> subprocess.Popen[bytes]:
+def _start(
+    tmp_path: Path, port: int, drain: float = DRAIN_SECONDS, stderr: int = subprocess.DEVNULL
+) -> subprocess.Popen[bytes]:
     config = tmp_path / "config.yaml"
-    config.write_text(f"server: {{drainSeconds: {DRAIN_SECONDS}, shutdownTimeoutSeconds: 10}}\n")
+    config.write_text(f"server: {{drainSeconds: {drain}, shutdownTimeoutSeconds: 10}}\n")
     command = [sys.executable, "-m", "injector", "serve", "--port", str(port),
                "--cert-dir", str(tmp_path / "certs"), "--config", str(config)]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
@@ -115,3 +117,21 @@ def test_sigterm_during_a_burst_loses_no_review(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_ctrl_c_stops_at_once_without_a_drain_window_or_a_traceback(tmp_path: Path) -> None:
+    port = servers.free_port()
+    process = _start(tmp_path, port, drain=60, stderr=subprocess.PIPE)
+    try:
+        sent = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        _out, log = process.communicate(timeout=10)
+        took = time.monotonic() - sent
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert took < 5, f"SIGINT took {took:.1f} s with a 60 s drain window"
+    assert b"Traceback" not in log, log.decode()
+    assert b"draining" not in log
+    assert process.returncode == 0

@@ -134,9 +134,14 @@ def test_a_golden_pod_we_do_not_inject_is_listed_not_compared() -> None:
 
 def test_cases_use_the_settings_table_and_skip_unsupported_ones() -> None:
     listing = ["hello.yaml", "hello.yaml.injected", "hello-tproxy.yaml.injected",
-               "hello-always.yaml.injected", "bad.yaml"]  # fmt: skip
+               "hello-always.yaml.injected", "hello-cncf-networks.yaml.injected",
+               "bad.yaml"]  # fmt: skip
     found = {golden: (source, settings) for golden, source, settings, _ in
              istio_corpus.cases(listing)}  # fmt: skip
     assert found["hello.yaml.injected"] == ("hello.yaml", {})
-    assert found["hello-tproxy.yaml.injected"] == ("hello.yaml", None)
+    assert found["hello-tproxy.yaml.injected"] == (
+        "hello.yaml",
+        {"mesh": {"proxyConfig": {"interceptionMode": "TPROXY"}}},
+    )
+    assert found["hello-cncf-networks.yaml.injected"] == ("hello.yaml", None)
     assert found["hello-always.yaml.injected"][1] == {"proxy": {"imagePullPolicy": "Always"}}

@@ -1,0 +1,91 @@
+"""The engine's and the template's caches hold a bounded number of bytes, whatever
+the Pods that fill them (their keys come from what a Pod's author wrote)."""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+from typing import Any
+
+import pytest
+
+from injector.core import config, memo, names, template
+from injector.core.engine import Engine
+
+
+def _key_bytes(key: Any) -> int:
+    """The bytes of the strings a cache key holds (what a unique Pod pins)."""
+    if isinstance(key, str | bytes):
+        return len(key)
+    if isinstance(key, tuple | list):
+        return sum(_key_bytes(part) for part in key)
+    return 0
+
+
+def _held_by_keys(engine: Engine) -> dict[str, int]:
+    caches = {
+        "settings": engine._settings,
+        "outcomes": engine._outcomes,
+        "renders": engine.template._cache,
+    }
+    return {name: sum(_key_bytes(key) for key in cache) for name, cache in caches.items()}
+
+
+def _fresh_engine() -> Engine:
+    return Engine(config.Config(), template.load(config.DEFAULT_TEMPLATES))
+
+
+def test_unique_pods_with_large_port_lists_pin_a_bounded_number_of_bytes(
+    pod: dict[str, Any],
+) -> None:
+    engine = _fresh_engine()
+    for n in range(200):
+        unique = copy.deepcopy(pod)
+        # About 117 KiB of valid container ports, each Pod's list different.
+        ports = [{"containerPort": 20000 + n + i} for i in range(5400)]
+        unique["spec"]["containers"][0]["ports"] = ports
+        assert engine.inject(unique, namespace="shop", ns=None).result == "injected"
+    held = _held_by_keys(engine)
+    assert all(size <= memo.DEFAULT_MAX_BYTES for size in held.values()), held
+
+
+def test_unique_pods_with_long_annotations_pin_a_bounded_number_of_bytes(
+    pod: dict[str, Any],
+) -> None:
+    engine = _fresh_engine()
+    base = ipaddress.ip_address("fd00::")
+    for n in range(500):
+        cidrs = ",".join(f"{base + n * 256 + i}/128" for i in range(256))
+        unique = copy.deepcopy(pod)
+        unique["metadata"]["annotations"] = {names.EXCLUDE_OUTBOUND_IP_RANGES: cidrs}
+        assert engine.inject(unique, namespace="shop", ns=None).result == "injected"
+    held = _held_by_keys(engine)
+    assert all(size <= memo.DEFAULT_MAX_BYTES for size in held.values()), held
+    assert len(engine._settings) > 0  # within the bounds, they are still remembered
+
+
+def test_a_memo_drops_its_oldest_entries_to_stay_within_its_bytes() -> None:
+    table: memo.Memo[str, int] = memo.Memo(max_entries=100, max_bytes=1000, max_entry_bytes=400)
+    for n in range(10):
+        table.put(f"k{n}", n, size=300)
+    assert table.bytes_held <= 1000
+    assert list(table) == ["k7", "k8", "k9"]
+    assert table.get("k9") == 9
+    assert table.get("k0") is None
+
+
+def test_a_memo_does_not_keep_an_entry_larger_than_its_entry_cap() -> None:
+    table: memo.Memo[str, int] = memo.Memo(max_entries=100, max_bytes=1000, max_entry_bytes=400)
+    table.put("small", 1, size=10)
+    table.put("large", 2, size=401)
+    assert table.get("large") is None
+    assert list(table) == ["small"]
+    assert table.bytes_held == 10
+
+
+@pytest.mark.parametrize("count", [pytest.param(3, id="at-the-cap"), pytest.param(7, id="past")])
+def test_a_memo_keeps_at_most_its_entry_count(count: int) -> None:
+    table: memo.Memo[int, int] = memo.Memo(max_entries=3)
+    for n in range(count):
+        table.put(n, n, size=1)
+    assert list(table) == list(range(count - 3, count))
