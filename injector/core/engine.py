@@ -15,7 +15,6 @@ from typing import Any, Literal
 import orjson
 
 from injector.core import (
-    declared,
     names,
     overrides,
     patch,
@@ -25,6 +24,7 @@ from injector.core import (
     proxy_resources,
     review,
     sidecar_pod,
+    status_annotation,
     vocabulary,
     workload_identity,
 )
@@ -32,8 +32,6 @@ from injector.core.config import Config
 from injector.core.memo import Memo
 from injector.core.template import Template
 
-# kube-apiserver refuses an object whose annotations exceed 256 KiB in total.
-ANNOTATION_SIZE_LIMIT = 256 * 1024
 SETTINGS_CACHE_SIZE = 1024
 # Outcomes remembered, and the largest Pod (serialized) whose outcome is. The key costs
 # about 35 µs for 64 KiB; deciding a Pod of that size with several containers (probes
@@ -75,10 +73,6 @@ def _outcome_bytes(outcome: Outcome) -> int:
     and its messages."""
     texts = [*outcome.warnings, outcome.message or ""]
     return 2 * len(outcome.patch or "") + sum(map(len, texts)) + _ENTRY_OVERHEAD
-
-
-def _annotation_bytes(annotations: Mapping[str, str]) -> int:
-    return sum(len(k.encode()) + len(v.encode()) for k, v in annotations.items())
 
 
 class Engine:
@@ -208,8 +202,16 @@ class Engine:
         if clashes:
             message = "cannot inject the sidecar: " + "; ".join(clashes)
             return Outcome("denied", [policy.INVALID_ANNOTATION], warnings, message=message)
-        status = self._status(template, rendered, native, effective, pod["spec"])
-        if _annotation_bytes(annotations) + len(names.STATUS) + len(status) > ANNOTATION_SIZE_LIMIT:
+        status = status_annotation.build(
+            template=template,
+            volumes=rendered["volumes"],
+            native=native,
+            effective=effective,
+            spec=pod["spec"],
+            revision=self.config.revision,
+            config_hash=self.fingerprint,
+        )
+        if not status_annotation.fits(annotations, status):
             return Outcome("skipped", [policy.ANNOTATIONS_FULL], warnings)
         sidecar = sidecar_pod.Sidecar(
             proxy=rendered["proxy"],
@@ -318,26 +320,3 @@ class Engine:
             if ns is not None and isinstance(ns.annotations.get(key), str)
         }
         return {**inherited, **annotations}
-
-    def _status(
-        self, template: Template, rendered: Mapping[str, Any], native: bool,
-        effective: Mapping[str, str], spec: Mapping[str, Any],
-    ) -> str:  # fmt: skip
-        present = {c.get("name") for key in ("containers", "initContainers")
-                   for c in spec.get(key) or []}  # fmt: skip
-        inits = [] if template.init_name is None else [template.init_name]
-        status = {
-            "initContainers": [*inits, template.proxy_name] if native else (inits or None),
-            "containers": None if native else [template.proxy_name],  # Go writes a nil list as null
-            "volumes": [volume["name"] for volume in rendered["volumes"]],
-            "imagePullSecrets": None,
-            "revision": self.config.revision,
-            "configHash": self.fingerprint,
-            "native": native,
-            "values": {k: effective[k] for k in names.INHERITABLE_ANNOTATIONS if k in effective},
-        }
-        merged = sorted(declared.DECLARABLE.intersection(present))
-        if merged:
-            # What the Pod declared itself, merged over the injected containers.
-            status["declared"] = merged
-        return orjson.dumps(status).decode()

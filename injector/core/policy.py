@@ -11,8 +11,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from injector.core import declared, grammar, label_selectors, names
+from injector.core import declared, grammar, label_selectors, names, revisions
 from injector.core.config import Config
+from injector.core.revisions import (
+    DEFAULT_REVISION_ONLY,
+    INJECTION_LABEL_WINS,
+    NAMESPACE_REVISION,
+    OTHER_REVISION,
+    POD_REVISION,
+)
 
 # Codes for skipping. Each also appears as a metric label, so the set is closed.
 HOST_NETWORK = "host_network"
@@ -44,12 +51,6 @@ POD_ANNOTATION_ENABLED = "pod_annotation_enabled"
 ALWAYS_INJECT_SELECTOR = "always_inject_selector"
 NAMESPACE_ENABLED = "namespace_enabled"
 NAMESPACE_SELECTOR_TRUSTED = "namespace_selector_trusted"
-# Revisions (istio.io/rev): which control plane's injector serves the Pod.
-NAMESPACE_REVISION = "namespace_revision"
-POD_REVISION = "pod_revision"
-OTHER_REVISION = "other_revision"
-DEFAULT_REVISION_ONLY = "default_revision_only"
-INJECTION_LABEL_WINS = "injection_label_wins"
 # An injected Pod seen again, patched to cover containers added since (istio#36353).
 ADDED_CONTAINERS_COVERED = "added_containers_covered"
 
@@ -244,47 +245,6 @@ def _collisions(spec: Mapping[str, Any], injected: Injected) -> list[str]:
     return found
 
 
-# Revisions, as Istio 1.20.8's webhook configurations route Pods (its injector itself never
-# reads istio.io/rev). "ours" = the configured revision or one of its tags; the default
-# revision's entries serve a revision whose name or tag is "default". First row wins:
-#
-#   ns istio-injection  ns istio.io/rev  pod istio.io/rev label  -> result
-#   enabled             set              any                     -> default's (istio#41883)
-#   enabled             absent           any                     -> default's
-#   absent              ours             any                     -> inject if otherwise due
-#   absent              other            any                     -> skip other_revision
-#   absent              absent           ours                    -> inject if not opted out
-#   absent              absent           other                   -> skip other_revision
-#   absent              absent           absent                  -> default's (a Pod opt-in)
-#
-# "default's" means: go on with the table of `decide` if this injector serves the
-# default revision, else skip (injection_label_wins / default_revision_only). A namespace
-# whose istio-injection is anything but enabled is left to `decide` (never injected).
-# Unknown namespace: kube-apiserver already routed by these rules, so nothing is skipped.
-def _revision(
-    pod_labels: Mapping[str, str], ns: Namespace | None, config: Config
-) -> tuple[bool | None, str | None]:
-    """(True: selected by revision, False: skip, None: up to `decide`) and the reason."""
-    if ns is None:
-        return None, None
-    ours = {config.revision, *config.tags}
-    serves_default = "default" in ours
-    injection, ns_rev = (
-        ns.labels.get(names.NAMESPACE_INJECTION_LABEL),
-        ns.labels.get(names.REVISION),
-    )
-    if injection is not None:
-        if injection != "enabled" or serves_default:
-            return None, None
-        return False, INJECTION_LABEL_WINS if ns_rev is not None else DEFAULT_REVISION_ONLY
-    if ns_rev is not None:
-        return (True, NAMESPACE_REVISION) if ns_rev in ours else (False, OTHER_REVISION)
-    pod_rev = pod_labels.get(names.REVISION)
-    if pod_rev is not None:
-        return (True, POD_REVISION) if pod_rev in ours else (False, OTHER_REVISION)
-    return (None, None) if serves_default else (False, DEFAULT_REVISION_ONLY)
-
-
 def _matches_any(selectors: Sequence[Mapping[str, Any]], pod_labels: Mapping[str, str]) -> bool:
     return any(label_selectors.matches(selector, pod_labels) for selector in selectors)
 
@@ -322,7 +282,12 @@ def decide(
     label = _switch(pod_labels, names.INJECT, "label", warnings)
     annotation = _switch(annotations, names.INJECT, "annotation", warnings)
     skips = _hard_skips(pod, namespace, ns, config, injected)
-    by_revision, revision_reason = _revision(pod_labels, ns, config)
+    by_revision, revision_reason = revisions.route(
+        pod_labels,
+        None if ns is None else ns.labels,
+        revision=config.revision,
+        tags=config.tags,
+    )
     if by_revision is False and revision_reason:
         skips.append(revision_reason)
     if label is False:
