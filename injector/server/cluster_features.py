@@ -130,7 +130,7 @@ def _argument(check: Callable[[str], str]) -> Callable[[str], str]:
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     """`serve`'s registration flags, --webhook-url and --webhook-config-name, checked as
-    kube-apiserver would check them. (--kubeconfig is certcli's serve flag.)"""
+    kube-apiserver would check them. (--kubeconfig is a serve flag of cli/certs_command.)"""
     group = parser.add_argument_group("registration")
     group.add_argument(
         "--webhook-url",
