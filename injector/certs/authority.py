@@ -2,8 +2,8 @@
 what is published). No clock, no files, no cluster: the loops in `directory_store` and
 `cluster_store` feed these functions and carry out the answers.
 
-The material is a CA bundle, the CA that signs, the serving certificate and, during a CA
-rotation, the next CA. One `decide` call returns the single next step:
+The material (`ca_material`) is a CA bundle, the CA that signs, the serving certificate
+and, during a CA rotation, the next CA. One `decide` call returns the single next step:
 
     START   nothing usable (first run, unreadable, signer expired): new CA + certificate
     SWITCH  the next CA has been published for `publish_grace`: it signs from now on,
@@ -31,9 +31,7 @@ from dataclasses import dataclass, field, replace
 from cryptography import x509
 
 from injector.certs import issuing, name_constraints
-
-CA_FILE, CA_KEY_FILE, NEXT_CA_KEY_FILE = "ca.crt", "ca.key", "ca-next.key"
-CERT_FILE, KEY_FILE, RETIRE_FILE = "tls.crt", "tls.key", "ca-retire-after"
+from injector.certs.ca_material import Material
 
 
 @dataclass(frozen=True)
@@ -49,27 +47,6 @@ class Settings:
     # How long a new CA must have been seen published before anything it signed is
     # served: time for every kube-apiserver to load the new caBundle.
     publish_grace: datetime.timedelta = datetime.timedelta(seconds=5)
-
-
-@dataclass(frozen=True)
-class Material:
-    """Everything the issuer keeps (in the cert directory or the Secret)."""
-
-    bundle: tuple[x509.Certificate, ...]  # every CA clients must trust, oldest first
-    signer: issuing.Issued  # signs serving certificates; its certificate is in the bundle
-    leaf: issuing.Issued  # the serving certificate
-    pending: issuing.Issued | None = None  # the next CA: in the bundle, not signing yet
-    retire_after: datetime.datetime | None = None  # old CAs may go from then on
-
-    @property
-    def bundle_pem(self) -> bytes:
-        return issuing.pem_bundle(self.bundle)
-
-    def old_cas(self) -> list[x509.Certificate]:
-        current = {issuing.fingerprint(self.signer.cert)}
-        if self.pending is not None:
-            current.add(issuing.fingerprint(self.pending.cert))
-        return [ca for ca in self.bundle if issuing.fingerprint(ca) not in current]
 
 
 @dataclass(frozen=True)
@@ -277,44 +254,3 @@ def choose(
     if issuing.valid_at(candidate, now) or current is None:
         return candidate
     return current
-
-
-# -- the material as files (cert directory) or Secret data keys -------------------------
-
-
-def to_files(m: Material) -> dict[str, bytes]:
-    files = {
-        CA_FILE: m.bundle_pem,
-        CA_KEY_FILE: m.signer.key_pem,
-        CERT_FILE: m.leaf.cert_pem,
-        KEY_FILE: m.leaf.key_pem,
-    }
-    if m.pending is not None:
-        files[NEXT_CA_KEY_FILE] = m.pending.key_pem
-    if m.retire_after is not None:
-        files[RETIRE_FILE] = m.retire_after.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-    return files
-
-
-def ca_for_key(bundle: list[x509.Certificate], key_pem: bytes) -> issuing.Issued:
-    """The CA of `bundle` that `key_pem` belongs to, with that key."""
-    for ca in bundle:
-        try:
-            return issuing.Issued.from_pem(issuing.pem_bundle([ca]), key_pem)
-        except ValueError:
-            continue
-    raise ValueError("no CA in the bundle belongs to the CA key")
-
-
-def from_files(files: Mapping[str, bytes]) -> Material:
-    """Read material back; raises ValueError (or KeyError) when it is incomplete or broken."""
-    bundle = issuing.load_certificates(files[CA_FILE])
-    pending = None
-    if NEXT_CA_KEY_FILE in files:
-        pending = ca_for_key(bundle, files[NEXT_CA_KEY_FILE])
-    retire = None
-    if RETIRE_FILE in files:
-        text = files[RETIRE_FILE].decode("ascii").strip()
-        retire = datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
-    leaf = issuing.Issued.from_pem(files[CERT_FILE], files[KEY_FILE])
-    return Material(tuple(bundle), ca_for_key(bundle, files[CA_KEY_FILE]), leaf, pending, retire)

@@ -10,7 +10,7 @@
   serves the Secret's certificate only once the published caBundle trusts it
   (`authority.choose`); it is ready only while what it serves is trusted.
 
-Secret layout: `data` holds base64 of the files of `authority.to_files` (ca.crt is the
+Secret layout: `data` holds base64 of the files of `ca_material.to_files` (ca.crt is the
 PEM bundle, old CA first during a rotation; ca.key; tls.crt; tls.key; ca-next.key while
 a next CA waits to be published; ca-retire-after, when old CAs may be dropped).
 """
@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from injector.certs import authority, issuing
+from injector.certs import authority, ca_material, issuing
 from injector.certs.cabundle import Publisher
 from injector.certs.directory_store import note_step
 from injector.certs.leader import Elector
@@ -44,14 +44,14 @@ LABELS = {
 
 
 def secret_for(
-    material: authority.Material, *, name: str, namespace: str, version: str | None
+    material: ca_material.Material, *, name: str, namespace: str, version: str | None
 ) -> Secret:
     metadata: dict[str, Any] = {"name": name, "namespace": namespace, "labels": dict(LABELS)}
     if version is not None:
         metadata["resourceVersion"] = version
     data = {
         key: base64.b64encode(value).decode("ascii")
-        for key, value in authority.to_files(material).items()
+        for key, value in ca_material.to_files(material).items()
     }
     return {
         "apiVersion": "v1",
@@ -62,14 +62,14 @@ def secret_for(
     }
 
 
-def material_of(secret: Secret | None) -> authority.Material | None:
+def material_of(secret: Secret | None) -> ca_material.Material | None:
     """The material in a Secret; None when there is none. ValueError when it is broken."""
     if secret is None:
         return None
     data = secret.get("data") or {}
     try:
         files = {key: base64.b64decode(value, validate=True) for key, value in data.items()}
-        return authority.from_files(files)
+        return ca_material.from_files(files)
     except (binascii.Error, KeyError, TypeError) as err:
         raise ValueError(f"incomplete or undecodable: {err}") from None
 
@@ -107,7 +107,7 @@ class SecretView:
             return None
         return str(self.secret.get("metadata", {}).get("resourceVersion") or "") or None
 
-    def save(self, material: authority.Material) -> None:
+    def save(self, material: ca_material.Material) -> None:
         """Create or replace (with the version read); raises ApiError, 409 on a lost race."""
         body = secret_for(material, name=self.name, namespace=self.namespace, version=self.version)
         if self.secret is None:
@@ -164,7 +164,7 @@ class ClusterKeeper:
         """The served certificate chains to the published caBundle."""
         return self.publisher.published.trusts(self.served.current, self.clock())
 
-    def _material(self) -> authority.Material | None:
+    def _material(self) -> ca_material.Material | None:
         try:
             return material_of(self.view.secret)
         except ValueError as err:
@@ -189,8 +189,8 @@ class ClusterKeeper:
         return seconds_until(wake, self.clock())
 
     def _lead(
-        self, material: authority.Material | None, now: datetime.datetime
-    ) -> tuple[authority.Material | None, bool]:
+        self, material: ca_material.Material | None, now: datetime.datetime
+    ) -> tuple[ca_material.Material | None, bool]:
         """One issuer step on the stored material, then publish its bundle."""
         chosen, new = authority.step(
             material, now=now, settings=self.settings, published=self.publisher.published
@@ -208,7 +208,7 @@ class ClusterKeeper:
         self.publisher.ensure(material.bundle_pem)
         return material, chosen is not authority.Step.KEEP
 
-    def _serve(self, material: authority.Material, now: datetime.datetime) -> None:
+    def _serve(self, material: ca_material.Material, now: datetime.datetime) -> None:
         current = self.served.current
         leaf = material.leaf
         chosen = authority.choose(current, leaf.cert, self.publisher.published, now)

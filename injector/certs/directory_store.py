@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from injector.certs import authority, issuing
+from injector.certs import authority, ca_material, issuing
 from injector.certs.loops import MIN_SLEEP_SECONDS, Clock, Loop, seconds_until
 from injector.certs.serving_cert import Refused, ServedCertificate
 from injector.core import config
@@ -21,14 +21,14 @@ log = logging.getLogger("injector.certificates")
 
 # Written first, so a reader never sees a certificate that its bundle does not trust.
 _WRITE_ORDER = (
-    authority.CA_FILE,
-    authority.NEXT_CA_KEY_FILE,
-    authority.CA_KEY_FILE,
-    authority.RETIRE_FILE,
-    authority.KEY_FILE,
-    authority.CERT_FILE,
+    ca_material.CA_FILE,
+    ca_material.NEXT_CA_KEY_FILE,
+    ca_material.CA_KEY_FILE,
+    ca_material.RETIRE_FILE,
+    ca_material.KEY_FILE,
+    ca_material.CERT_FILE,
 )
-_PRIVATE = {authority.CA_KEY_FILE, authority.NEXT_CA_KEY_FILE, authority.KEY_FILE}
+_PRIVATE = {ca_material.CA_KEY_FILE, ca_material.NEXT_CA_KEY_FILE, ca_material.KEY_FILE}
 
 
 def check_ours(directory: Path, *, flag: str) -> None:
@@ -37,11 +37,11 @@ def check_ours(directory: Path, *, flag: str) -> None:
     them (Refused), which issuing would silently replace."""
     if directory.exists() and not directory.is_dir():
         raise config.ConfigError(f"{flag} {directory}: not a directory")
-    theirs = [n for n in (authority.CERT_FILE, authority.KEY_FILE) if (directory / n).exists()]
-    if theirs and not (directory / authority.CA_FILE).exists():
-        cert, key = directory / authority.CERT_FILE, directory / authority.KEY_FILE
+    theirs = [n for n in (ca_material.CERT_FILE, ca_material.KEY_FILE) if (directory / n).exists()]
+    if theirs and not (directory / ca_material.CA_FILE).exists():
+        cert, key = directory / ca_material.CERT_FILE, directory / ca_material.KEY_FILE
         raise Refused(
-            f"{flag} {directory} holds {' and '.join(theirs)} but no {authority.CA_FILE}:"
+            f"{flag} {directory} holds {' and '.join(theirs)} but no {ca_material.CA_FILE}:"
             " they were not made here and are not replaced. To serve them, pass"
             f" --tls-cert-file {cert} --tls-key-file {key}; to have certificates made,"
             f" give {flag} an empty or new directory"
@@ -57,10 +57,10 @@ def read_dir(directory: Path) -> dict[str, bytes]:
     return files
 
 
-def write_dir(directory: Path, material: authority.Material) -> None:
+def write_dir(directory: Path, material: ca_material.Material) -> None:
     """Write the material, bundle first; remove what it no longer has."""
     issuing.private_dir(directory)
-    files = authority.to_files(material)
+    files = ca_material.to_files(material)
     for name in _WRITE_ORDER:
         path = directory / name
         if name in files:
@@ -87,16 +87,16 @@ class DirectoryKeeper:
             clock,
         )
         self.published = authority.Published()
-        self.material: authority.Material | None = None
+        self.material: ca_material.Material | None = None
         self.served: ServedCertificate | None = None
         self.loop = Loop("certificates", self.tick)
 
-    def _load(self) -> authority.Material | None:
+    def _load(self) -> ca_material.Material | None:
         files = read_dir(self.directory)
         if not files:
             return None
         try:
-            return authority.from_files(files)
+            return ca_material.from_files(files)
         except (ValueError, KeyError) as err:
             self.metrics.certificate_reload_failures.labels("directory").inc()
             log.warning(
@@ -131,7 +131,7 @@ class DirectoryKeeper:
         return served is not None and self.published.trusts(served.current, self.clock())
 
 
-def note_step(chosen: authority.Step, material: authority.Material, metrics: Metrics) -> None:
+def note_step(chosen: authority.Step, material: ca_material.Material, metrics: Metrics) -> None:
     """Log (and count) what the issuer just did."""
     if chosen in (authority.Step.START, authority.Step.NEW_CA):
         metrics.certificate_rotations.labels("ca").inc()

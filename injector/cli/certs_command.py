@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 from cryptography import x509
 
-from injector.certs import authority, directory_store, issuing, modes
+from injector.certs import authority, ca_material, directory_store, issuing, modes
 from injector.cli import arguments
 from injector.core import config, config_file, durations
 from injector.server import process
@@ -149,8 +149,8 @@ def _existing_ca(directory: Path) -> tuple[list[x509.Certificate], issuing.Issue
     """The bundle and signing CA already in `directory`, if both are readable."""
     files = directory_store.read_dir(directory)
     try:
-        bundle = issuing.load_certificates(files[authority.CA_FILE])
-        return bundle, authority.ca_for_key(bundle, files[authority.CA_KEY_FILE])
+        bundle = issuing.load_certificates(files[ca_material.CA_FILE])
+        return bundle, ca_material.ca_for_key(bundle, files[ca_material.CA_KEY_FILE])
     except (ValueError, KeyError):
         return None
 
@@ -174,11 +174,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
         material = authority.advance(None, authority.Step.START, now=now, settings=issuer)
     else:
         bundle, signer = existing
-        placeholder = authority.Material(tuple(bundle), signer, signer)
+        placeholder = ca_material.Material(tuple(bundle), signer, signer)
         material = authority.advance(placeholder, authority.Step.RENEW, now=now, settings=issuer)
     directory_store.write_dir(args.out, material)
     sys.stdout.write(yaml.safe_dump(describe(material.leaf.cert, now), sort_keys=False))
-    print(f"wrote {', '.join(sorted(authority.to_files(material)))} to {args.out}", file=sys.stderr)
+    print(
+        f"wrote {', '.join(sorted(ca_material.to_files(material)))} to {args.out}", file=sys.stderr
+    )
     return 0
 
 

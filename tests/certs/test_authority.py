@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from injector.certs import authority, issuing, name_constraints
+from injector.certs import authority, ca_material, issuing, name_constraints
 from injector.certs.authority import Step
 
 T0 = datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC)
@@ -27,16 +27,16 @@ SETTINGS = authority.Settings(
 )
 
 
-def _start(now: datetime.datetime = T0) -> authority.Material:
+def _start(now: datetime.datetime = T0) -> ca_material.Material:
     return authority.advance(None, Step.START, now=now, settings=SETTINGS)
 
 
-def _published(m: authority.Material, since: datetime.datetime) -> authority.Published:
+def _published(m: ca_material.Material, since: datetime.datetime) -> authority.Published:
     return authority.Published().observe(m.bundle, since)
 
 
 def _decide(
-    m: authority.Material | None,
+    m: ca_material.Material | None,
     now: datetime.datetime,
     published: authority.Published | None = None,
 ) -> Step:
@@ -129,7 +129,7 @@ def test_a_ca_without_name_constraints_is_followed_by_a_constrained_one() -> Non
     m = _start()
     legacy = issuing.new_ca(validity=SETTINGS.ca_validity, now=T0)
     leaf = issuing.new_serving(legacy, dns_names=SETTINGS.dns_names, ips=SETTINGS.ips, now=T0)
-    m = authority.Material((legacy.cert,), legacy, leaf)
+    m = ca_material.Material((legacy.cert,), legacy, leaf)
     assert authority.decide(m, now=T0, settings=SETTINGS, published=authority.Published()) is (
         Step.NEW_CA
     )
@@ -155,7 +155,7 @@ def test_a_ca_with_a_third_of_its_life_left_gets_a_successor_in_the_bundle_first
     assert rotated.bundle_pem == issuing.pem_bundle([m.signer.cert, rotated.pending.cert])
 
 
-def _overlapping() -> tuple[authority.Material, datetime.datetime]:
+def _overlapping() -> tuple[ca_material.Material, datetime.datetime]:
     """A CA issued at T0, due at T0 + 20 days, with a fresh leaf then, and its successor."""
     due = T0 + 20 * DAY
     m = authority.advance(_start(), Step.RENEW, now=due, settings=SETTINGS)
@@ -285,7 +285,7 @@ def test_material_survives_a_round_trip_through_files_in_every_phase() -> None:
     m, due = _overlapping()
     switched = authority.advance(m, Step.SWITCH, now=due + HOUR, settings=SETTINGS)
     for material in (_start(), m, switched):
-        back = authority.from_files(authority.to_files(material))
+        back = ca_material.from_files(ca_material.to_files(material))
         assert back.bundle == material.bundle and back.leaf.cert == material.leaf.cert
         assert back.signer.cert == material.signer.cert
         assert (back.pending and back.pending.cert) == (material.pending and material.pending.cert)
@@ -295,20 +295,20 @@ def test_material_survives_a_round_trip_through_files_in_every_phase() -> None:
 @pytest.mark.parametrize(
     "damage",
     [
-        pytest.param(lambda f: f.pop(authority.CERT_FILE), id="no-certificate"),
-        pytest.param(lambda f: f.update({authority.KEY_FILE: b"garbage"}), id="bad-key"),
+        pytest.param(lambda f: f.pop(ca_material.CERT_FILE), id="no-certificate"),
+        pytest.param(lambda f: f.update({ca_material.KEY_FILE: b"garbage"}), id="bad-key"),
         pytest.param(
-            lambda f: f.update({authority.CA_KEY_FILE: _start().signer.key_pem}),
+            lambda f: f.update({ca_material.CA_KEY_FILE: _start().signer.key_pem}),
             id="ca-key-of-another-ca",
         ),
         pytest.param(
-            lambda f: f.update({authority.KEY_FILE: _start().leaf.key_pem}),
+            lambda f: f.update({ca_material.KEY_FILE: _start().leaf.key_pem}),
             id="key-of-another-certificate",
         ),
     ],
 )
 def test_broken_material_is_refused_not_half_used(damage: Callable[[dict], object]) -> None:
-    files = authority.to_files(_start())
+    files = ca_material.to_files(_start())
     damage(files)
     with pytest.raises((ValueError, KeyError)):
-        authority.from_files(files)
+        ca_material.from_files(files)

@@ -20,7 +20,7 @@ from support import servers
 from support.certs import Link, wait_until
 from support.fake_kube import FakeApi
 
-from injector.certs import authority, cabundle, cluster_store, issuing, leader
+from injector.certs import authority, ca_material, cabundle, cluster_store, issuing, leader
 from injector.cluster import kubeapi, registration
 from injector.telemetry.metrics import Metrics
 
@@ -138,7 +138,7 @@ class TrustSampler:
         self.thread.join(timeout=10)
 
 
-def _material() -> authority.Material:
+def _material() -> ca_material.Material:
     issuer = authority.Settings(dns_names=("localhost",), ips=("127.0.0.1",))
     return authority.advance(None, authority.Step.START, now=issuing.now_utc(), settings=issuer)
 

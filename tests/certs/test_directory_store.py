@@ -10,7 +10,7 @@ from pathlib import Path
 from support import certs as certsupport
 from support import servers
 
-from injector.certs import authority, directory_store, issuing, loops
+from injector.certs import authority, ca_material, directory_store, issuing, loops
 from injector.certs.serving_cert import ServedCertificate
 from injector.telemetry.metrics import Metrics
 
@@ -31,7 +31,7 @@ def test_an_empty_directory_gets_a_ca_and_a_serving_certificate_with_private_key
     assert {p.name for p in directory.iterdir()} == {"ca.crt", "ca.key", "tls.crt", "tls.key"}
     for key in ("ca.key", "tls.key"):
         assert (directory / key).stat().st_mode & 0o777 == 0o600
-    material = authority.from_files(directory_store.read_dir(directory))
+    material = ca_material.from_files(directory_store.read_dir(directory))
     assert issuing.issued_by(material.leaf.cert, material.signer.cert)
     assert metrics.certificate_rotations.labels("ca")._value.get() == 1
 
@@ -50,7 +50,7 @@ def test_a_damaged_directory_is_counted_and_replaced(tmp_path: Path) -> None:
     issuing.write_atomic(tmp_path / "tls.key", b"-----BEGIN PRIVATE KEY-----\ngarbage\n")
     keep.tick()
     assert metrics.certificate_reload_failures.labels("directory")._value.get() == 1
-    assert authority.from_files(directory_store.read_dir(tmp_path)).leaf is not None
+    assert ca_material.from_files(directory_store.read_dir(tmp_path)).leaf is not None
 
 
 def test_readiness_follows_the_ca_in_the_directory(tmp_path: Path) -> None:
