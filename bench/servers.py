@@ -31,7 +31,7 @@ import uvicorn
 from fastapi import FastAPI, Response
 from pydantic import BaseModel
 
-from injector.certs import issuing
+from injector.certs import ca_material, key_files
 from injector.certs.tls_context import ServingTLS
 from injector.core import config_file, names, template
 from injector.core.engine import Engine
@@ -49,7 +49,7 @@ JSON_HEADERS = [(b"content-type", b"application/json")]
 
 def ensure_certs(cert_dir: Path) -> None:
     """A CA and a serving certificate for 127.0.0.1/localhost, unless already there."""
-    issuing.ensure_dir(cert_dir, dns_names=["localhost"], ips=["127.0.0.1"])
+    key_files.ensure_dir(cert_dir, dns_names=["localhost"], ips=["127.0.0.1"])
 
 
 def default_engine() -> Engine:
@@ -184,7 +184,7 @@ def build(kind: str, port: int, cert_dir: Path) -> uvicorn.Server:
     ensure_certs(cert_dir)
     if kind == "ours":
         return ours_server(port, cert_dir)
-    tls = ServingTLS(cert_dir / issuing.CERT_FILE, cert_dir / issuing.KEY_FILE)
+    tls = ServingTLS(cert_dir / ca_material.CERT_FILE, cert_dir / ca_material.KEY_FILE)
     limits = config_file.load(None).server
     app = floor_app() if kind == "floor" else naive_app()
     return uvicorn.Server(uvicorn_config(app, tls, HOST, port, limits))

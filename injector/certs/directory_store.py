@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from injector.certs import authority, ca_material, issuing
+from injector.certs import authority, ca_material, issuing, key_files
 from injector.certs.loops import MIN_SLEEP_SECONDS, Clock, Loop, seconds_until
 from injector.certs.serving_cert import Refused, ServedCertificate
 from injector.core import config
@@ -59,12 +59,12 @@ def read_dir(directory: Path) -> dict[str, bytes]:
 
 def write_dir(directory: Path, material: ca_material.Material) -> None:
     """Write the material, bundle first; remove what it no longer has."""
-    issuing.private_dir(directory)
+    key_files.private_dir(directory)
     files = ca_material.to_files(material)
     for name in _WRITE_ORDER:
         path = directory / name
         if name in files:
-            issuing.write_atomic(path, files[name], mode=0o600 if name in _PRIVATE else 0o644)
+            key_files.write_atomic(path, files[name], mode=0o600 if name in _PRIVATE else 0o644)
         else:
             path.unlink(missing_ok=True)
 

@@ -3,24 +3,18 @@ and the few X.509 questions the rest of the code asks about them (who issued thi
 long does it live, does this key belong to it).
 
 Issuing is separate from serving (`tls_context`), from the decisions of when to issue
-(`authority`) and from storage, so the same functions serve the cert directory, the
-rotation loops and `certs generate`. Every function that reads the clock takes `now`, so
-tests can issue certificates for any moment.
+(`authority`) and from storage (`key_files`, `directory_store`, `cluster_store`), so the
+same functions serve the cert directory, the rotation loops and `certs generate`. Every
+function that reads the clock takes `now`, so tests can issue certificates for any moment.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime
-import errno
 import hashlib
 import ipaddress
-import os
-import stat
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -30,8 +24,6 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from injector.certs import name_constraints
 
-CA_FILE, CA_KEY_FILE = "ca.crt", "ca.key"
-CERT_FILE, KEY_FILE = "tls.crt", "tls.key"
 # Rotation overlaps the old and the new CA (authority.py), so a short life costs nothing
 # but a rotation every 60 days; it bounds how long a copied CA key is of any use.
 CA_VALIDITY = datetime.timedelta(days=90)
@@ -252,56 +244,3 @@ def service_names(service: str, namespace: str) -> list[str]:
         f"{service}.{namespace}.svc",
         f"{service}.{namespace}.svc.cluster.local",
     ]
-
-
-def private_dir(directory: Path) -> None:
-    """Create `directory` with mode 0700 (and any missing parent), or check that an
-    existing one is writable by its owner only: whoever else can write into the
-    directory that holds the keys can swap or capture them. PermissionError otherwise,
-    saying what to do."""
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    mode = stat.S_IMODE(directory.stat().st_mode)
-    if mode & (stat.S_IWGRP | stat.S_IWOTH):
-        message = (
-            f"the certificate directory is writable by its group or others (mode {mode:04o});"
-            " make it private (chmod 700) or choose another --cert-dir"
-        )
-        raise PermissionError(errno.EACCES, message, str(directory))
-
-
-def write_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:
-    """Write a file so readers see the old or the new content, never half of it.
-
-    The content goes to a temporary file of a random name that is created (O_EXCL,
-    O_NOFOLLOW) with mode 0600 and owned by us from its first byte, then renamed over
-    `path`: no one can open it in between, or make us write through a link."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            os.fchmod(file.fileno(), mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def ensure_dir(directory: Path, *, dns_names: Sequence[str], ips: Sequence[str]) -> bool:
-    """Make `ca.crt`, `ca.key`, `tls.crt` and `tls.key` in `directory` unless a serving
-    pair is there already. Returns True when new files were written.
-
-    Keys are written with mode 0600. The CA key is kept so that the serving certificate
-    can be renewed later without changing the CA that clients trust.
-    """
-    cert, key = directory / CERT_FILE, directory / KEY_FILE
-    if cert.exists() and key.exists():
-        return False
-    private_dir(directory)
-    ca = new_ca(dns_names=dns_names, ips=ips)
-    serving = new_serving(ca, dns_names=dns_names, ips=ips)
-    write_atomic(directory / CA_KEY_FILE, ca.key_pem, mode=0o600)
-    write_atomic(directory / CA_FILE, ca.cert_pem)
-    write_atomic(key, serving.key_pem, mode=0o600)
-    write_atomic(cert, serving.cert_pem)
-    return True

@@ -10,7 +10,7 @@ from pathlib import Path
 from support import certs as certsupport
 from support import servers
 
-from injector.certs import authority, ca_material, directory_store, issuing, loops
+from injector.certs import authority, ca_material, directory_store, issuing, key_files, loops
 from injector.certs.serving_cert import ServedCertificate
 from injector.telemetry.metrics import Metrics
 
@@ -37,7 +37,7 @@ def test_an_empty_directory_gets_a_ca_and_a_serving_certificate_with_private_key
 
 
 def test_a_directory_with_good_material_is_kept_as_it_is(tmp_path: Path) -> None:
-    issuing.ensure_dir(tmp_path, dns_names=["localhost"], ips=["127.0.0.1"])  # older layout
+    key_files.ensure_dir(tmp_path, dns_names=["localhost"], ips=["127.0.0.1"])  # older layout
     before = directory_store.read_dir(tmp_path)
     keep, _ = _keeper(tmp_path)
     keep.tick()
@@ -47,7 +47,7 @@ def test_a_directory_with_good_material_is_kept_as_it_is(tmp_path: Path) -> None
 def test_a_damaged_directory_is_counted_and_replaced(tmp_path: Path) -> None:
     keep, metrics = _keeper(tmp_path)
     keep.tick()
-    issuing.write_atomic(tmp_path / "tls.key", b"-----BEGIN PRIVATE KEY-----\ngarbage\n")
+    key_files.write_atomic(tmp_path / "tls.key", b"-----BEGIN PRIVATE KEY-----\ngarbage\n")
     keep.tick()
     assert metrics.certificate_reload_failures.labels("directory")._value.get() == 1
     assert ca_material.from_files(directory_store.read_dir(tmp_path)).leaf is not None

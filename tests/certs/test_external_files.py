@@ -17,7 +17,7 @@ from support import certs as certsupport
 from support import servers
 from support.certs import wait_until
 
-from injector.certs import external_files, issuing, modes
+from injector.certs import external_files, issuing, key_files, modes
 from injector.certs.serving_cert import ServedCertificate
 from injector.telemetry.metrics import Metrics
 
@@ -31,9 +31,9 @@ def _pair(**kwargs: Any) -> issuing.Issued:
 
 def _mount(directory: Path, pair: issuing.Issued, *, ca: issuing.Issued = CA) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    issuing.write_atomic(directory / "ca.crt", ca.cert_pem)
-    issuing.write_atomic(directory / "tls.key", pair.key_pem)
-    issuing.write_atomic(directory / "tls.crt", pair.cert_pem)
+    key_files.write_atomic(directory / "ca.crt", ca.cert_pem)
+    key_files.write_atomic(directory / "tls.key", pair.key_pem)
+    key_files.write_atomic(directory / "tls.crt", pair.cert_pem)
 
 
 def _failures(instance: servers.Running) -> float:
@@ -78,11 +78,11 @@ def test_a_half_written_pair_is_refused_until_the_key_arrives(
     mount, instance = mounted
     first = certsupport.presented(instance.port)
     renewed = _pair()
-    issuing.write_atomic(mount / "tls.crt", renewed.cert_pem)  # the key is still the old one
+    key_files.write_atomic(mount / "tls.crt", renewed.cert_pem)  # the key is still the old one
     wait_until(lambda: _failures(instance) >= 1, 10, "the mismatched pair to be refused")
     assert certsupport.presented(instance.port) == first
     assert instance.server.state.ready()
-    issuing.write_atomic(mount / "tls.key", renewed.key_pem)
+    key_files.write_atomic(mount / "tls.key", renewed.key_pem)
     wait_until(lambda: _serves(instance, renewed), 10, "the completed pair")
 
 
@@ -103,8 +103,8 @@ def test_an_unusable_certificate_file_is_refused_and_the_old_one_keeps_serving(
     mount, instance = mounted
     first = certsupport.presented(instance.port)
     replacement = _pair()
-    issuing.write_atomic(mount / "tls.key", replacement.key_pem)
-    issuing.write_atomic(mount / "tls.crt", bad(replacement))
+    key_files.write_atomic(mount / "tls.key", replacement.key_pem)
+    key_files.write_atomic(mount / "tls.crt", bad(replacement))
     wait_until(lambda: _failures(instance) >= 1, 10, "the bad file to be refused")
     assert certsupport.presented(instance.port) == first
     _mount(mount, replacement)
@@ -162,6 +162,6 @@ def test_readiness_requires_the_served_certificate_to_chain_to_the_mounted_ca(
         tmp_path / "tls.crt", tmp_path / "tls.key", served, metrics
     )
     assert files.ready()
-    issuing.write_atomic(tmp_path / "ca.crt", issuing.new_ca().cert_pem)  # another CA
+    key_files.write_atomic(tmp_path / "ca.crt", issuing.new_ca().cert_pem)  # another CA
     files.check()
     assert not files.ready()
