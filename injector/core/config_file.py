@@ -1,8 +1,8 @@
 """Reading the configuration file: YAML in, a validated immutable `config.Config` out.
 
 Every key is checked once, here: its type, its grammar (quantities, durations, port lists,
-selectors), and that no unknown key is present. The first problem found is raised as a
-`ConfigError` that names the key.
+selectors), and that no unknown key is present (`config_reader.Reader` reads each
+mapping). The first problem found is raised as a `ConfigError` that names the key.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from injector.core.config import (
     Resources,
     Server,
 )
+from injector.core.config_reader import Reader
 
 # A Kubernetes object name (DNS-1123 subdomain).
 _DNS_SUBDOMAIN = re.compile(
@@ -77,52 +78,7 @@ def yaml_problem(err: yaml.YAMLError) -> str:
     return f"not valid YAML: {problem}{where}"
 
 
-class _Reader:
-    """Reads one mapping of the file, remembering where it is for error messages."""
-
-    def __init__(self, data: Any, where: str) -> None:
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"{where or 'the top level'} must be a mapping")
-        self.data, self.where, self.seen = data, where, set[str]()
-
-    def _path(self, key: str) -> str:
-        return f"{self.where}.{key}" if self.where else key
-
-    def get(self, key: str, kind: type | tuple[type, ...], default: Any) -> Any:
-        self.seen.add(key)
-        if key not in self.data or self.data[key] is None:
-            return default
-        value = self.data[key]
-        if kind is str and isinstance(value, bool):
-            # YAML turns an unquoted true/false into a bool; accept it for string switches.
-            value = "true" if value else "false"
-        if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
-            what = kind.__name__ if isinstance(kind, type) else "number"
-            raise ConfigError(f"{self._path(key)} must be a {what}, got {value!r}")
-        return value
-
-    def choice(self, key: str, options: Sequence[str], default: str) -> Any:
-        value = self.get(key, str, default)
-        if value not in options:
-            raise ConfigError(f"{self._path(key)} must be one of {', '.join(options)}")
-        return value
-
-    def strings(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
-        value = self.get(key, list, list(default))
-        if not all(isinstance(item, str) and item for item in value):
-            raise ConfigError(f"{self._path(key)} must be a list of non-empty strings")
-        return tuple(value)
-
-    def child(self, key: str) -> _Reader:
-        return _Reader(self.get(key, Mapping, {}), self._path(key))
-
-    def done(self) -> None:
-        unknown = sorted(str(key) for key in self.data if key not in self.seen)
-        if unknown:
-            raise ConfigError(f"unknown key {self._path(unknown[0])}")
-
-
-def _resources(reader: _Reader, key: str, default: Resources) -> Resources:
+def _resources(reader: Reader, key: str, default: Resources) -> Resources:
     section = reader.child(key)
     parts: dict[str, dict[str, str]] = {}
     for part in ("requests", "limits"):
@@ -134,12 +90,12 @@ def _resources(reader: _Reader, key: str, default: Resources) -> Resources:
             if quantity is None:
                 continue
             if isinstance(quantity, bool):
-                raise ConfigError(f"{values._path(resource)} must be a quantity, got {quantity!r}")
+                raise ConfigError(f"{values.path(resource)} must be a quantity, got {quantity!r}")
             quantity = quantity if isinstance(quantity, str) else _number_text(quantity)
             try:
                 grammar.parse_quantity(quantity)
             except grammar.GrammarError as err:
-                raise ConfigError(f"{values._path(resource)}: {err}") from None
+                raise ConfigError(f"{values.path(resource)}: {err}") from None
             parts[part][resource] = quantity
         values.done()
     section.done()
@@ -157,17 +113,17 @@ def _number_text(number: float) -> str:
     return str(int(number)) if float(number).is_integer() else repr(float(number))
 
 
-def _selectors(reader: _Reader, key: str) -> tuple[Mapping[str, Any], ...]:
+def _selectors(reader: Reader, key: str) -> tuple[Mapping[str, Any], ...]:
     selectors = reader.get(key, list, [])
     for index, selector in enumerate(selectors):
         try:
             label_selectors.check_selector(selector)
         except ValueError as err:
-            raise ConfigError(f"{reader._path(key)}[{index}]: {err}") from None
+            raise ConfigError(f"{reader.path(key)}[{index}]: {err}") from None
     return tuple(selectors)
 
 
-def _interception(reader: _Reader) -> Interception:
+def _interception(reader: Reader) -> Interception:
     section = reader.child("interception")
     default = Interception()
     checks = {
@@ -184,12 +140,12 @@ def _interception(reader: _Reader) -> Interception:
         try:
             check(values[name])
         except grammar.GrammarError as err:
-            raise ConfigError(f"{section._path(name)}: {err}") from None
+            raise ConfigError(f"{section.path(name)}: {err}") from None
     section.done()
     return Interception(**values)
 
 
-def _proxy(reader: _Reader) -> Proxy:
+def _proxy(reader: Reader) -> Proxy:
     section, default = reader.child("proxy"), Proxy()
     uid = section.get("uid", int, default.uid)
     if not 0 < uid < 2**31:
@@ -212,7 +168,7 @@ def _proxy(reader: _Reader) -> Proxy:
     return proxy
 
 
-def _server(reader: _Reader) -> Server:
+def _server(reader: Reader) -> Server:
     section, default = reader.child("server"), Server()
     values: dict[str, Any] = {}
     for name, (low, high) in _SERVER_RANGES.items():
@@ -231,11 +187,11 @@ def _server(reader: _Reader) -> Server:
     return Server(**values)
 
 
-def _simple(reader: _Reader, key: str, cls: type[Any]) -> Any:
+def _simple(reader: Reader, key: str, cls: type[Any]) -> Any:
     return _simple_section(reader.child(key), cls)
 
 
-def _simple_section(section: _Reader, cls: type[Any], **given: Any) -> Any:
+def _simple_section(section: Reader, cls: type[Any], **given: Any) -> Any:
     """Every field of `cls` read with its default's type, except those `given`."""
     default = cls()
     values: dict[str, Any] = dict(given)
@@ -251,7 +207,7 @@ def _simple_section(section: _Reader, cls: type[Any], **given: Any) -> Any:
     return cls(**values)
 
 
-def _mesh(reader: _Reader) -> Mesh:
+def _mesh(reader: Reader) -> Mesh:
     """The `mesh` section; its proxyConfig is checked as the annotation is."""
     mesh: Mesh = _simple(reader, "mesh", Mesh)
     try:
@@ -261,7 +217,7 @@ def _mesh(reader: _Reader) -> Mesh:
     return mesh
 
 
-def _certificates(reader: _Reader) -> Certificates:
+def _certificates(reader: Reader) -> Certificates:
     """The `certificates` section: durations parsed, names checked, lifetimes coherent."""
     section = reader.child("certificates")
     fraction = section.get("renewBefore", (int, float), Certificates.renewBefore)
@@ -293,7 +249,7 @@ def _certificates(reader: _Reader) -> Certificates:
 _REVISION = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", re.ASCII)
 
 
-def _revision(top: _Reader, default: Config) -> tuple[str, tuple[str, ...]]:
+def _revision(top: Reader, default: Config) -> tuple[str, tuple[str, ...]]:
     revision = top.get("revision", str, default.revision)
     tags = top.strings("tags", default.tags)
     for where, name in (("revision", revision), *(("tags", tag) for tag in tags)):
@@ -306,13 +262,13 @@ def _revision(top: _Reader, default: Config) -> tuple[str, tuple[str, ...]]:
 
 def with_revision(config: Config, revision: str) -> Config:
     """`config` serving another revision (the command line's --revision)."""
-    name, tags = _revision(_Reader({"revision": revision, "tags": list(config.tags)}, ""), config)
+    name, tags = _revision(Reader({"revision": revision, "tags": list(config.tags)}, ""), config)
     return dataclasses.replace(config, revision=name, tags=tags)
 
 
 def from_mapping(data: Any, *, base: Path = Path()) -> Config:
     """Validate already-parsed YAML; relative paths are taken from `base`."""
-    top, default = _Reader(data, ""), Config()
+    top, default = Reader(data, ""), Config()
     templates = Path(top.get("templates", str, str(default.templates)))
     revision, tags = _revision(top, default)
     config = Config(
