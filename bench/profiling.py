@@ -72,7 +72,7 @@ Row = tuple[str, float, float]
 # Named parts of the app path: (label, file fragment, function name).
 PARTS = (
     ("handler.handle", "injector/handler.py", "handle"),
-    ("app._read_body", "injector/app.py", "_read_body"),
+    ("review_body.read_body", "injector/server/review_body.py", "read_body"),
     ("orjson.loads", "~", "<orjson.loads>"),
     ("orjson.dumps", "~", "<orjson.dumps>"),
     ("logging (log.info)", "logging/__init__.py", "info"),

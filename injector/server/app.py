@@ -1,14 +1,12 @@
-"""The HTTP edge: the only module that knows HTTP.
+"""The HTTP application: its routes, the `/inject` handler and every answer it writes.
 
 `POST /inject` is served by a small ASGI handler of its own, in front of FastAPI: every
 Pod creation waits on it, and routing, dependency solving and request objects cost more
-than the injection itself on a small Pod. It reads the body under a size cap while
-streaming, within the review's deadline and a byte budget shared by all the bodies being
-read (`BodyBudget`: a slow body holds the bytes it sent, not a slot, so 64 connections
-sending a byte at a time cannot turn a real review away), decodes it with orjson (which
-rejects invalid UTF-8, lone surrogates, NaN/Infinity and nesting deeper than 1024
-levels), hands the decoded review to `handler.handle`, and writes the answer. FastAPI
-serves the other endpoints.
+than the injection itself on a small Pod. It reads the body within its limits
+(`review_body`: a size cap while streaming, the review's deadline, a byte budget shared
+by all the bodies being read), decodes it with orjson (which rejects invalid UTF-8, lone
+surrogates, NaN/Infinity and nesting deeper than 1024 levels), hands the decoded review
+to `handler.handle`, and writes the answer. FastAPI serves the other endpoints.
 
 A broken call gets a 4xx with a short JSON error; nothing becomes a 500 or shows a
 stack trace.
@@ -18,11 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
@@ -32,21 +28,22 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from injector.core import handler, policy, review
 from injector.core.engine import Engine
+from injector.server.review_body import (
+    JSON,
+    BadCall,
+    BodyBudget,
+    Disconnected,
+    Receive,
+    Scope,
+    Send,
+    deadline,
+    read_body,
+)
 from injector.telemetry.metrics import Metrics
 
 log = logging.getLogger("injector.app")
 
-JSON = "application/json"
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-# kube-apiserver appends its own deadline to the URL, e.g. /inject?timeout=10s.
-_TIMEOUT_PARAM = re.compile(rb"(?:^|&)timeout=([0-9]{1,4})s(?:&|$)")
-# Time kept back from the caller's deadline to write the answer.
-_ANSWER_MARGIN_SECONDS = 0.5
 
 
 @dataclass
@@ -76,36 +73,6 @@ class State:
             self.bodies = BodyBudget(self.engine.config.server.maxBufferedBodyBytes)
 
 
-class BodyBudget:
-    """Bytes of review bodies held at once, across connections. Every body reserves what
-    it holds (its Content-Length up front, when declared) and gives it back when its
-    review is answered; one that would pass `total` is refused with 503."""
-
-    def __init__(self, total: int) -> None:
-        self.total, self.held = total, 0
-
-    def take(self, size: int) -> bool:
-        if self.held + size > self.total:
-            return False
-        self.held += size
-        return True
-
-    def give(self, size: int) -> None:
-        self.held -= size
-
-
-class BadCall(Exception):
-    """A call refused before any decision; carries its HTTP status."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
-
-
-class Disconnected(Exception):
-    """The client went away before sending the whole body: nobody to answer."""
-
-
 def _error(
     status: int, message: str, *, retry_after: bool = False, close: bool = False
 ) -> Response:
@@ -116,63 +83,13 @@ def _error(
     return Response(body, status_code=status, media_type=JSON, headers=headers)
 
 
-def _headers(scope: Scope) -> dict[bytes, bytes]:
-    return {name.lower(): value for name, value in scope["headers"]}
-
-
-_BUSY = "too many review bodies in flight; retry"
-
-
-async def _read_body(scope: Scope, receive: Receive, limit: int, held: list[int],
-                     budget: BodyBudget) -> bytearray:  # fmt: skip
-    """Read at most `limit` bytes, refusing a larger body before it is all read. What is
-    reserved from `budget` is added to `held[0]`, for the caller to give back."""
-    headers = _headers(scope)
-    media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-    if media_type != JSON.encode():
-        raise BadCall(415, "Content-Type must be application/json")
-    declared = headers.get(b"content-length", b"")
-    if declared.isdigit() and int(declared) > limit:
-        raise BadCall(413, f"body larger than {limit} bytes")
-    if declared.isdigit():
-        if not budget.take(int(declared)):
-            raise BadCall(503, _BUSY)
-        held[0] += int(declared)
-    # One buffer, handed to the decoder as it is (orjson reads a bytearray): no copy.
-    body = bytearray()
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise Disconnected
-        body += message.get("body", b"")
-        if len(body) > limit:
-            raise BadCall(413, f"body larger than {limit} bytes")
-        if len(body) > held[0]:
-            if not budget.take(len(body) - held[0]):
-                raise BadCall(503, _BUSY)
-            held[0] = len(body)
-        if not message.get("more_body", False):
-            break
-    if not body:
-        raise BadCall(400, "empty body: expected an AdmissionReview")
-    return body
-
-
-def _deadline(scope: Scope, configured: float) -> float:
-    """Seconds this review may take: ours, or less if the caller will give up sooner."""
-    match = _TIMEOUT_PARAM.search(scope.get("query_string", b""))
-    if match is None:
-        return configured
-    return max(0.1, min(configured, int(match[1]) - _ANSWER_MARGIN_SECONDS))
-
-
 async def _review(scope: Scope, receive: Receive, state: State) -> handler.Handled:
     """Read, decode and answer one review; raises BadCall for a broken call."""
     limits, held = state.engine.config.server, [0]
     try:
         try:
-            async with asyncio.timeout(_deadline(scope, limits.reviewTimeoutSeconds)):
-                body = await _read_body(scope, receive, limits.maxBodyBytes, held, state.bodies)
+            async with asyncio.timeout(deadline(scope, limits.reviewTimeoutSeconds)):
+                body = await read_body(scope, receive, limits.maxBodyBytes, held, state.bodies)
         except TimeoutError:
             raise BadCall(408, "the body did not arrive within the review deadline") from None
         return _decide(body, state)

@@ -12,7 +12,7 @@ so a connection that never completes one is never counted. So `GuardedProtocol`:
   request's first byte) to the end of its head, then answers 408 and closes;
 - refuses a head over `maxHeaderBytes` with 431 and closes, counting the bytes fed to the
   parser before the head is complete, so that httptools never buffers much more.
-Bodies have their own limits in the app (size, a byte budget, the review deadline).
+Bodies have their own limits in `review_body` (size, a byte budget, the review deadline).
 
 It also tells the app whether the client presented a certificate that the TLS layer
 verified (with `--client-ca-file`): the ASGI TLS extension's `client_cert_chain`, which
