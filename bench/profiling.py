@@ -71,12 +71,12 @@ def label(func: tuple[str, int, str]) -> str:
 Row = tuple[str, float, float]
 # Named parts of the app path: (label, file fragment, function name).
 PARTS = (
-    ("handler.handle", "injector/handler.py", "handle"),
+    ("handler.handle", "injector/core/handler.py", "handle"),
     ("review_body.read_body", "injector/server/review_body.py", "read_body"),
     ("orjson.loads", "~", "<orjson.loads>"),
     ("orjson.dumps", "~", "<orjson.dumps>"),
     ("logging (log.info)", "logging/__init__.py", "info"),
-    ("metrics.answered", "injector/metrics.py", "answered"),
+    ("metrics.answered", "injector/telemetry/metrics.py", "answered"),
 )
 
 
