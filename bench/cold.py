@@ -8,8 +8,9 @@ remembered by Pod content helps. Per review: `orjson.loads` of the body, `handle
 the garbage collector tuned as `serve` tunes it.
 - time: µs per `handler.handle`, the best of 5 rounds (the least disturbed);
 - profile: cProfile over `count` reviews, the top functions by own time;
-- loop: just the reviews, for `valgrind --tool=callgrind` (run once with `--count 0`
-  and once with N: the difference over N is instructions per review).
+- loop: just the reviews, for `valgrind --tool=callgrind` (run once with `--count N`
+  and once with `3N`: the difference over 2N is instructions per review, without the
+  first render's one-time work that a difference against `--count 0` still holds).
 """
 
 from __future__ import annotations

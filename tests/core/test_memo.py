@@ -7,10 +7,11 @@ import copy
 import ipaddress
 from typing import Any
 
+import orjson
 import pytest
 
 from injector.core import config, memo, names, template
-from injector.core.engine import Engine
+from injector.core.engine import Engine, _outcome_bytes
 
 
 def _key_bytes(key: Any) -> int:
@@ -89,3 +90,22 @@ def test_a_memo_keeps_at_most_its_entry_count(count: int) -> None:
     for n in range(count):
         table.put(n, n, size=1)
     assert list(table) == list(range(count - 3, count))
+
+
+def test_a_small_pod_remembered_by_its_content_is_charged_for_it_and_never_confused(
+    pod: dict[str, Any],
+) -> None:
+    engine = _fresh_engine()
+    pod["metadata"]["labels"] = {"app": "first"}
+    other = copy.deepcopy(pod)
+    other["metadata"]["labels"]["app"] = "second"
+    for each in (pod, other, copy.deepcopy(pod)):
+        assert engine.inject(each, namespace="shop", ns=None).result == "injected"
+    again = engine.inject(copy.deepcopy(other), namespace="shop", ns=None)
+    named = [op["value"] for op in again.ops or [] if op["path"].endswith("canonical-name")]
+    assert named == ["second"]
+    assert len(engine._outcomes) == 2
+    # Each key holds the Pod it was made from: the table is charged those bytes too.
+    outcomes = sum(_outcome_bytes(value) for value, _size in engine._outcomes._items.values())
+    keys = engine._outcomes.bytes_held - outcomes
+    assert keys >= len(orjson.dumps(pod)) + len(orjson.dumps(other))
