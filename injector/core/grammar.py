@@ -101,6 +101,16 @@ def parse_bool(text: str) -> bool:
     raise GrammarError("expected one of true/false, True/False, TRUE/FALSE, t/f, 1/0")
 
 
+def switch(text: str | None, default: bool) -> bool:
+    """A switch as Istio reads it: Go's `strconv.ParseBool`, else `default` (absent or
+    unparsable; Istio ignores what it cannot parse)."""
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    return default
+
+
 def parse_quantity(text: str) -> Decimal:
     """Parse a non-negative Kubernetes resource quantity and return its value."""
     if len(text) > _MAX_QUANTITY_LENGTH:

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from injector.core import names, prometheus
+from injector.core import grammar, names
 
 KINDS = (("readinessProbe", "readyz"), ("livenessProbe", "livez"), ("startupProbe", "startupz"))
 # The port the agent's prober table is keyed to (the mesh's status port): a probe already
@@ -35,7 +35,7 @@ def enabled(annotations: Mapping[str, str], *, default: bool, status_port: int) 
     never without a status port."""
     if status_port == 0:
         return False
-    return prometheus.GO_BOOLS.get(annotations.get(names.REWRITE_PROBES, ""), default)
+    return grammar.switch(annotations.get(names.REWRITE_PROBES), default)
 
 
 def _prober(probe: Mapping[str, Any], ports: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from injector.core import names
+from injector.core import grammar, names
 
 # The agent's merged endpoint. Istio uses the mesh's status port here, never the
 # `status.sidecar.istio.io/port` annotation.
@@ -25,11 +25,6 @@ MERGED_PATH = "/stats/prometheus"
 
 _UNSAFE = re.compile(r"[^a-zA-Z0-9_]")
 _SCRAPE, _PORT, _PATH = "prometheus_io_scrape", "prometheus_io_port", "prometheus_io_path"
-# Go's strconv.ParseBool, which Istio uses for its switches.
-GO_BOOLS = {
-    **dict.fromkeys(("1", "t", "T", "TRUE", "true", "True"), True),
-    **dict.fromkeys(("0", "f", "F", "FALSE", "false", "False"), False),
-}
 
 
 def _sanitized(key: str) -> str:
@@ -39,20 +34,19 @@ def _sanitized(key: str) -> str:
 def _scrape(annotations: Mapping[str, str]) -> bool:
     """The first parsable scrape annotation decides; unparsable ones are ignored."""
     for key, value in annotations.items():
-        if _sanitized(key) == _SCRAPE and value in GO_BOOLS:
-            return GO_BOOLS[value]
+        if _sanitized(key) == _SCRAPE:
+            try:
+                return grammar.parse_bool(value)
+            except grammar.GrammarError:
+                continue
     return True
-
-
-def _enabled(annotations: Mapping[str, str], default: bool) -> bool:
-    value = annotations.get(names.PROMETHEUS_MERGE)
-    return GO_BOOLS.get(value, default) if value is not None else default
 
 
 def merge(annotations: dict[str, str], *, enabled: bool) -> dict[str, Any] | None:
     """Re-point `annotations` (changed in place) and return the proxy env entry for the
     app's own settings, if any. Returns None and changes nothing when the merge is off."""
-    if not (_scrape(annotations) and _enabled(annotations, enabled)):
+    merging = grammar.switch(annotations.get(names.PROMETHEUS_MERGE), enabled)
+    if not (merging and _scrape(annotations)):
         return None
     found = {_SCRAPE: "", _PATH: "", _PORT: ""}
     for key, value in annotations.items():
