@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import base64
 import ipaddress
-import re
 import urllib.parse
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from injector.cluster import kubeapi
-from injector.core import names
+from injector.core import grammar, names
 
 DEFAULT_NAME = "sidecar-injector"
 # The field manager that creates the whole object (the publisher's is "sidecar-injector").
@@ -57,8 +56,6 @@ MATCH_CONDITIONS = (
         " in object.metadata.annotations)",
     ),
 )
-# A DNS-1123 subdomain, which an object's name must be.
-_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 Render = Callable[[bytes], dict[str, Any]]
 
@@ -107,9 +104,12 @@ def url_names(url: str) -> tuple[list[str], list[str]]:
 
 def check_name(name: str) -> str:
     """Return `name` if it is a valid object name (DNS-1123 subdomain); else ValueError."""
-    if len(name) > 253 or not _DNS_SUBDOMAIN.fullmatch(name):
-        raise ValueError(f"{name!r} is not a valid name (lowercase DNS subdomain, <= 253)")
-    return name
+    try:
+        return grammar.parse_object_name(name)
+    except grammar.GrammarError:
+        raise ValueError(
+            f"{name!r} is not a valid name (lowercase DNS subdomain, <= 253)"
+        ) from None
 
 
 def _client_config(

@@ -29,11 +29,6 @@ from injector.core.config import (
 )
 from injector.core.config_reader import Reader
 
-# A Kubernetes object name (DNS-1123 subdomain).
-_DNS_SUBDOMAIN = re.compile(
-    r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*", re.ASCII
-)
-
 # (lowest, highest) accepted for each server setting.
 _SERVER_RANGES: dict[str, tuple[float, float]] = {
     "maxBodyBytes": (1024, 64 * 1024 * 1024),
@@ -235,8 +230,10 @@ def _certificates(reader: Reader) -> Certificates:
     if not 2 <= cert.leaseDurationSeconds <= 3600:
         raise ConfigError("certificates.leaseDurationSeconds must be between 2 and 3600")
     for key in ("secretName", "leaseName"):
-        if not _DNS_SUBDOMAIN.fullmatch(getattr(cert, key)):
-            raise ConfigError(f"certificates.{key} must be a DNS-1123 subdomain name")
+        try:
+            grammar.parse_object_name(getattr(cert, key))
+        except grammar.GrammarError:
+            raise ConfigError(f"certificates.{key} must be a DNS-1123 subdomain name") from None
     for ip in cert.extraIPs:
         try:
             ipaddress.ip_address(ip)
