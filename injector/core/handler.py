@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from injector.core import names, policy, review
+from injector.core import names, policy, review, workload_identity
 from injector.core.engine import MEMO_MAX_POD_BYTES, Engine, Outcome
 
 log = logging.getLogger("injector.handler")
@@ -36,13 +36,12 @@ class OwnerReference:
 
 def controller_of(pod: Any) -> OwnerReference | None:
     """The Pod's controlling owner, when it names one completely."""
-    metadata = pod.get("metadata") if isinstance(pod, dict) else None
-    references = metadata.get("ownerReferences") if isinstance(metadata, dict) else None
-    for ref in references if isinstance(references, list) else []:
-        if isinstance(ref, dict) and ref.get("controller") is True:
-            fields = [ref.get(key) for key in ("apiVersion", "kind", "name", "uid")]
-            if all(isinstance(field, str) and field for field in fields):
-                return OwnerReference(*(str(field) for field in fields))
+    ref = workload_identity.controller_ref(pod.get("metadata") if isinstance(pod, dict) else None)
+    if ref is None:
+        return None
+    fields = [ref.get(key) for key in ("apiVersion", "kind", "name", "uid")]
+    if all(isinstance(field, str) and field for field in fields):
+        return OwnerReference(*(str(field) for field in fields))
     return None
 
 

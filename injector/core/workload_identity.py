@@ -52,7 +52,10 @@ class Workload:
         return found
 
 
-def _controller(metadata: Mapping[str, Any]) -> Mapping[str, Any] | None:
+def controller_ref(metadata: Any) -> Mapping[str, Any] | None:
+    """The ownerReference marked `controller: true`, if the metadata has one."""
+    if not isinstance(metadata, dict):
+        return None
     references = metadata.get("ownerReferences")
     for ref in references if isinstance(references, list) else []:
         if isinstance(ref, dict) and ref.get("controller") is True:
@@ -68,10 +71,10 @@ def of_pod(pod: Mapping[str, Any]) -> Workload:
     """The workload of a Pod as it arrives at admission."""
     metadata = pod.get("metadata") or {}
     name = _text(metadata.get("name"))
-    ref = _controller(metadata) if metadata.get("generateName") else None
+    ref = controller_ref(metadata) if metadata.get("generateName") else None
     if ref is None:
         return Workload(name)
-    kind, api_version, owner = _text(ref.get("kind")), _text(ref.get("apiVersion")), ""
+    kind, api_version = _text(ref.get("kind")), _text(ref.get("apiVersion"))
     owner = _text(ref.get("name"))
     labels = metadata.get("labels") or {}
     template_hash = _text(labels.get(names.POD_TEMPLATE_HASH))
