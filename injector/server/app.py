@@ -185,8 +185,9 @@ def _inject_endpoint(state: State) -> ASGIApp:
             response = _bad_call(state, 405, "use POST")
             response.headers["allow"] = "POST"
         elif state.require_client_certificate and not _client_certified(scope):
-            state.metrics.bad_calls.labels("403").inc()
-            response = _error(403, "a client certificate signed by the client CA is required")
+            response = _bad_call(
+                state, 403, "a client certificate signed by the client CA is required"
+            )
         else:
             try:
                 response = await _answer(state, scope, receive)
