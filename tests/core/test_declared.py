@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from injector.core import declared
+from injector.core.engine import Engine
 
 INJECTED = {
     "name": "istio-proxy",
@@ -89,3 +90,36 @@ def test_the_init_containers_first_u_argument_takes_the_user_and_nothing_else() 
         "-p", "15001", "-u", "1234", "-m", "REDIRECT", "-u", "9"
     ]  # fmt: skip
     assert args[3] == "1337"  # the rendered container is shared: not changed
+
+
+def _native_pod(init_user: int) -> dict[str, Any]:
+    """A native-sidecar Pod that declares its proxy's user 1234 and has an init container
+    running as `init_user`."""
+    return {
+        "metadata": {"annotations": {"sidecar.istio.io/nativeSidecar": "true"}},
+        "spec": {
+            "initContainers": [
+                {"name": "setup", "image": "s", "securityContext": {"runAsUser": init_user}}
+            ],
+            "containers": [
+                {"name": "app", "image": "a"},
+                {"name": "istio-proxy", "image": "auto", "securityContext": {"runAsUser": 1234}},
+            ],
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("init_user", "result"),
+    [
+        pytest.param(1234, "skipped", id="init-runs-as-the-declared-proxy-user"),
+        pytest.param(1337, "injected", id="init-runs-as-the-default-proxy-uid"),
+    ],
+)
+def test_a_native_init_container_is_checked_against_the_declared_proxy_user(
+    engine: Engine, init_user: int, result: str
+) -> None:
+    """istio-init exempts the declared proxy's user (-u 1234), so a user init container
+    that runs after the native proxy as 1234 would bypass it; 1337 is not exempt then."""
+    outcome = engine.inject(_native_pod(init_user), namespace="shop", ns=None)
+    assert outcome.result == result, outcome.reasons
