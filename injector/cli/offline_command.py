@@ -84,7 +84,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if outcome.result != "injected" or not outcome.ops:
         print(f"sidecar-injector: a sample Pod was not injected: {outcome}", file=sys.stderr)
         return 1
-    jsonpatch.apply_patch(SAMPLE_POD, copy.deepcopy(outcome.ops))
+    jsonpatch.apply_patch(SAMPLE_POD, outcome.ops)
     effective = {"configHash": engine.fingerprint, "config": engine.config.as_dict()}
     sys.stdout.write(yaml.safe_dump(effective, sort_keys=False))
     print("configuration and template are valid", file=sys.stderr)

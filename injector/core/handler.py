@@ -89,7 +89,7 @@ def _respond(outcome: Outcome) -> review.Response:
         if outcome.warnings or policy.NOTEWORTHY.intersection(outcome.reasons):
             warnings.append(f"sidecar-injector: sidecar not injected: {sentences}")
         return review.allowed(warnings=warnings)
-    return review.patched(outcome.ops or [], warnings=warnings, encoded=outcome.patch)
+    return review.patched(outcome.patch, warnings=warnings)
 
 
 def handle(

@@ -110,25 +110,27 @@ def denied(message: str, *, code: int = 400, warnings: Sequence[str] = ()) -> Re
     return response
 
 
-def encode_patch(ops: list[dict[str, Any]]) -> str:
-    """The `patch` field: base64 of the JSON Patch document.
+def encode_patch(ops: list[dict[str, Any]]) -> str | None:
+    """The `patch` field: base64 of the JSON Patch document; None for no operations (an
+    empty patch is never sent).
 
     pybase64 (SIMD) rather than the standard library's byte-by-byte encoder, which was a
     tenth of a small Pod's whole review; its string comes out without a decode."""
-    return pybase64.b64encode_as_string(orjson.dumps(ops))
+    return pybase64.b64encode_as_string(orjson.dumps(ops)) if ops else None
 
 
-def patched(
-    ops: list[dict[str, Any]], *, warnings: Sequence[str] = (), encoded: str | None = None
-) -> Response:
-    """An allowed response carrying a patch; an empty patch is never sent.
+def decode_patch(encoded: str) -> list[dict[str, Any]]:
+    """The operations of an `encode_patch` value."""
+    ops: list[dict[str, Any]] = orjson.loads(pybase64.b64decode(encoded, validate=True))
+    return ops
 
-    `encoded` is `encode_patch(ops)` when the caller has it already.
-    """
+
+def patched(encoded: str | None, *, warnings: Sequence[str] = ()) -> Response:
+    """An allowed response carrying the patch `encode_patch` made, if there is one."""
     response = allowed(warnings=warnings)
-    if ops:
+    if encoded:
         response["patchType"] = "JSONPatch"
-        response["patch"] = encoded or encode_patch(ops)
+        response["patch"] = encoded
     return response
 
 

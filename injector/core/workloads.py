@@ -75,8 +75,7 @@ def _inject_one(
     if outcome.result == "skipped":
         why = ", ".join(f"{r}: {policy.SENTENCES[r]}" for r in outcome.reasons)
         return obj, Report(label, "skipped", "; ".join(filter(None, [why, notes])))
-    # Rendered parts are shared between renders: copy them into the output.
-    injected = jsonpatch.apply_patch(holder, copy.deepcopy(outcome.ops or []))
+    injected = jsonpatch.apply_patch(holder, outcome.ops or [])
     result = copy.copy(obj)
     if not path:
         result = injected

@@ -216,8 +216,17 @@ def test_warnings_are_cut_to_what_the_api_server_keeps(engine: Engine) -> None:
 
 
 def test_an_empty_patch_is_never_sent() -> None:
-    assert "patch" not in review.patched([])
-    assert "patchType" not in review.patched([])
+    assert review.encode_patch([]) is None
+    assert "patch" not in review.patched(review.encode_patch([]))
+    assert "patchType" not in review.patched(review.encode_patch([]))
+
+
+def test_a_patch_decodes_to_the_operations_it_was_encoded_from() -> None:
+    ops = [{"op": "add", "path": "/metadata/labels/a~1b", "value": {"x": [1, "é"]}}]
+    encoded = review.encode_patch(ops)
+    assert encoded is not None
+    assert review.decode_patch(encoded) == ops
+    assert review.patched(encoded)["patch"] == encoded
 
 
 def test_pods_sharing_annotations_get_the_same_patch_and_warnings_from_the_caches(
