@@ -92,11 +92,15 @@ def test_a_memo_keeps_at_most_its_entry_count(count: int) -> None:
     assert list(table) == list(range(count - 3, count))
 
 
-def test_a_small_pod_remembered_by_its_content_is_charged_for_it_and_never_confused(
-    pod: dict[str, Any],
+@pytest.mark.parametrize("env_entries", [0, 1200], ids=["small", "60KB"])
+def test_a_pod_remembered_by_its_content_is_charged_for_it_and_never_confused(
+    pod: dict[str, Any], env_entries: int
 ) -> None:
     engine = _fresh_engine()
     pod["metadata"]["labels"] = {"app": "first"}
+    env = [{"name": f"SETTING_{i:05d}", "value": f"value-{i:08d}"} for i in range(env_entries)]
+    pod["spec"]["containers"][0]["env"] = env
+    assert len(orjson.dumps(pod)) > 50_000 or not env_entries
     other = copy.deepcopy(pod)
     other["metadata"]["labels"]["app"] = "second"
     for each in (pod, other, copy.deepcopy(pod)):
