@@ -28,7 +28,9 @@ _ABSENT = object()
 
 def escape(key: str) -> str:
     """Escape one JSON Pointer reference token (RFC 6901)."""
-    return key.replace("~", "~0").replace("/", "~1")
+    if "~" in key or "/" in key:
+        return key.replace("~", "~0").replace("/", "~1")
+    return key
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -38,16 +40,23 @@ def _same(a: Any, b: Any) -> bool:
 def _list(ops: list[Operation], path: str, old: list[Any], new: list[Any]) -> None:
     """Items kept in place are diffed field by field (a rewritten probe is one `replace`,
     not the whole container list); appended items are added; anything else replaces."""
-    if len(new) < len(old) or not all(
-        a is b or (isinstance(a, dict) and isinstance(b, dict) and a.get("name") == b.get("name"))
-        for a, b in zip(old, new, strict=False)
-    ):
+    if len(new) < len(old):
         ops.append({"op": "replace", "path": path, "value": new})
         return
-    for index, (a, b) in enumerate(zip(old, new, strict=False)):
-        if a is not b:
-            _fields(ops, f"{path}/{index}", a, b)
-    ops.extend({"op": "add", "path": f"{path}/-", "value": item} for item in new[len(old) :])
+    changed = []
+    for index, a in enumerate(old):
+        b = new[index]
+        if a is b:
+            continue
+        if not (isinstance(a, dict) and isinstance(b, dict) and a.get("name") == b.get("name")):
+            ops.append({"op": "replace", "path": path, "value": new})
+            return
+        changed.append(index)
+    for index in changed:
+        _fields(ops, f"{path}/{index}", old[index], new[index])
+    appended = f"{path}/-"
+    for item in new[len(old) :]:
+        ops.append({"op": "add", "path": appended, "value": item})
 
 
 def _map(ops: list[Operation], path: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
@@ -56,7 +65,9 @@ def _map(ops: list[Operation], path: str, old: Mapping[str, Any], new: Mapping[s
             ops.append({"op": "add", "path": f"{path}/{escape(key)}", "value": value})
         elif not _same(old[key], value):
             ops.append({"op": "replace", "path": f"{path}/{escape(key)}", "value": value})
-    ops.extend({"op": "remove", "path": f"{path}/{escape(key)}"} for key in old if key not in new)
+    for key in old:
+        if key not in new:
+            ops.append({"op": "remove", "path": f"{path}/{escape(key)}"})
 
 
 def _fields(
@@ -77,11 +88,9 @@ def _fields(
             _list(ops, where, before, value)
         elif before != value:
             ops.append({"op": "replace", "path": where, "value": value})
-    ops.extend(
-        {"op": "remove", "path": f"{path}/{escape(key)}"}
-        for key in old
-        if key not in new and key not in _SKIPPED
-    )
+    for key in old:
+        if key not in new and key not in _SKIPPED:
+            ops.append({"op": "remove", "path": f"{path}/{escape(key)}"})
 
 
 def diff(original: Mapping[str, Any], mutated: Mapping[str, Any]) -> list[Operation]:
