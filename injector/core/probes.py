@@ -41,8 +41,10 @@ def enabled(annotations: Mapping[str, str], *, default: bool, status_port: int) 
 def _prober(probe: Mapping[str, Any], ports: Mapping[str, Any]) -> dict[str, Any] | None:
     """The agent's copy of a probe, named port resolved; None when it cannot be replayed
     (unknown port name) or is on the status port already."""
-    handler = next((h for h in _HANDLERS if isinstance(probe.get(h), dict)), None)
-    if handler is None:
+    for handler in _HANDLERS:
+        if isinstance(probe.get(handler), dict):
+            break
+    else:
         return None
     action = dict(probe[handler])
     if handler != "grpc":
