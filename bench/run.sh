@@ -9,6 +9,7 @@
 # Settings (environment):
 #   QUICK=1            smoke run: 1 s warm-up + 3 s per wrk run, short micro/memory/profile
 #   DURATION=10        measured seconds per wrk run      WARMUP=3   warm-up seconds
+#   REPEAT=2           runs per row and server, taking turns; the least disturbed is kept
 #   SERVERS=floor,naive,ours   FIXTURES=small,large,extreme   (subsets of the load runs)
 #   SKIP_MEMORY=1      leave out the memory check (200k reviews take ~3 min)
 set -euo pipefail
@@ -32,17 +33,17 @@ fi
 "$PY" -m pip install --quiet --disable-pip-version-check -e "$REPO[bench]"
 
 if [ "${QUICK:-0}" = 1 ]; then
-  DURATION="${DURATION:-3}" WARMUP="${WARMUP:-1}"
+  DURATION="${DURATION:-3}" WARMUP="${WARMUP:-1}" REPEAT="${REPEAT:-1}"
   MICRO_TIME=0.2 MEM_FIRST=10000 MEM_TOTAL=30000 PROFILE_COUNT=500
 else
-  DURATION="${DURATION:-10}" WARMUP="${WARMUP:-3}"
+  DURATION="${DURATION:-10}" WARMUP="${WARMUP:-3}" REPEAT="${REPEAT:-2}"
   MICRO_TIME=1.0 MEM_FIRST=10000 MEM_TOTAL=200000 PROFILE_COUNT=3000
 fi
 
 mkdir -p "$OUT"
 exec > >(tee "$OUT/run.log") 2>&1
 cd "$REPO"
-echo "== $(date -u +%FT%TZ) QUICK=${QUICK:-0} DURATION=$DURATION WARMUP=$WARMUP" \
+echo "== $(date -u +%FT%TZ) QUICK=${QUICK:-0} DURATION=$DURATION WARMUP=$WARMUP REPEAT=$REPEAT" \
   "cpus=$(nproc) load=$(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo "== fixtures"
@@ -62,7 +63,7 @@ echo "== profiles (cProfile)"
 "$PY" bench/profiling.py --count "$PROFILE_COUNT" --out "$OUT"
 
 echo "== load (wrk over TLS)"
-load_args=(--duration "$DURATION" --warmup "$WARMUP" --out "$OUT")
+load_args=(--duration "$DURATION" --warmup "$WARMUP" --repeat "$REPEAT" --out "$OUT")
 [ -n "${SERVERS:-}" ] && load_args+=(--servers "$SERVERS")
 [ -n "${FIXTURES:-}" ] && load_args+=(--fixtures "$FIXTURES")
 "$PY" bench/harness.py "${load_args[@]}"
