@@ -59,7 +59,7 @@ def main() -> None:
 
     def run() -> None:
         for raw in reviews:
-            answer = handler.handle(orjson.loads(raw), engine=engine, body_size=len(raw)).answer
+            answer = handler.handle(orjson.loads(raw), engine=engine, raw=raw).answer
             orjson.dumps(answer)
 
     if args.mode == "loop":

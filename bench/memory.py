@@ -47,7 +47,7 @@ def handler_path(body: Bodies) -> Callable[[int], None]:
     def run(count: int) -> None:
         for _ in range(count):
             raw = body()
-            answer = handler.handle(orjson.loads(raw), engine=engine, body_size=len(raw)).answer
+            answer = handler.handle(orjson.loads(raw), engine=engine, raw=raw).answer
             orjson.dumps(answer)
 
     return run

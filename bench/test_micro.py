@@ -39,7 +39,7 @@ def name(request: pytest.FixtureRequest) -> str:
 
 def codec_handle(body: bytes) -> bytes:
     decoded = orjson.loads(body)
-    return orjson.dumps(handler.handle(decoded, engine=ENGINE, body_size=len(body)).answer)
+    return orjson.dumps(handler.handle(decoded, engine=ENGINE, raw=body).answer)
 
 
 def floor(body: bytes) -> bytes:

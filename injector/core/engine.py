@@ -123,6 +123,7 @@ class Engine:
         ns: policy.Namespace | None,
         remember: bool = True,
         workload: workload_identity.Workload | None = None,
+        content: bytes | None = None,
     ) -> Outcome:
         """Decide and, when injecting, return the patch for one Pod.
 
@@ -131,9 +132,11 @@ class Engine:
         Pod's content, the namespace as known, and whether sidecars can be native.
         `remember=False` skips that for a Pod known to be too large to be worth it.
         `workload` is the Pod's workload when it is known (offline); the webhook works it
-        out from the Pod's controller.
+        out from the Pod's controller. `content`, when the caller has it, stands for the
+        Pod in that key: bytes equal only for equal Pods (`review.after_uid`), which
+        spares serializing the Pod again.
         """
-        key = self._memo_key(pod, namespace, ns, workload) if remember else None
+        key = self._memo_key(pod, namespace, ns, workload, content) if remember else None
         found = self._outcomes.get(key) if key is not None else None
         if found is not None:
             return found.copy()
@@ -149,12 +152,14 @@ class Engine:
         namespace: str,
         ns: policy.Namespace | None,
         workload: workload_identity.Workload | None,
+        content: bytes | None,
     ) -> tuple[bytes, bytes] | None:
-        """What an outcome depends on: the Pod's JSON and its context (the namespace as
-        known, native sidecars, the workload); None when the Pod is too big to be worth
-        remembering (or cannot be serialized again)."""
+        """What an outcome depends on: the Pod (its JSON, or the caller's `content`) and
+        its context (the namespace as known, native sidecars, the workload); None when
+        the Pod is too big to be worth remembering (or cannot be serialized again)."""
+        source = "pod" if content is None else "body"
         try:
-            content = orjson.dumps(pod)
+            content = orjson.dumps(pod) if content is None else content
         except TypeError:
             return None
         if len(content) > MEMO_MAX_POD_BYTES:
@@ -163,7 +168,8 @@ class Engine:
             ns.name, sorted(ns.labels.items()), sorted(ns.annotations.items())
         )  # fmt: skip
         named = None if workload is None else [workload.name, workload.kind, workload.api_version]
-        return content, orjson.dumps([namespace, known, self.native_supported, named])
+        # Which kind of bytes the key holds is part of it: the two never meet.
+        return content, orjson.dumps([source, namespace, known, self.native_supported, named])
 
     def _inject(
         self,

@@ -98,13 +98,16 @@ def handle(
     engine: Engine,
     namespaces: NamespaceLookup = no_cluster,
     body_size: int | None = None,
+    raw: bytes | bytearray | None = None,
     owners: bool = True,
 ) -> Handled:
     """Answer one decoded AdmissionReview; raises `review.ReviewError` for a bad call.
 
     `body_size` (bytes on the wire), when known, spares the engine from measuring a
-    large Pod to decide whether its outcome is worth remembering. `owners=False` skips
-    looking up the Pod's controller when nothing reports on it (no Event sender)."""
+    large Pod to decide whether its outcome is worth remembering; `raw`, the body as
+    received, gives that size and keys the remembered outcome by its bytes (when laid
+    out as kube-apiserver writes it). `owners=False` skips looking up the Pod's
+    controller when nothing reports on it (no Event sender)."""
     api_version, request = review.parse(body)
     uid = request["uid"]
     pod = request.get("object")
@@ -118,10 +121,13 @@ def handle(
         metadata.get("namespace", "") if isinstance(metadata, dict) else ""
     )
     namespace = namespace if isinstance(namespace, str) else ""
+    if raw is not None:
+        body_size = len(raw)
     remember = body_size is None or body_size <= MEMO_MAX_POD_BYTES
+    content = review.after_uid(raw, api_version, uid) if raw is not None and remember else None
     try:
         outcome = engine.inject(
-            pod, namespace=namespace, ns=namespaces(namespace), remember=remember
+            pod, namespace=namespace, ns=namespaces(namespace), remember=remember, content=content
         )
         response = _respond(outcome)
     except Exception:

@@ -57,6 +57,18 @@ class Response(TypedDict):
     auditAnnotations: NotRequired[dict[str, str]]
 
 
+# The start of an AdmissionReview as kube-apiserver writes it: Go's encoding/json puts
+# struct fields in declaration order (TypeMeta's kind and apiVersion, then request, whose
+# first field is uid).
+_LAID_OUT = {
+    version: b'{"kind":"AdmissionReview","apiVersion":"%s","request":{"uid":"' % version.encode()
+    for version in sorted(API_VERSIONS)
+}
+# What encoding/json escapes in a string besides what is not printable (control
+# characters, U+2028, U+2029): a uid holding any is not written as its text.
+_ESCAPED = frozenset('"\\<>&')
+
+
 class ReviewError(ValueError):
     """The call is not a usable AdmissionReview (answered with HTTP 400)."""
 
@@ -94,6 +106,25 @@ def parse(body: Any) -> tuple[str, Request]:
     if request["operation"] in ("CREATE", "UPDATE") and request.get("object") is None:
         raise ReviewError(f"request.object is missing for {request['operation']}")
     return body["apiVersion"], request  # type: ignore[return-value]
+
+
+def after_uid(raw: bytes | bytearray, api_version: str, uid: str) -> bytes | None:
+    """The body after its request's uid, when the body is laid out as kube-apiserver
+    writes it (`_LAID_OUT`, then the uid as plain text); None for any other body.
+
+    Two bodies with equal results are the same bytes except the uid's text, so they
+    decode to the same request and the same Pod: the engine remembers outcomes by this
+    instead of serializing the decoded Pod again (31 µs for 60 KB)."""
+    prefix = _LAID_OUT.get(api_version)
+    if prefix is None or not raw.startswith(prefix):
+        return None
+    if not uid.isprintable() or not _ESCAPED.isdisjoint(uid):
+        return None
+    written = uid.encode() + b'"'
+    end = len(prefix) + len(written)
+    if raw[len(prefix) : end] != written:
+        return None
+    return bytes(memoryview(raw)[end:])
 
 
 def allowed(*, warnings: Sequence[str] = ()) -> Response:

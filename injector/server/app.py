@@ -107,7 +107,7 @@ def _decide(body: bytearray, state: State) -> handler.Handled:
             decoded,
             engine=state.engine,
             namespaces=state.namespaces,
-            body_size=len(body),
+            raw=body,
             owners=bool(state.observers),
         )
     except review.ReviewError as err:

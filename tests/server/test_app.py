@@ -169,3 +169,19 @@ def test_an_injected_pod_seen_again_gets_no_patch_no_warning_and_no_info_log(
     assert again["auditAnnotations"]["reasons"] == "already_injected"
     logged = [r for r in caplog.records if r.name.startswith("injector")]
     assert logged and all(r.levelno < logging.INFO for r in logged)
+
+
+def test_a_pod_sent_again_under_a_new_uid_is_remembered_by_the_body_it_came_in(
+    client: TestClient, state: State, pod: dict[str, object]
+) -> None:
+    answers = []
+    for uid in ("uid-1", "uid-2"):
+        body = orjson.dumps(support.review(pod, uid=uid))
+        response = client.post("/inject", content=body, headers={"content-type": JSON})
+        assert response.status_code == 200
+        answers.append(response.json()["response"])
+    assert [a.pop("uid") for a in answers] == ["uid-1", "uid-2"]
+    assert answers[0] == answers[1]
+    assert "patch" in answers[0]
+    # One remembered outcome, keyed by the body after its uid (not the Pod re-serialized).
+    assert [context[:7] for _content, context in state.engine._outcomes] == [b'["body"']

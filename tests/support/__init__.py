@@ -48,7 +48,8 @@ def review(
     }
     if sub_resource:
         request["subResource"] = sub_resource
-    return {"apiVersion": api_version, "kind": "AdmissionReview", "request": request}
+    # In kube-apiserver's order (Go writes struct fields in declaration order).
+    return {"kind": "AdmissionReview", "apiVersion": api_version, "request": request}
 
 
 def patch_of(answer: dict[str, Any]) -> list[dict[str, Any]] | None:
