@@ -81,10 +81,11 @@ def cmd_inject(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     engine = _engine(args.config)
     outcome = engine.inject(copy.deepcopy(SAMPLE_POD), namespace="default", ns=None)
-    if outcome.result != "injected" or not outcome.ops:
+    ops = outcome.ops
+    if outcome.result != "injected" or not ops:
         print(f"sidecar-injector: a sample Pod was not injected: {outcome}", file=sys.stderr)
         return 1
-    jsonpatch.apply_patch(SAMPLE_POD, outcome.ops)
+    jsonpatch.apply_patch(SAMPLE_POD, ops)
     effective = {"configHash": engine.fingerprint, "config": engine.config.as_dict()}
     sys.stdout.write(yaml.safe_dump(effective, sort_keys=False))
     print("configuration and template are valid", file=sys.stderr)

@@ -1,7 +1,7 @@
 """Memo tables bounded by the bytes they hold, for the engine's and the template's caches.
 
-The Pods of one workload are alike, so the engine remembers settings, renders, patches
-and outcomes. Their keys are built from what a Pod's author wrote (annotation values,
+The Pods of one workload are alike, so the engine remembers settings, renders and
+outcomes. Their keys are built from what a Pod's author wrote (annotation values,
 container ports), so a count of entries bounds nothing: 200 unique Pods with a 117 KiB
 port list took the RSS from 21 to 227 MiB. Here every entry is charged a size in bytes
 that the caller computes (its key and value, roughly); an entry over `max_entry_bytes`
