@@ -41,6 +41,18 @@ def connect_user(kubeconfig: Path | None = None, *, context: str | None = None) 
 
 
 WEBHOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
+# The namespaced collections `plan` lists, by resource: their group version's path.
+NAMESPACED = {
+    "deployments": "/apis/apps/v1",
+    "statefulsets": "/apis/apps/v1",
+    "daemonsets": "/apis/apps/v1",
+    "replicasets": "/apis/apps/v1",
+    "jobs": "/apis/batch/v1",
+    "cronjobs": "/apis/batch/v1",
+    "pods": "/api/v1",
+    "resourcequotas": "/api/v1",
+    "limitranges": "/api/v1",
+}
 
 
 class Cluster:
@@ -149,6 +161,17 @@ class Cluster:
         """GET /api/v1/pods (or one namespace's), all pages."""
         path = f"/api/v1/namespaces/{namespace}/pods" if namespace else "/api/v1/pods"
         return self._list(path, {})[0]
+
+    # -- what `plan` reads: lists only ----------------------------------------------------
+
+    def list_in_namespace(self, resource: str, namespace: str) -> list[dict[str, Any]]:
+        """GET <group version>/namespaces/NS/<resource>, all pages, for a resource of
+        NAMESPACED (Deployments, ..., Pods, ResourceQuotas, LimitRanges)."""
+        return self._list(f"{NAMESPACED[resource]}/namespaces/{namespace}/{resource}", {})[0]
+
+    def list_nodes(self) -> list[dict[str, Any]]:
+        """GET /api/v1/nodes, all pages."""
+        return self._list("/api/v1/nodes", {})[0]
 
     # -- shapes shared by the calls above -----------------------------------------------
 

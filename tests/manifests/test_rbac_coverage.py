@@ -189,7 +189,7 @@ def _certificate_lifecycle(api: FakeApi) -> None:
 
 
 # Every public kubeapi.Cluster method: the ServiceAccount flow that calls it, or None with
-# the reason in AUDIT_ONLY.
+# the reason in AUDIT_ONLY (the commands a person runs: audit, plan).
 FLOWS: dict[str, str | None] = {
     "version": "cluster features",
     "list_namespaces": "cluster features",
@@ -208,10 +208,14 @@ FLOWS: dict[str, str | None] = {
     "replace_lease": "certificate lifecycle",
     "get_namespace": None,
     "list_pods": None,
+    "list_in_namespace": None,
+    "list_nodes": None,
 }
 AUDIT_ONLY = {
     "get_namespace": "audit -n reads the namespace with the user's own kubeconfig",
     "list_pods": "audit lists Pods with the user's own kubeconfig",
+    "list_in_namespace": "plan lists workloads, quotas and LimitRanges with the user's own",
+    "list_nodes": "plan lists nodes (for DaemonSets) with the user's own kubeconfig",
 }
 
 

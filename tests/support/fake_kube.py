@@ -20,6 +20,9 @@ JSON = "application/json"
 # The plural names that end a collection path; anything else names one object.
 RESOURCES = frozenset(
     {"namespaces", "secrets", "leases", "events", "pods", "mutatingwebhookconfigurations"}
+    # What `plan` lists.
+    | {"deployments", "statefulsets", "daemonsets", "replicasets", "jobs", "cronjobs"}
+    | {"resourcequotas", "limitranges", "nodes"}
 )
 
 

@@ -1,0 +1,98 @@
+"""`plan`: what labelling namespaces for injection would do, before anyone labels them."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from injector.cli import arguments
+from injector.cluster import kubeapi, plan
+from injector.core import config_file, grammar, names, template
+from injector.core.engine import Engine
+
+LABEL_KEYS = (names.NAMESPACE_INJECTION_LABEL, names.REVISION)
+DEFAULT_LABEL = f"{names.NAMESPACE_INJECTION_LABEL}=enabled"
+_LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?", re.ASCII)
+
+
+def injection_label(text: str) -> tuple[str, str]:
+    """KEY=VALUE, KEY one of the injection labels, VALUE a label value."""
+    key, sep, value = text.partition("=")
+    if not sep or key not in LABEL_KEYS:
+        raise argparse.ArgumentTypeError(
+            f"{grammar.printable(text)} is not KEY=VALUE with KEY one of {', '.join(LABEL_KEYS)}"
+        )
+    if not value or _LABEL_VALUE.fullmatch(value) is None:
+        raise argparse.ArgumentTypeError(
+            f"{grammar.printable(value)} is not a label value (A-Z a-z 0-9 - _ ., at most 63)"
+        )
+    return key, value
+
+
+def namespace_name(text: str) -> str:
+    try:
+        return grammar.parse_object_name(text)
+    except grammar.GrammarError as err:
+        raise argparse.ArgumentTypeError(f"{grammar.printable(text)}: {err}") from None
+
+
+def engine_for(args: argparse.Namespace) -> Engine:
+    """The engine the webhook would run: the deployed configuration file (and template
+    directory), as `audit` reads them."""
+    cfg = config_file.load(args.config)
+    if args.templates is not None:
+        cfg = dataclasses.replace(cfg, templates=args.templates)
+    return Engine(cfg, template.load(cfg.templates))
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    engine = engine_for(args)
+    try:
+        cluster = kubeapi.connect_user(args.kubeconfig, context=args.context)
+        return plan.run(
+            cluster,
+            engine,
+            namespaces=args.namespaces,
+            label=args.label,
+            output=args.output,
+            out=sys.stdout,
+        )
+    except (kubeapi.ConnectError, kubeapi.ApiError, plan.PlanError) as err:
+        print(f"sidecar-injector: plan: {err}", file=sys.stderr)
+        return 2
+
+
+def add_command(verbs: Any) -> None:
+    cmd = arguments.subcommand(
+        verbs,
+        "plan",
+        help="say what labelling namespaces for injection would do, before labelling them",
+        description="Judge every workload of each namespace as if the namespace carried the"
+        " injection label: would it be injected, what its sidecars add, and what would"
+        " refuse the injected Pods (ResourceQuota, LimitRange, Pod Security). Reads only."
+        " Exit status: 0 safe, 1 something would break, 2 bad input or no cluster.",
+    )
+    cmd.add_argument("namespaces", nargs="+", type=namespace_name, metavar="NAMESPACE")
+    cmd.add_argument(
+        "--kubeconfig", type=Path, help="kubeconfig file; default: $KUBECONFIG or ~/.kube/config"
+    )
+    cmd.add_argument("--context", help="the kubeconfig context to use")
+    cmd.add_argument(
+        "--label",
+        type=injection_label,
+        default=injection_label(DEFAULT_LABEL),
+        metavar="KEY=VALUE",
+        help=f"the label to plan for: {DEFAULT_LABEL}, or {names.REVISION}=REVISION",
+    )
+    cmd.add_argument(
+        "-o", "--output", choices=["text", "json"], default="text", help="report format"
+    )
+    cmd.add_argument(
+        "--config", type=Path, help="the deployed injector's configuration file (YAML)"
+    )
+    cmd.add_argument("--templates", type=Path, help="template directory, overriding the file's")
+    cmd.set_defaults(run=cmd_plan)
