@@ -70,3 +70,28 @@ def quota(name: str, hard: dict[str, str], used: dict[str, str], **spec: Any) ->
 
 def limit_range(name: str, *items: dict[str, Any]) -> dict[str, Any]:
     return {"metadata": {"name": name}, "spec": {"limits": list(items)}}
+
+
+def documented_shop(api: FakeApi, *, fixed: bool) -> None:
+    """docs/plan.md's namespace `shop`: a quota and a LimitRange the sidecars break, and
+    (`fixed`) the same once the platform team has made room for them."""
+    namespace(api, "shop", team="shop")
+    web = container("web", requests={"cpu": "250m", "memory": "256Mi"},
+                    limits={"cpu": "1", "memory": "512Mi"})  # fmt: skip
+    put(api, "deployments", "shop", deployment("web", 3, template(web)))
+    put(api, "deployments", "shop", deployment("worker", 2, template(web)))
+    put(api, "deployments", "shop", deployment("legacy", 0, template(web)))
+    opted_out = template(web, labels={"sidecar.istio.io/inject": "false"})
+    put(api, "statefulsets", "shop", deployment("cache", 1, opted_out))
+    cron = {"jobTemplate": {"spec": {"template": template(web, restartPolicy="Never")}}}
+    put(
+        api,
+        "cronjobs",
+        "shop",
+        {"metadata": {"name": "report"}, "spec": {"schedule": "0 * * * *", **cron}},
+    )
+    hard = {"requests.cpu": "3", "requests.memory": "3Gi" if fixed else "2Gi", "pods": "20"}
+    used = {"requests.cpu": "1500m", "requests.memory": "1536Mi", "pods": "6"}
+    put(api, "resourcequotas", "shop", quota("compute", hard, used))
+    item = {"type": "Container", "max": {"memory": "1Gi" if fixed else "512Mi"}}
+    put(api, "limitranges", "shop", limit_range("sizes", item))
