@@ -17,6 +17,7 @@ from fractions import Fraction
 from typing import Any
 
 from injector.planning import quantities, resources
+from injector.planning.resources import Amounts
 
 CONTAINER, POD = "Container", "Pod"
 CONTAINER_KEYS = ("initContainers", "containers")
@@ -82,48 +83,39 @@ def with_defaults(spec: Mapping[str, Any], limit_ranges: Iterable[Mapping[str, A
     return result
 
 
+def _minimum(name: str, text: str, where: str, requests: Amounts, limits: Amounts) -> str | None:
+    enforced, head = quantities.parse(text), f"minimum {name} usage per {where} is {text}"
+    if name not in requests:
+        return f"{head}. No request is specified"
+    if requests[name] < enforced:
+        return f"{head}, but request is {quantities.render(requests[name])}"
+    if name in limits and limits[name] < enforced:
+        return f"{head}, but limit is {quantities.render(limits[name])}"
+    return None
+
+
+def _maximum(name: str, text: str, where: str, requests: Amounts, limits: Amounts) -> str | None:
+    enforced, head = quantities.parse(text), f"maximum {name} usage per {where} is {text}"
+    if name not in limits:
+        return f"{head}. No limit is specified"
+    if limits[name] > enforced:
+        return f"{head}, but limit is {quantities.render(limits[name])}"
+    if name in requests and requests[name] > enforced:
+        return f"{head}, but request is {quantities.render(requests[name])}"
+    return None
+
+
 def _check(
-    where: str, used: Mapping[str, Mapping[str, Fraction]], item: Mapping[str, Mapping[str, str]]
+    where: str, used: Mapping[str, Amounts], item: Mapping[str, Mapping[str, str]]
 ) -> list[tuple[str, str, str]]:
     """(resource, rule, message) for each constraint of `item` that `used` breaks."""
     requests, limits = used["requests"], used["limits"]
     found = []
-    for name, text in item["min"].items():
-        enforced = quantities.parse(text)
-        if name not in requests:
-            found.append(
-                (
-                    name,
-                    "min",
-                    f"minimum {name} usage per {where} is {text}. No request is specified",
-                )
-            )
-        elif requests[name] < enforced:
-            shown = quantities.render(requests[name])
-            found.append(
-                (name, "min", f"minimum {name} usage per {where} is {text}, but request is {shown}")
-            )
-        elif name in limits and limits[name] < enforced:
-            shown = quantities.render(limits[name])
-            found.append(
-                (name, "min", f"minimum {name} usage per {where} is {text}, but limit is {shown}")
-            )
-    for name, text in item["max"].items():
-        enforced = quantities.parse(text)
-        if name not in limits:
-            found.append(
-                (name, "max", f"maximum {name} usage per {where} is {text}. No limit is specified")
-            )
-        elif limits[name] > enforced:
-            shown = quantities.render(limits[name])
-            found.append(
-                (name, "max", f"maximum {name} usage per {where} is {text}, but limit is {shown}")
-            )
-        elif name in requests and requests[name] > enforced:
-            shown = quantities.render(requests[name])
-            found.append(
-                (name, "max", f"maximum {name} usage per {where} is {text}, but request is {shown}")
-            )
+    for rule, check in (("min", _minimum), ("max", _maximum)):
+        for name, text in item[rule].items():
+            message = check(name, text, where, requests, limits)
+            if message is not None:
+                found.append((name, rule, message))
     found += _ratios(where, requests, limits, item["maxLimitRequestRatio"])
     return found
 

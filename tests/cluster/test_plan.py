@@ -306,3 +306,24 @@ def test_the_text_report_is_a_short_table(api: FakeApi, capsys: pytest.CaptureFi
         "6/3Gi",
     ]
     assert lines[3] == "added in all (cpu/memory): requests 300m/384Mi, limits 6/3Gi"
+
+
+@pytest.mark.parametrize(
+    "version",
+    [pytest.param(("1", "28"), id="classic-sidecar-before-1.29"),
+     pytest.param(("1", "30"), id="native-sidecar-from-1.29")],
+)  # fmt: skip
+def test_the_sidecar_adds_the_same_whether_classic_or_native(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], version: Any
+) -> None:
+    fake = FakeApi(version=version)
+    monkeypatch.setattr(kubeapi, "connect_user", lambda *_a, **_k: kubeapi.Cluster(fake))
+    _shop(fake)
+    pc.put(fake, "limitranges", "shop",
+           pc.limit_range("sizes", {"type": "Container", "max": {"memory": "512Mi"}}))  # fmt: skip
+    status, plan, _err = _plan(capsys, "shop")
+    assert status == 1
+    assert fake.calls[0].path == "/version"  # asked first, as the webhook asks it
+    assert plan["workloads"][0]["perPod"]["requests"] == {"cpu": "100m", "memory": "128Mi"}
+    # Among the containers or (native) the init containers, the LimitRange finds the proxy.
+    assert plan["problems"][0]["message"].startswith("container istio-proxy: maximum memory")
