@@ -206,6 +206,8 @@ FLOWS: dict[str, str | None] = {
     "get_lease": "certificate lifecycle",
     "create_lease": "certificate lifecycle",
     "replace_lease": "certificate lifecycle",
+    "list_configmap": "istio configuration",
+    "watch_configmap": "istio configuration",
     "get_namespace": None,
     "list_pods": None,
 }
