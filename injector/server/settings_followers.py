@@ -20,6 +20,7 @@ import dataclasses
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,10 +133,14 @@ class Followers:
         for name, loop in self.loops.items():
             self.threads.append(watch.start(name, functools.partial(loop, self.stop_event)))
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop the loops, waiting `timeout` seconds at most for all of them together:
+        they only read, and a ConfigMap watch blocked on a quiet stream ends with the
+        process (daemon threads), so shutdown never waits for the API."""
         self.stop_event.set()
+        deadline = time.monotonic() + timeout
         for thread in self.threads:
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def followers(
