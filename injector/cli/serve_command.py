@@ -10,8 +10,16 @@ from typing import Any
 from injector.certs import serving_cert
 from injector.cli import arguments, certs_command
 from injector.cluster import kubeapi, registration
+from injector.core import config, config_file
 from injector.server import cluster_features, process
 from injector.telemetry import logs
+
+
+def _namespace(text: str) -> str:
+    try:
+        return config_file.check_namespace(text, "--istio-namespace")
+    except config.ConfigError as err:
+        raise argparse.ArgumentTypeError(str(err).removeprefix("--istio-namespace: ")) from None
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -26,6 +34,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         webhook_url=args.webhook_url,
         webhook_config_name=args.webhook_config_name,
         log_decisions=args.log_format == "text",
+        istio_namespace=args.istio_namespace,
     )
     try:
         process.serve(options)
@@ -51,6 +60,14 @@ def add_command(verbs: Any) -> None:
         help="directory of ca.crt/tls.crt/tls.key; generated when empty",
     )
     serve.add_argument("--config", type=Path, help="configuration file (YAML)")
+    serve.add_argument(
+        "--istio-namespace",
+        type=_namespace,
+        metavar="NS",
+        help="read Istio's configuration from its ConfigMaps in this namespace (istio,"
+        " istio-sidecar-injector; -<revision> for another revision) through the API and"
+        " follow their changes; needs a cluster (overrides the istioNamespace key)",
+    )
     serve.add_argument(
         "--client-ca-file",
         type=Path,

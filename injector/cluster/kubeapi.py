@@ -151,6 +151,21 @@ class Cluster:
         path = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}"
         return self._replace(path, lease)
 
+    # -- ConfigMaps by name (Istio's configuration, in its namespace) -----------------
+
+    def list_configmap(self, namespace: str, name: str) -> tuple[list[dict[str, Any]], str]:
+        """List one ConfigMap by name (fieldSelector metadata.name=NAME, which RBAC can
+        restrict to that name): what a watch of it starts from."""
+        path = f"/api/v1/namespaces/{namespace}/configmaps"
+        return self._list(path, {"fieldSelector": f"metadata.name={name}"})
+
+    def watch_configmap(
+        self, namespace: str, name: str, resource_version: str
+    ) -> Iterator[dict[str, Any]]:
+        """Watch one ConfigMap by name (fieldSelector metadata.name=NAME)."""
+        path = f"/api/v1/namespaces/{namespace}/configmaps"
+        return self._watch(path, resource_version, {"fieldSelector": f"metadata.name={name}"})
+
     # -- Events and Pods -------------------------------------------------------------
 
     def create_event(self, namespace: str, event: dict[str, Any]) -> dict[str, Any]:

@@ -46,8 +46,11 @@ def follow(
     stop: threading.Event,
     first_retry: float = 0.5,
     max_retry: float = 30.0,
+    on_error: Callable[[Exception], None] | None = None,
 ) -> None:
-    """Run until `stop` is set: `on_sync` gets each full list, `on_event` each change."""
+    """Run until `stop` is set: `on_sync` gets each full list, `on_event` each change.
+    `on_error`, when given, is told of each failure instead of the log (a caller that
+    reports a failure once, not at every retry)."""
     delay = first_retry
     while not stop.is_set():
         try:
@@ -64,7 +67,10 @@ def follow(
             log.info("watch expired; listing again", extra={"what": what})
             continue
         except Exception as err:  # any failure: keep the last view, try again later
-            log.warning("watch failed: %s", err, extra={"what": what, "retry": delay})
+            if on_error is not None:
+                on_error(err)
+            else:
+                log.warning("watch failed: %s", err, extra={"what": what, "retry": delay})
         stop.wait(delay)
         delay = min(delay * 2, max_retry)
 

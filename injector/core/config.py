@@ -151,6 +151,9 @@ class Config:
     tags: tuple[str, ...] = ()
     nativeSidecar: NativeMode = "auto"
     injectorNamespace: str = "sidecar-injector"
+    # `serve` in a cluster: the namespace of Istio's ConfigMaps (`istio`, and
+    # `istio-sidecar-injector[-<revision>]`), read and followed live; empty: not read.
+    istioNamespace: str = ""
     systemNamespaces: tuple[str, ...] = ("kube-system", "kube-public", "kube-node-lease")
     neverInjectSelector: tuple[Mapping[str, Any], ...] = ()
     alwaysInjectSelector: tuple[Mapping[str, Any], ...] = ()

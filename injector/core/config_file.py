@@ -48,11 +48,17 @@ def load(path: Path | None) -> Config:
     if path is None:
         return Config()
     try:
-        # From the open file, so that PyYAML's messages name it (not "<unicode string>").
-        with path.open(encoding="utf-8") as stream:
-            data = yaml.safe_load(stream)
+        raw = path.read_bytes()
     except OSError as err:
         raise ConfigError(f"{path}: cannot read: {err.strerror}") from None
+    return parse(raw, path)
+
+
+def parse(raw: bytes, path: Path) -> Config:
+    """Validate the content of the file at `path` (read by the caller: the server
+    hashes the same bytes it validates)."""
+    try:
+        data = yaml.safe_load(raw.decode("utf-8"))
     except UnicodeDecodeError as err:
         raise ConfigError(f"{path}: not UTF-8 text (byte {err.start})") from None
     except yaml.YAMLError as err:
@@ -257,6 +263,18 @@ def _revision(top: Reader, default: Config) -> tuple[str, tuple[str, ...]]:
     return revision, tags
 
 
+def check_namespace(name: str, where: str) -> str:
+    """A namespace name (a lowercase DNS label), or a ConfigError naming `where`."""
+    if not _REVISION.fullmatch(name):
+        raise ConfigError(f"{where}: {name!r} is not a namespace name (a lowercase DNS label)")
+    return name
+
+
+def _istio_namespace(top: Reader) -> str:
+    name = top.get("istioNamespace", str, "")
+    return check_namespace(name, "istioNamespace") if name else ""
+
+
 def with_revision(config: Config, revision: str) -> Config:
     """`config` serving another revision (the command line's --revision)."""
     name, tags = _revision(Reader({"revision": revision, "tags": list(config.tags)}, ""), config)
@@ -274,6 +292,7 @@ def from_mapping(data: Any, *, base: Path = Path()) -> Config:
         policy=top.choice("policy", ("enabled", "disabled"), default.policy),
         nativeSidecar=top.choice("nativeSidecar", ("auto", "true", "false"), "auto"),
         injectorNamespace=top.get("injectorNamespace", str, default.injectorNamespace),
+        istioNamespace=_istio_namespace(top),
         systemNamespaces=top.strings("systemNamespaces", default.systemNamespaces),
         neverInjectSelector=_selectors(top, "neverInjectSelector"),
         alwaysInjectSelector=_selectors(top, "alwaysInjectSelector"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gc
 import ipaddress
 import logging
@@ -22,10 +23,10 @@ from injector.certs import issuing, modes
 from injector.certs.tls_context import ServingTLS
 from injector.cluster import kubeapi, registration
 from injector.cluster.server_version import KnownVersion
-from injector.core import config, config_file, template
-from injector.core.engine import Engine
-from injector.server import cluster_features, edge
+from injector.core import config
+from injector.server import cluster_features, edge, settings_followers
 from injector.server.app import State, create_app
+from injector.server.live_settings import LiveSettings
 from injector.telemetry.metrics import Metrics
 
 log = logging.getLogger("injector.server")
@@ -46,6 +47,8 @@ class Options:
     webhook_config_name: str = registration.DEFAULT_NAME
     # Log every admission decision at info (text logs, a person at a terminal).
     log_decisions: bool = False
+    # Istio's ConfigMaps are read from this namespace (over the file's istioNamespace).
+    istio_namespace: str | None = None
 
 
 class Background(Protocol):
@@ -201,16 +204,30 @@ def prepare_certificates(
     return modes.in_directory(options.cert_dir, issuer, metrics, client_ca)
 
 
-def assemble(options: Options, cluster: kubeapi.Cluster | None) -> tuple[State, modes.Certificates]:
-    """Load configuration and template, set up the certificate, build the state."""
-    cfg = config_file.load(options.config_file)
-    tpl = template.load(cfg.templates)
+def settings(
+    options: Options, cluster: kubeapi.Cluster | None
+) -> tuple[LiveSettings, settings_followers.Followers]:
+    """The first settings (a bad file stops the server here) and their watches."""
+    return settings_followers.start_settings(
+        options.config_file, istio_namespace=options.istio_namespace, cluster=cluster
+    )
+
+
+def assemble(
+    options: Options, cluster: kubeapi.Cluster | None, *, live: LiveSettings | None = None
+) -> tuple[State, modes.Certificates]:
+    """Load configuration and template, set up the certificate, build the state; from
+    then on a new engine in `live` goes into the state."""
+    if live is None:
+        live, _follow = settings(options, cluster)
     state = State(
-        engine=Engine(cfg, tpl),
+        engine=live.engine,
+        metrics=live.metrics,
         decisions_at_info=options.log_decisions,
         require_client_certificate=bool(options.client_ca_file),
     )
-    served = prepare_certificates(options, cfg, state.metrics, cluster)
+    live.publish = functools.partial(setattr, state, "engine")
+    served = prepare_certificates(options, live.engine.config, state.metrics, cluster)
     state.ready = served.ready
     log.info("certificates: %s", served.describe, extra={"mode": served.mode})
     return state, served
@@ -251,8 +268,9 @@ def build(
         cluster = modes.cluster_for(options.certificates)
     if cluster is None and options.webhook_url is not None:
         raise kubeapi.ConnectError("--webhook-url registers with a cluster: pass --kubeconfig")
-    state, served = assemble(options, cluster)
-    background: list[Background] = [served]
+    live, follow = settings(options, cluster)
+    state, served = assemble(options, cluster, live=live)
+    background: list[Background] = [served, follow]
     if cluster is not None:
         background.append(
             cluster_features.cluster_features(

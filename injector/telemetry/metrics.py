@@ -12,6 +12,9 @@ EVENT_OUTCOMES = ("sent", "dropped", "failed")
 # Closed label sets of the certificate metrics.
 ROTATION_KINDS = ("serving", "ca")
 RELOAD_SOURCES = ("files", "directory", "secret")
+# Where the server's settings come from: our --config file, Istio's ConfigMap `istio`
+# (key mesh) and `istio-sidecar-injector[-<revision>]` (keys values and config).
+SETTINGS_SOURCES = ("file", "istio-mesh", "istio-injector")
 # Millisecond-scale buckets: an injection should take about a millisecond, and
 # kube-apiserver's own webhook histogram starts at 5 ms.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -66,6 +69,7 @@ class Metrics:
             self.events.labels(outcome)
 
         self._certificates()
+        self._settings()
 
     def _certificates(self) -> None:
         """The serving certificate's life: what is served, rotations, refusals, caBundle."""
@@ -107,6 +111,30 @@ class Metrics:
             self.certificate_rotations.labels(kind)
         for source in RELOAD_SOURCES:
             self.certificate_reload_failures.labels(source)
+
+    def _settings(self) -> None:
+        """The settings in use and where they come from: our file, Istio's ConfigMaps.
+        `source` is one of SETTINGS_SOURCES; the names are shared with `doctor`."""
+        self.settings_healthy = Gauge(
+            "sidecar_injector_settings_healthy",
+            "1 while the last read of a settings source succeeded; 0 while a broken or"
+            " missing value is ignored and the last good settings are kept.",
+            ["source"],
+            registry=self.registry,
+        )
+        self.settings_errors = Counter(
+            "sidecar_injector_settings_errors",
+            "Reads of a settings source rejected (each bad version once).",
+            ["source"],
+            registry=self.registry,
+        )
+        self.settings_info = Gauge(
+            "sidecar_injector_settings_info",
+            "1 for the version of each source in use: a ConfigMap's resourceVersion, or"
+            " for the file the first 12 hex digits of its sha256.",
+            ["source", "version"],
+            registry=self.registry,
+        )
 
     def answered(self, result: str, reasons: tuple[str, ...], seconds: float) -> None:
         key = (result, reasons[0] if reasons else "none")

@@ -206,6 +206,8 @@ FLOWS: dict[str, str | None] = {
     "get_lease": "certificate lifecycle",
     "create_lease": "certificate lifecycle",
     "replace_lease": "certificate lifecycle",
+    "list_configmap": "istio configuration",
+    "watch_configmap": "istio configuration",
     "get_namespace": None,
     "list_pods": None,
     "list_in_namespace": None,
@@ -344,3 +346,73 @@ def test_a_name_field_selector_names_the_object_of_a_list_or_watch() -> None:
     assert _attributes(call) == Attributes(
         "watch", "", "secrets", NAMESPACE, "sidecar-injector-certs"
     )
+
+
+# ---- components/istio-config: Istio's ConfigMaps, read by `serve --istio-namespace` ----
+
+ISTIO_COMPONENT = MANIFESTS / "components" / "istio-config"
+
+
+def _component_role() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((ISTIO_COMPONENT / "role.yaml").read_text())
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def istio_recorded() -> list[Call]:
+    """The calls `serve --istio-namespace istio-system` makes: each ConfigMap read once
+    before serving, then listed and watched."""
+    from injector.server import settings_followers
+
+    api = FakeApi(watch_seconds=0.05)
+    configmaps = "/api/v1/namespaces/istio-system/configmaps"
+    api.put(configmaps, {"metadata": {"name": "istio"}, "data": {"mesh": "{}"}})
+    live, follow = settings_followers.start_settings(
+        None, istio_namespace="istio-system", cluster=kubeapi.Cluster(api)
+    )
+    follow.start()
+    try:
+        deadline = time.monotonic() + 3
+        while len([c for c in api.calls if c.query.get("watch") == "1"]) < 2:
+            assert time.monotonic() < deadline, "the ConfigMap watches never started"
+            time.sleep(0.01)
+    finally:
+        follow.stop()
+    assert live.engine is not None
+    return api.calls
+
+
+def test_the_istio_config_component_grants_every_call_and_nothing_more(
+    istio_recorded: list[Call],
+) -> None:
+    role = _component_role()
+    shapes = {(_attributes(c).verb, _attributes(c).name) for c in istio_recorded}
+    assert shapes == {
+        ("list", "istio"),
+        ("watch", "istio"),
+        ("list", "istio-sidecar-injector"),
+        ("watch", "istio-sidecar-injector"),
+    }
+    assert {_attributes(c).namespace for c in istio_recorded} == {role["metadata"]["namespace"]}
+    refused = [c for c in istio_recorded if not any(
+        _rule_allows(rule, _attributes(c)) for rule in role["rules"])]  # fmt: skip
+    assert refused == []
+    assert unused_grants(role["rules"], istio_recorded) == []
+
+
+def test_the_istio_config_components_binding_is_for_the_injectors_service_account() -> None:
+    binding = yaml.safe_load((ISTIO_COMPONENT / "rolebinding.yaml").read_text())
+    role = _component_role()
+    assert binding["metadata"]["namespace"] == role["metadata"]["namespace"]
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role["metadata"]["name"]
+    }  # fmt: skip
+    service_account = yaml.safe_load((MANIFESTS / "serviceaccount.yaml").read_text())
+    name = service_account["metadata"]["name"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": name, "namespace": NAMESPACE}]
+
+
+def test_the_istio_config_component_refuses_an_unnamed_configmap_watch() -> None:
+    role = _component_role()
+    unnamed = Call("GET", "/api/v1/namespaces/istio-system/configmaps", {"watch": "1"}, "", None)
+    assert not any(_rule_allows(rule, _attributes(unnamed)) for rule in role["rules"])

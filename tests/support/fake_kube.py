@@ -19,7 +19,15 @@ from injector.cluster import kubeapi
 JSON = "application/json"
 # The plural names that end a collection path; anything else names one object.
 RESOURCES = frozenset(
-    {"namespaces", "secrets", "leases", "events", "pods", "mutatingwebhookconfigurations"}
+    {
+        "namespaces",
+        "secrets",
+        "leases",
+        "events",
+        "pods",
+        "mutatingwebhookconfigurations",
+        "configmaps",
+    }
     # What `plan` lists.
     | {"deployments", "statefulsets", "daemonsets", "replicasets", "jobs", "cronjobs"}
     | {"resourcequotas", "limitranges", "nodes"}

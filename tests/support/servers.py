@@ -52,14 +52,19 @@ def running(
     cluster: kubeapi.Cluster | None = None,
     certs: modes.Options | None = None,
     register: bool = False,
+    config_file: Path | None = None,
+    istio_namespace: str | None = None,
 ) -> Iterator[Running]:
     """Serve in a thread of this process; stop and join on exit. Certificates are kept
     in `directory`/certs unless `cluster` (e.g. over tests/support/fake_kube.py) is given; the
     environment is never asked for a cluster. With `register`, the server registers
-    itself with the cluster at its own URL (as `serve --webhook-url` does)."""
+    itself with the cluster at its own URL (as `serve --webhook-url` does). A given
+    `config_file` is served as it is (`config_text` is then not written);
+    `istio_namespace` is `serve --istio-namespace`."""
     cert_dir = directory / "certs"
-    config_file = directory / "config.yaml"
-    config_file.write_text(config_text)
+    if config_file is None:
+        config_file = directory / "config.yaml"
+        config_file.write_text(config_text)
     port = free_port()
     options = process.Options(
         host="127.0.0.1",
@@ -69,6 +74,7 @@ def running(
         client_ca_file=client_ca,
         certificates=certs or modes.Options(),
         webhook_url=f"https://127.0.0.1:{port}/inject" if register else None,
+        istio_namespace=istio_namespace,
     )
     instance = process.build(options, cluster=cluster)
     thread = threading.Thread(target=instance.run, daemon=True)
