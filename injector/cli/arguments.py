@@ -22,7 +22,8 @@ EXIT_STATUSES = """\
 exit status:
   0  done (inject: every object injected, skipped or passed through)
   1  a refusal: inject denied an object, check's sample Pod was not injected,
-     certs inspect found the certificate not valid now or not chaining, audit found drift
+     certs inspect found the certificate not valid now or not chaining, audit found drift,
+     doctor found a check that fails
   2  a usage error or bad input: the message names the file, flag or key
 """
 

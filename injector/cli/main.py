@@ -1,4 +1,4 @@
-"""The command line: `serve`, `inject`, `check`, `audit` and `certs`.
+"""The command line: `serve`, `inject`, `check`, `audit`, `doctor` and `certs`.
 
 Errors a user can fix (a bad configuration file, unreadable input) are printed as one
 line on stderr with exit status 2; no stack trace. The exit statuses are listed in
@@ -13,7 +13,14 @@ from collections.abc import Sequence
 
 from injector import __version__
 from injector.certs import serving_cert
-from injector.cli import arguments, audit_command, certs_command, offline_command, serve_command
+from injector.cli import (
+    arguments,
+    audit_command,
+    certs_command,
+    doctor_command,
+    offline_command,
+    serve_command,
+)
 from injector.core import config, template
 
 
@@ -30,6 +37,7 @@ def parser() -> argparse.ArgumentParser:
     serve_command.add_command(verbs)
     offline_command.add_commands(verbs)
     audit_command.add_command(verbs)
+    doctor_command.add_command(verbs)
     certs_command.add_commands(verbs)
     return top
 

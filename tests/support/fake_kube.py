@@ -19,7 +19,15 @@ from injector.cluster import kubeapi
 JSON = "application/json"
 # The plural names that end a collection path; anything else names one object.
 RESOURCES = frozenset(
-    {"namespaces", "secrets", "leases", "events", "pods", "mutatingwebhookconfigurations"}
+    {
+        "namespaces",
+        "secrets",
+        "leases",
+        "events",
+        "pods",
+        "mutatingwebhookconfigurations",
+        "configmaps",
+    }
 )
 
 
@@ -63,6 +71,9 @@ class FakeApi:
         self.watch_seconds = watch_seconds
         self.failures: list[tuple[str, str, int]] = []
         self.changed = threading.Condition()
+        # What a Pod answers through the API server's proxy (.../pods/https:POD:PORT/proxy/
+        # PATH), by that path: text, or the status of an error (e.g. 403 without RBAC).
+        self.proxied: dict[str, str | int] = {}
 
     # -- helpers for tests ----------------------------------------------------------
 
@@ -106,6 +117,8 @@ class FakeApi:
                 raise kubeapi.ApiError(status, "Injected", f"injected failure {status}")
         if path == "/version":
             return dict(self.version_info)
+        if "/proxy/" in path:
+            return self._proxy(path)
         with self.changed:
             return copy.deepcopy(self._serve(method, path, query, body, content_type))
 
@@ -118,6 +131,12 @@ class FakeApi:
             pending = self._pending(path, since, name)
         for _rv, _collection, kind, obj in pending:
             yield {"type": kind, "object": copy.deepcopy(obj)}
+
+    def _proxy(self, path: str) -> str:
+        answer = self.proxied.get(path, 503)
+        if isinstance(answer, int):
+            raise kubeapi.ApiError(answer, "Proxy", f"proxy answered {answer}")
+        return answer
 
     # -- the store --------------------------------------------------------------------
 
