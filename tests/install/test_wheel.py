@@ -3,8 +3,9 @@
 The wheel is built with the Dockerfile's own command (`pip wheel --no-deps`), installed
 with `pip install <wheel>` into a new virtualenv that sees nothing of this checkout, and
 every command is run from an empty directory: `serve` answers one real AdmissionReview
-over HTTPS (verified with the CA it generated), `inject`, `check`, `certs` and
-`audit --help` work. The sdist is built too, and must carry the templates.
+over HTTPS (verified with the CA it generated), `inject`, `check`, `certs`,
+`audit --help` and `doctor --help` work (the latter proves the injector.doctor package
+is in the wheel). The sdist is built too, and must carry the templates.
 
 It takes about a minute (two isolated builds and a dependency install), and runs in
 `make test` so CI proves it on every run.
@@ -143,6 +144,12 @@ def test_audit_help_works(installed: Installed) -> None:
     done = installed.run("audit", "--help")
     assert done.returncode == 0, done.stderr
     assert "--kubeconfig" in done.stdout
+
+
+def test_doctor_help_works(installed: Installed) -> None:
+    done = installed.run("doctor", "--help")
+    assert done.returncode == 0, done.stderr
+    assert "--istio-namespace" in done.stdout
 
 
 def _wait_for_port(port: int, server: subprocess.Popen[str], timeout: float = 30) -> None:
