@@ -200,21 +200,25 @@ def _where(overlap: Overlap) -> str:
     return f"{pods} in namespaces {shown}" + (f" and {more} more" if more > 0 else "")
 
 
-def judge(overlap: Overlap, ours: str, our_revision: str) -> report.Check:
-    """The verdict on one other webhook that shares Pods with ours."""
-    hook, where = overlap.theirs.label, _where(overlap)
-    istio = overlap.theirs.name.endswith(ISTIO_INJECTOR_SUFFIX)
+def _move(our_revision: str) -> str:
+    """What to do about an Istio injector ahead of ours (docs/beside-istiod.md)."""
     if our_revision == "default":
-        move = (
+        return (
             "give our injector a revision of its own (configuration key revision) and move"
             " those namespaces to it (istio.io/rev), or stop istiod registering this"
             f" webhook: see {GUIDE}"
         )
-    else:
-        move = (
-            f"label those namespaces istio.io/rev={our_revision} (and remove"
-            f" istio-injection), or stop istiod registering this webhook: see {GUIDE}"
-        )
+    return (
+        f"label those namespaces istio.io/rev={our_revision} (and remove"
+        f" istio-injection), or stop istiod registering this webhook: see {GUIDE}"
+    )
+
+
+def judge(overlap: Overlap, ours: str, our_revision: str) -> report.Check:
+    """The verdict on one other webhook that shares Pods with ours."""
+    hook, where = overlap.theirs.label, _where(overlap)
+    istio = overlap.theirs.name.endswith(ISTIO_INJECTOR_SUFFIX)
+    move = _move(our_revision)
     if istio and overlap.before and overlap.namespaces:
         return report.failed(
             CHECK,

@@ -16,6 +16,7 @@ from support.fake_kube import FakeApi
 from injector.certs import issuing
 from injector.cli import main
 from injector.cluster import kubeapi
+from injector.core import config_file
 
 Capture = pytest.CaptureFixture[str]
 
@@ -124,8 +125,6 @@ def test_a_namespace_moved_to_our_revision_is_not_reached_by_istiods_webhooks(
     config = tmp_path / "config.yaml"
     config.write_text("revision: ours\n")
     api.objects[doctor_cluster.WEBHOOKS].clear()
-    from injector.core import config_file
-
     doctor_cluster.healthy(api, issuing.now_utc(), config_file.load(config))
     api.put(doctor_cluster.NAMESPACES, doctor_cluster.namespace("shop", **{"istio.io/rev": "ours"}))
     api.put(
