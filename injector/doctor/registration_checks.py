@@ -23,7 +23,7 @@ from typing import Any
 from cryptography import x509
 
 from injector.certs import cluster_store, issuing, leader
-from injector.cluster import kubeapi
+from injector.cluster import kubeapi, registration
 from injector.doctor import report
 from injector.doctor.target import Snapshot, Target
 
@@ -44,13 +44,46 @@ def registered(target: Target, snapshot: Snapshot) -> list[report.Check]:
         ]
     hooks = [h for h in ours.get("webhooks") or [] if isinstance(h, dict)]
     names = ", ".join(str(h.get("name")) for h in hooks) or "none"
-    return [
+    checks = [
         report.passed(
             REGISTERED,
             f"MutatingWebhookConfiguration {target.webhook_name} is registered"
             f" with {len(hooks)} webhooks ({names})",
         )
     ]
+    if _selectors(hooks) != _selectors(_expected(target)["webhooks"]):
+        revisions = ", ".join(target.revisions)
+        checks.append(
+            report.warned(
+                REGISTERED,
+                f"its webhooks or selectors are not those of the configuration given"
+                f" (revision and tags {revisions}, namespace {target.namespace})",
+                "pass the deployed configuration with --config; if it is the one, apply"
+                " the manifests made for it (docs/beside-istiod.md)",
+            )
+        )
+    return checks
+
+
+def _expected(target: Target) -> dict[str, Any]:
+    cfg = target.config
+    return registration.webhook_configuration(
+        namespace=target.namespace,
+        service=cfg.certificates.service,
+        url=None,
+        ca_bundle_pem=b"",
+        system_namespaces=cfg.systemNamespaces,
+        revision=cfg.revision,
+        tags=cfg.tags,
+    )
+
+
+def _selectors(hooks: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each webhook's selectors by its name: what decides which Pods it is sent."""
+    return {
+        str(h.get("name")): (h.get("namespaceSelector") or {}, h.get("objectSelector") or {})
+        for h in hooks
+    }
 
 
 def _bundle(hook: Mapping[str, Any]) -> list[x509.Certificate]:

@@ -204,3 +204,12 @@ def test_an_api_server_lost_during_the_run_ends_it(api: FakeApi) -> None:
     api.fail_next("GET", "/leases/", 0)
     with pytest.raises(kubeapi.ApiError):
         _lines(api, "lease")
+
+
+def test_webhooks_registered_for_another_revision_than_the_configuration_warn(
+    api: FakeApi,
+) -> None:
+    assert [s for s, _m in _lines(api, "webhook-registered")] == ["pass"]
+    lines = _lines(api, "webhook-registered", config=Config(revision="ours"))
+    assert [s for s, _m in lines] == ["pass", "warn"]
+    assert "revision and tags ours" in lines[1][1]
