@@ -189,7 +189,7 @@ def _certificate_lifecycle(api: FakeApi) -> None:
 
 
 # Every public kubeapi.Cluster method: the ServiceAccount flow that calls it, or None with
-# the reason in AUDIT_ONLY.
+# the reason in AUDIT_ONLY (what only audit and doctor call, with the user's kubeconfig).
 FLOWS: dict[str, str | None] = {
     "version": "cluster features",
     "list_namespaces": "cluster features",
@@ -208,10 +208,16 @@ FLOWS: dict[str, str | None] = {
     "replace_lease": "certificate lifecycle",
     "get_namespace": None,
     "list_pods": None,
+    "list_webhook_configs": None,
+    "get_configmap": None,
+    "pod_metrics": None,
 }
 AUDIT_ONLY = {
     "get_namespace": "audit -n reads the namespace with the user's own kubeconfig",
     "list_pods": "audit lists Pods with the user's own kubeconfig",
+    "list_webhook_configs": "doctor lists every webhook configuration as the user",
+    "get_configmap": "doctor reads Istio's ConfigMaps as the user",
+    "pod_metrics": "doctor reads the replicas' /metrics through the Pod proxy as the user",
 }
 
 
