@@ -1,4 +1,4 @@
-"""The command line: `serve`, `inject`, `check`, `audit`, `plan` and `certs`.
+"""The command line: `serve`, `inject`, `check`, `audit`, `plan`, `doctor` and `certs`.
 
 Errors a user can fix (a bad configuration file, unreadable input) are printed as one
 line on stderr with exit status 2; no stack trace. The exit statuses are listed in
@@ -17,6 +17,7 @@ from injector.cli import (
     arguments,
     audit_command,
     certs_command,
+    doctor_command,
     offline_command,
     plan_command,
     serve_command,
@@ -38,6 +39,7 @@ def parser() -> argparse.ArgumentParser:
     offline_command.add_commands(verbs)
     audit_command.add_command(verbs)
     plan_command.add_command(verbs)
+    doctor_command.add_command(verbs)
     certs_command.add_commands(verbs)
     return top
 

@@ -188,6 +188,25 @@ class Cluster:
         """GET /api/v1/nodes, all pages."""
         return self._list("/api/v1/nodes", {})[0]
 
+    # -- what `doctor` reads ------------------------------------------------------------
+
+    def list_webhook_configs(self) -> list[dict[str, Any]]:
+        """GET every MutatingWebhookConfiguration (ours and everyone else's), all pages."""
+        return self._list(WEBHOOKS, {})[0]
+
+    def get_configmap(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """GET /api/v1/namespaces/NS/configmaps/NAME; None when it does not exist."""
+        return self._get(f"/api/v1/namespaces/{namespace}/configmaps/{name}")
+
+    def pod_metrics(self, namespace: str, pod: str, port: int) -> str:
+        """A Pod's /metrics over HTTPS, through the API server's Pod proxy (needs `get` on
+        pods/proxy): GET /api/v1/namespaces/NS/pods/https:POD:PORT/proxy/metrics."""
+        path = f"/api/v1/namespaces/{namespace}/pods/https:{pod}:{port}/proxy/metrics"
+        text = self.transport.request("GET", path)
+        if not isinstance(text, str):
+            raise ApiError(0, "NotText", f"{path} did not answer with Prometheus text")
+        return text
+
     # -- shapes shared by the calls above -----------------------------------------------
 
     def _get(self, path: str) -> dict[str, Any] | None:

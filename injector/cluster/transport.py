@@ -134,6 +134,9 @@ class ApiTransport:
         data = response.read()
         if response.status >= 400:
             raise _error(response.status, data, str(response.reason))
+        if str(response.getheader("Content-Type") or "").startswith("text/plain"):
+            # A Pod's own answer through the API server's proxy (e.g. /metrics).
+            return data.decode("utf-8", errors="replace")
         return orjson.loads(data) if data else None
 
     def stream(self, path: str, *, query: Mapping[str, str]) -> Iterator[dict[str, Any]]:

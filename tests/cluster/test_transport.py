@@ -24,6 +24,7 @@ from injector.cluster import kubeapi
 
 TOKEN = "t0k3n-for-the-wire-test"
 WEBHOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
+TEXT = "text/plain; version=0.0.4; charset=utf-8"  # Prometheus' exposition
 Answer = tuple[int, Any]  # status, JSON body, or a list of raw chunks for a stream
 
 
@@ -77,9 +78,10 @@ def _handler(api: FakeApiServer) -> type[http.server.BaseHTTPRequestHandler]:
             if isinstance(answer, list):
                 self._chunked(status, answer)
                 return
-            data = json.dumps(answer).encode()
+            text = isinstance(answer, str)  # a Pod's own answer through the proxy
+            data = answer.encode() if text else json.dumps(answer).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", TEXT if text else "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -183,6 +185,15 @@ def test_version_is_a_get_with_the_bearer_token(
     assert cluster.version() == (1, 29)
     seen = _only(api)
     assert (seen.method, seen.target, seen.body) == ("GET", "/version", b"")
+
+
+def test_a_pods_metrics_through_the_proxy_come_back_as_text(
+    api: FakeApiServer, cluster: kubeapi.Cluster
+) -> None:
+    path = "/api/v1/namespaces/si/pods/https:si-0:9443/proxy/metrics"
+    api.answer("GET", path, 200, 'sidecar_injector_settings_healthy{source="file"} 1.0\n')
+    assert cluster.pod_metrics("si", "si-0", 9443).startswith("sidecar_injector_settings")
+    assert _only(api).target == path
 
 
 def test_a_list_follows_continue_tokens_to_the_last_page(

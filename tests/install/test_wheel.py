@@ -4,8 +4,9 @@ The wheel is built with the Dockerfile's own command (`pip wheel --no-deps`), in
 with `pip install <wheel>` into a new virtualenv that sees nothing of this checkout, and
 every command is run from an empty directory: `serve` answers one real AdmissionReview
 over HTTPS (verified with the CA it generated), `inject`, `check`, `certs`,
-`audit --help` and `plan --help` (which needs the `injector.planning` package) work.
-The sdist is built too, and must carry the templates.
+`audit --help`, `plan --help` and `doctor --help` work (the latter two prove the
+`injector.planning` and `injector.doctor` packages are in the wheel). The sdist is built
+too, and must carry the templates.
 
 It takes about a minute (two isolated builds and a dependency install), and runs in
 `make test` so CI proves it on every run.
@@ -150,6 +151,12 @@ def test_plan_help_works(installed: Installed) -> None:
     done = installed.run("plan", "--help")
     assert done.returncode == 0, done.stderr
     assert "--label" in done.stdout
+
+
+def test_doctor_help_works(installed: Installed) -> None:
+    done = installed.run("doctor", "--help")
+    assert done.returncode == 0, done.stderr
+    assert "--istio-namespace" in done.stdout
 
 
 def _wait_for_port(port: int, server: subprocess.Popen[str], timeout: float = 30) -> None:

@@ -189,7 +189,8 @@ def _certificate_lifecycle(api: FakeApi) -> None:
 
 
 # Every public kubeapi.Cluster method: the ServiceAccount flow that calls it, or None with
-# the reason in AUDIT_ONLY (the commands a person runs: audit, plan).
+# the reason in AUDIT_ONLY (the commands a person runs with the user's kubeconfig: audit,
+# plan, doctor).
 FLOWS: dict[str, str | None] = {
     "version": "cluster features",
     "list_namespaces": "cluster features",
@@ -212,12 +213,18 @@ FLOWS: dict[str, str | None] = {
     "list_pods": None,
     "list_in_namespace": None,
     "list_nodes": None,
+    "list_webhook_configs": None,
+    "get_configmap": None,
+    "pod_metrics": None,
 }
 AUDIT_ONLY = {
     "get_namespace": "audit -n reads the namespace with the user's own kubeconfig",
     "list_pods": "audit lists Pods with the user's own kubeconfig",
     "list_in_namespace": "plan lists workloads, quotas and LimitRanges with the user's own",
     "list_nodes": "plan lists nodes (for DaemonSets) with the user's own kubeconfig",
+    "list_webhook_configs": "doctor lists every webhook configuration as the user",
+    "get_configmap": "doctor reads Istio's ConfigMaps as the user",
+    "pod_metrics": "doctor reads the replicas' /metrics through the Pod proxy as the user",
 }
 
 

@@ -74,6 +74,9 @@ class FakeApi:
         self.watch_seconds = watch_seconds
         self.failures: list[tuple[str, str, int]] = []
         self.changed = threading.Condition()
+        # What a Pod answers through the API server's proxy (.../pods/https:POD:PORT/proxy/
+        # PATH), by that path: text, or the status of an error (e.g. 403 without RBAC).
+        self.proxied: dict[str, str | int] = {}
 
     # -- helpers for tests ----------------------------------------------------------
 
@@ -117,6 +120,8 @@ class FakeApi:
                 raise kubeapi.ApiError(status, "Injected", f"injected failure {status}")
         if path == "/version":
             return dict(self.version_info)
+        if "/proxy/" in path:
+            return self._proxy(path)
         with self.changed:
             return copy.deepcopy(self._serve(method, path, query, body, content_type))
 
@@ -129,6 +134,12 @@ class FakeApi:
             pending = self._pending(path, since, name)
         for _rv, _collection, kind, obj in pending:
             yield {"type": kind, "object": copy.deepcopy(obj)}
+
+    def _proxy(self, path: str) -> str:
+        answer = self.proxied.get(path, 503)
+        if isinstance(answer, int):
+            raise kubeapi.ApiError(answer, "Proxy", f"proxy answered {answer}")
+        return answer
 
     # -- the store --------------------------------------------------------------------
 
