@@ -214,6 +214,7 @@ class Engine:
         if not native and (made_by_job or overrides.owned_by_job(pod)):
             warnings.append(overrides.job_warning(self.native_supported))
         rendered = template.render(resolved.values)
+        init = self._init(template, rendered, resolved.values)
         clashes = vocabulary.duplicates(
             pod["spec"].get("volumes"), rendered["volumes"], rendered["proxy"].get("volumeMounts")
         )
@@ -221,7 +222,8 @@ class Engine:
             message = "cannot inject the sidecar: " + "; ".join(clashes)
             return Outcome("denied", [policy.INVALID_ANNOTATION], warnings, message=message)
         status = status_annotation.build(
-            template=template,
+            proxy_name=template.proxy_name,
+            init_name=None if init is None else template.init_name,
             volumes=rendered["volumes"],
             native=native,
             effective=effective,
@@ -233,7 +235,7 @@ class Engine:
             return Outcome("skipped", [policy.ANNOTATIONS_FULL], warnings)
         sidecar = sidecar_pod.Sidecar(
             proxy=rendered["proxy"],
-            init=rendered["initContainer"],
+            init=init,
             volumes=rendered["volumes"],
             sysctls=rendered["sysctls"],
             gateway=template is self.template.named.get("gateway"),
@@ -246,6 +248,19 @@ class Engine:
         )
         ops = patch_ops.diff(pod, sidecar_pod.build(pod, sidecar, self.config))
         return Outcome("injected", decision.reasons, warnings, patch=review.encode_patch(ops))
+
+    @staticmethod
+    def _init(
+        template: Template, rendered: Mapping[str, Any], values: Mapping[str, Any]
+    ) -> Mapping[str, Any] | None:
+        """The rendered init container; istio-init is left out under interception mode
+        NONE (no redirect), as Istio 1.20.8's template leaves it out."""
+        init: Mapping[str, Any] | None = rendered["initContainer"]
+        if template.init_name == names.INIT_CONTAINER and (
+            values.get("proxy.interceptionMode") == vocabulary.NO_REDIRECT
+        ):
+            return None
+        return init
 
     def _resolve(
         self, pod: Any, annotations: Mapping[str, str], effective: dict[str, str]

@@ -90,6 +90,8 @@ def _with_declared(
     if not any(c.get("name") in declared.DECLARABLE for c in (*containers, *inits)):
         return containers, inits, proxy, init, found
     for name in sorted(declared.DECLARABLE):
+        if name == names.INIT_CONTAINER and init is None:
+            continue  # nothing injected to merge over (NONE): the Pod's own init container
         # istio-init is declared among the init containers only (policy skips others).
         in_containers, containers = (
             declared.take(containers, name) if name == names.PROXY_CONTAINER else ([], containers)

@@ -29,6 +29,9 @@ BOOTSTRAP_VOLUME = "custom-bootstrap-volume"
 BOOTSTRAP_DIR = "/etc/istio/custom-bootstrap"
 BOOTSTRAP_FILE = f"{BOOTSTRAP_DIR}/custom_bootstrap.json"
 _INT32 = 2**31 - 1
+INTERCEPTION_MODES = ("REDIRECT", "TPROXY", "NONE")
+# The mode without a redirect: istio-init is left out.
+NO_REDIRECT = "NONE"
 
 # Every annotation this module reads; the engine caches its results by their values.
 KEYS = frozenset(
@@ -76,9 +79,9 @@ def _read(
 
 
 def _interception(text: str) -> str:
-    # NONE (no redirect at all) is valid in Istio; this injector always redirects.
-    if text not in ("REDIRECT", "TPROXY"):
-        raise grammar.GrammarError("expected REDIRECT or TPROXY")
+    # NONE: no redirect at all (no istio-init), as in Istio 1.20.8.
+    if text not in INTERCEPTION_MODES:
+        raise grammar.GrammarError("expected REDIRECT, TPROXY or NONE")
     return text
 
 
