@@ -65,3 +65,25 @@ def test_the_annotation_overrides_a_mesh_default_of_none() -> None:
     assert _names(_injected(engine, {})["spec"].get("initContainers")) == []
     redirected = _injected(engine, {"sidecar.istio.io/interceptionMode": "REDIRECT"})
     assert _names(redirected["spec"]["initContainers"]) == ["istio-init"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "result"),
+    [
+        pytest.param("REDIRECT", "skipped", id="redirect-exempts-the-apps-traffic"),
+        pytest.param("NONE", "injected", id="none-redirects-nothing-to-exempt"),
+    ],
+)
+def test_an_app_running_as_the_proxy_uid_matters_only_with_a_redirect(
+    engine: Engine, mode: str, result: str
+) -> None:
+    pod = {
+        "metadata": {"name": "p", "annotations": {"sidecar.istio.io/interceptionMode": mode}},
+        "spec": {
+            "containers": [{"name": "app", "image": "app"}],
+            "securityContext": {"runAsUser": 1337},
+        },
+    }
+    outcome = engine.inject(pod, namespace="shop", ns=None)
+    assert outcome.result == result
+    assert ("app_runs_as_proxy_uid" in outcome.reasons) is (result == "skipped")
