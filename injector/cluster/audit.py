@@ -84,10 +84,20 @@ def _injected_finding(status: str, engine: Engine) -> tuple[str, str] | None:
     return None
 
 
+def _proxy_name(pod: Mapping[str, Any], engine: Engine) -> str | None:
+    """The proxy the Pod's template injects (None: none, as grpc-simple)."""
+    annotations = (pod.get("metadata") or {}).get("annotations") or {}
+    try:
+        return engine.template.select(annotations.get(names.TEMPLATES)).proxy_name
+    except ValueError:
+        return engine.template.proxy_name
+
+
 def _absent(pod: Mapping[str, Any], recorded: Mapping[str, Any], engine: Engine) -> list[str]:
     """What a status annotation with the current hash records (or must record: the
-    proxy) that the Pod does not have."""
+    proxy of the Pod's template) that the Pod does not have."""
     spec = pod.get("spec") or {}
+    proxy = _proxy_name(pod, engine)
 
     def named(key: str) -> set[str]:
         items = spec.get(key)
@@ -100,8 +110,8 @@ def _absent(pod: Mapping[str, Any], recorded: Mapping[str, Any], engine: Engine)
         for name in wanted if isinstance(wanted, list) else []:
             if not isinstance(name, str) or name not in named(key):
                 absent.append(f"{key} {grammar.printable(str(name))}")
-    if engine.template.proxy_name not in named("containers") | named("initContainers"):
-        absent.append(f"the proxy container {engine.template.proxy_name}")
+    if proxy is not None and proxy not in named("containers") | named("initContainers"):
+        absent.append(f"the proxy container {proxy}")
     return list(dict.fromkeys(absent))
 
 

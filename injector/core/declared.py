@@ -75,6 +75,14 @@ def merge(injected: Mapping[str, Any], declared: Mapping[str, Any]) -> dict[str,
     return _merge_map(injected, without_auto_image(declared))
 
 
+def with_additions(container: Mapping[str, Any], additions: Mapping[str, Any]) -> dict[str, Any]:
+    """An app container with what a template adds to every app container (env,
+    volumeMounts) merged in, its own entries winning and keeping their place: Istio
+    merges the template over the container, then the container as it was over that."""
+    own = {k: v for k, v in container.items() if v is not None}
+    return _merge_map(_merge_map(own, additions), own)
+
+
 def _user_id(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 

@@ -24,6 +24,7 @@ from injector.core import (
     review,
     sidecar_pod,
     status_annotation,
+    template_choice,
     vocabulary,
     workload_identity,
 )
@@ -199,10 +200,7 @@ class Engine:
                 "denied", [policy.INVALID_ANNOTATION], decision.warnings, message=message
             )
         warnings = decision.warnings + resolved.warnings + vocabulary.declined(annotations)
-        # A Pod that is only the proxy (a gateway) keeps it as its container: a Pod needs one.
-        native = resolved.native and any(
-            c.get("name") != names.PROXY_CONTAINER for c in pod["spec"]["containers"]
-        )
+        native = resolved.native and template_choice.can_be_native(template, pod["spec"])
         # A Job's (or CronJob's) Pod template offline has no ownerReference yet; the
         # webhook sees one on the Pod the Job makes: warn alike.
         made_by_job = workload is not None and workload.kind in ("Job", "CronJob")
@@ -213,15 +211,22 @@ class Engine:
             return Outcome("skipped", [policy.APP_RUNS_AS_PROXY_UID], warnings)
         if not native and (made_by_job or overrides.owned_by_job(pod)):
             warnings.append(overrides.job_warning(self.native_supported))
+        taken = template_choice.taken(template, pod["spec"], default=self.injected)
+        if taken:
+            return Outcome("skipped", taken, warnings)
         rendered = template.render(resolved.values)
+        init = template_choice.init_container(template, rendered, resolved.values)
         clashes = vocabulary.duplicates(
-            pod["spec"].get("volumes"), rendered["volumes"], rendered["proxy"].get("volumeMounts")
+            pod["spec"].get("volumes"),
+            rendered["volumes"],
+            (rendered["proxy"] or {}).get("volumeMounts"),
         )
         if clashes:
             message = "cannot inject the sidecar: " + "; ".join(clashes)
             return Outcome("denied", [policy.INVALID_ANNOTATION], warnings, message=message)
         status = status_annotation.build(
-            template=template,
+            proxy_name=template.proxy_name,
+            init_name=None if init is None else template.init_name,
             volumes=rendered["volumes"],
             native=native,
             effective=effective,
@@ -233,7 +238,7 @@ class Engine:
             return Outcome("skipped", [policy.ANNOTATIONS_FULL], warnings)
         sidecar = sidecar_pod.Sidecar(
             proxy=rendered["proxy"],
-            init=rendered["initContainer"],
+            init=init,
             volumes=rendered["volumes"],
             sysctls=rendered["sysctls"],
             gateway=template is self.template.named.get("gateway"),
@@ -243,6 +248,8 @@ class Engine:
             workload=workload or workload_identity.of_pod(pod),
             namespace=namespace,
             proxy_config=config,
+            app=rendered["app"],
+            metadata=template.metadata if template.has_metadata else None,
         )
         ops = patch_ops.diff(pod, sidecar_pod.build(pod, sidecar, self.config))
         return Outcome("injected", decision.reasons, warnings, patch=review.encode_patch(ops))

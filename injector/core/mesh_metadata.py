@@ -43,6 +43,29 @@ def mesh_labels(
     }
 
 
+def template_values(
+    labels: Mapping[str, str],
+    annotations: Mapping[str, str],
+    *,
+    workload_name: str,
+    app_containers: Sequence[str],
+    revision: str,
+) -> dict[str, str | None]:
+    """The values of a template's metadata placeholders (template.METADATA_PLACEHOLDERS),
+    by the same rules; None where the Pod's own choice stays (its default containers)."""
+    found = mesh_labels(labels, workload_name=workload_name)
+    first = app_containers[0] if app_containers else None
+    return {
+        "pod.canonicalName": found[names.CANONICAL_NAME],
+        "pod.canonicalRevision": found[names.CANONICAL_REVISION],
+        "pod.revision": revision or "default",
+        "pod.defaultContainer": None if names.DEFAULT_CONTAINER in annotations else first,
+        "pod.defaultLogsContainer": (
+            None if names.DEFAULT_LOGS_CONTAINER in annotations else first
+        ),
+    }
+
+
 def pod_annotations(
     annotations: Mapping[str, str],
     *,

@@ -191,9 +191,18 @@ def _hard_skips(
         found.append(POD_SECURITY_LEVEL)
     # A Pod's own istio-proxy with its own user moves the exemption to that user.
     exempt = declared.exempt_id(spec, config.proxy.uid)
-    if _runs_as(spec, exempt, injected.containers | injected.declarable):
+    if _redirected(annotations, config) and _runs_as(
+        spec, exempt, injected.containers | injected.declarable
+    ):
         found.append(APP_RUNS_AS_PROXY_UID)
     return found
+
+
+def _redirected(annotations: Mapping[str, Any], config: Config) -> bool:
+    """Whether istio-init will redirect the Pod's traffic (and exempt the proxy's id):
+    not under interception mode NONE, the annotation's or else the mesh default's."""
+    default = config.mesh.proxyConfig.get("interceptionMode")
+    return bool(annotations.get(names.INTERCEPTION_MODE, default) != "NONE")
 
 
 def _runs_as(

@@ -71,9 +71,9 @@ def _metadata(value: Any) -> dict[str, str]:
 
 
 def _mode(value: Any) -> str:
-    # NONE (no redirect at all) is valid in Istio; this injector always redirects.
-    if value not in ("REDIRECT", "TPROXY"):
-        raise ProxyConfigError("must be REDIRECT or TPROXY")
+    # NONE: no redirect at all (no istio-init), as in Istio 1.20.8.
+    if value not in ("REDIRECT", "TPROXY", "NONE"):
+        raise ProxyConfigError("must be REDIRECT, TPROXY or NONE")
     return str(value)
 
 

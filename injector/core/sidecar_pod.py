@@ -16,7 +16,7 @@ Order in the Pod:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,14 +29,18 @@ Pod = dict[str, Any]
 # Istio's postStart hook: the app containers start once the proxy is ready.
 WAIT_FOR_PROXY = {"postStart": {"exec": {"command": ["pilot-agent", "wait"]}}}
 # The rendered proxy env entries that change per Pod, or place the workload identity.
-_PER_POD_ENV = frozenset({names.ENV_MESH_ID, names.ENV_PROXY_CONFIG, names.ENV_APP_CONTAINERS})
+_PER_POD_ENV = frozenset(
+    {names.ENV_MESH_ID, names.ENV_PROXY_CONFIG, names.ENV_APP_CONTAINERS, names.ENV_TRUST_DOMAIN}
+)
+Metadata = Callable[[Mapping[str, Any]], dict[str, dict[str, str]]]
 
 
 @dataclass(frozen=True)
 class Sidecar:
     """What is injected into one Pod, rendered and resolved."""
 
-    proxy: Mapping[str, Any]
+    # None for a template without a proxy (grpc-simple).
+    proxy: Mapping[str, Any] | None
     init: Mapping[str, Any] | None
     volumes: list[dict[str, Any]]
     # Pod sysctls the template needs (the gateway's unprivileged ports), added by name.
@@ -49,13 +53,19 @@ class Sidecar:
     workload: Workload
     namespace: str
     proxy_config: ProxyConfig
+    # What every app container gets (env, volumeMounts), from a template's "*".
+    app: Mapping[str, Any] | None = None
+    # The template's own labels and annotations, for a Pod's metadata values; None: the
+    # sidecar's (mesh_metadata).
+    metadata: Metadata | None = None
 
 
-def _proxy(sidecar: Sidecar, hold: bool) -> dict[str, Any]:
+def _proxy(sidecar: Sidecar, rendered: Mapping[str, Any], hold: bool) -> dict[str, Any]:
     """The rendered proxy with its per-Pod env (a copy: renders are shared)."""
     env: list[dict[str, Any]] = []
     identity = sidecar.workload.env(sidecar.namespace)
-    for item in sidecar.proxy.get("env") or []:
+    metadata = sidecar.proxy_config.metadata_env()
+    for item in rendered.get("env") or []:
         name = item.get("name")
         if name not in _PER_POD_ENV:  # most entries: one lookup, kept as rendered
             env.append(item)
@@ -63,14 +73,17 @@ def _proxy(sidecar: Sidecar, hold: bool) -> dict[str, Any]:
             env.append({"name": names.ENV_PROXY_CONFIG, "value": sidecar.proxy_config.env_value})
         elif name == names.ENV_APP_CONTAINERS and not item.get("value"):
             env.append({"name": names.ENV_APP_CONTAINERS})  # Istio leaves an empty value out
+        elif name == names.ENV_TRUST_DOMAIN:
+            env += [item, *metadata]  # proxyMetadata follows the trust domain
+            metadata = []
         else:
             if name == names.ENV_MESH_ID:
                 env += identity
                 identity = []
             env.append(item)
-    env += identity + sidecar.proxy_config.metadata_env()
-    proxy = {**sidecar.proxy, "env": env}
-    if hold:
+    env += identity + metadata
+    proxy = {**rendered, "env": env}
+    if hold and "lifecycle" not in proxy:  # grpc-agent's template waits on its own
         proxy["lifecycle"] = WAIT_FOR_PROXY
     return proxy
 
@@ -82,23 +95,25 @@ def _init(sidecar: Sidecar) -> dict[str, Any] | None:
 
 
 def _with_declared(
-    containers: list[Pod], inits: list[Pod], proxy: Pod, init: Pod | None
-) -> tuple[list[Pod], list[Pod], Pod, Pod | None, dict[str, list[Pod]]]:
+    containers: list[Pod], inits: list[Pod], proxy: Pod | None, init: Pod | None
+) -> tuple[list[Pod], list[Pod], Pod | None, Pod | None, dict[str, list[Pod]]]:
     """Merge what the Pod declares over the injected containers, taking them out of the
     Pod's lists (they are placed again like injected ones)."""
     found: dict[str, list[Pod]] = {"containers": [], "initContainers": []}
     if not any(c.get("name") in declared.DECLARABLE for c in (*containers, *inits)):
         return containers, inits, proxy, init, found
     for name in sorted(declared.DECLARABLE):
+        if (init if name == names.INIT_CONTAINER else proxy) is None:
+            continue  # nothing injected to merge over: the Pod's own container
         # istio-init is declared among the init containers only (policy skips others).
         in_containers, containers = (
             declared.take(containers, name) if name == names.PROXY_CONTAINER else ([], containers)
         )
         in_inits, inits = declared.take(inits, name)
         for item in [*in_inits, *in_containers]:
-            if name == names.PROXY_CONTAINER:
+            if name == names.PROXY_CONTAINER and proxy is not None:
                 proxy = declared.merge(proxy, item)
-            elif init is not None:
+            elif name == names.INIT_CONTAINER and init is not None:
                 init = declared.merge(init, item)
         found["containers"] += map(declared.without_auto_image, in_containers)
         found["initContainers"] += map(declared.without_auto_image, in_inits)
@@ -106,8 +121,8 @@ def _with_declared(
 
 
 def _declared_user(
-    spec: Mapping[str, Any], proxy: Pod, init: Pod | None, values: Mapping[str, Any]
-) -> tuple[Pod, Pod | None]:
+    spec: Mapping[str, Any], proxy: Pod | None, init: Pod | None, values: Mapping[str, Any]
+) -> tuple[Pod | None, Pod | None]:
     """A declared proxy's runAsUser moves istio-init's `-u` to it (Istio 1.20.8's
     adjustInitContainerUser); under TPROXY the proxy itself still runs as root."""
     user = declared.proxy_user(spec)
@@ -115,7 +130,7 @@ def _declared_user(
         return proxy, init
     if init is not None:
         init = declared.with_user(init, user)
-    if values.get("proxy.interceptionMode") == "TPROXY":
+    if proxy is not None and values.get("proxy.interceptionMode") == "TPROXY":
         proxy = {
             **proxy,
             "securityContext": {**(proxy.get("securityContext") or {}), "runAsUser": 0},
@@ -135,23 +150,70 @@ def build(pod: Mapping[str, Any], sidecar: Sidecar, config: Config) -> Pod:
     init = _init(sidecar)
     containers, inits, proxy, init, found = _with_declared(
         list(spec["containers"]), list(spec.get("initContainers") or []),
-        service_account.with_mount(_proxy(sidecar, hold), token),
+        None if sidecar.proxy is None
+        else service_account.with_mount(_proxy(sidecar, sidecar.proxy, hold), token),
         None if init is None else service_account.with_mount(init, token),
     )  # fmt: skip
     if found["containers"] or found["initContainers"]:
         proxy, init = _declared_user(pod["spec"], proxy, init, sidecar.values)
-    env = list(proxy.get("env") or [])
+    if sidecar.app is not None:
+        found["containers"] += containers
+        containers = [declared.with_additions(c, sidecar.app) for c in containers]
+    app = [c["name"] for c in containers]
+    if sidecar.metadata is not None:
+        # The template's own labels and annotations, before the switches that read them.
+        own = sidecar.metadata(
+            mesh_metadata.template_values(
+                labels, annotations, workload_name=sidecar.workload.name, app_containers=app,
+                revision=str(sidecar.values.get("revision", "default")),
+            )
+        )  # fmt: skip
+        labels.update(own["labels"])
+        annotations.update(own["annotations"])
     scrape = prometheus.merge(annotations, enabled=mesh.enablePrometheusMerge)
+    if proxy is not None:
+        proxy["env"] = _proxy_env(
+            proxy, scrape=scrape, annotations=annotations, containers=containers, inits=inits,
+            sidecar=sidecar, config=config,
+        )  # fmt: skip
+    if sidecar.metadata is None:
+        _mesh_metadata(labels, annotations, sidecar, app)
+    if any(found.values()) and names.STATUS not in annotations:
+        annotations[names.PROXY_OVERRIDES] = declared.overrides_annotation(found)
+    annotations[names.STATUS] = sidecar.status
+    if labels or "labels" in metadata:  # grpc-simple adds none
+        metadata["labels"] = labels
+    metadata["annotations"] = annotations
+    _place(spec, containers, inits, proxy, init, native=sidecar.native, hold=hold)
+    spec["volumes"] = [*(spec.get("volumes") or []), *sidecar.volumes]
+    if sidecar.sysctls:
+        spec["securityContext"] = _with_sysctls(spec.get("securityContext"), sidecar.sysctls)
+    return {**pod, "metadata": metadata, "spec": spec}
+
+
+def _proxy_env(
+    proxy: Pod, *, scrape: dict[str, Any] | None, annotations: Mapping[str, str],
+    containers: list[Pod], inits: list[Pod], sidecar: Sidecar, config: Config,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """The proxy's env with the Prometheus merge and the app probes it replays (the
+    probes are rewritten in `containers` and `inits`)."""
+    env = list(proxy.get("env") or [])
     if scrape is not None:
         env.append(scrape)
     status_port = int(sidecar.values.get("proxy.statusPort", probes.MESH_STATUS_PORT))
-    default = mesh.rewriteAppHTTPProbers
+    default = config.mesh.rewriteAppHTTPProbers
     if probes.enabled(annotations, default=default, status_port=status_port):
         probers: dict[str, Any] = {}
         probes.rewrite(containers, status_port=status_port, probers=probers)
         probes.rewrite(inits, status_port=status_port, probers=probers)
         probes.merge_env(env, probers)
-    proxy["env"] = env
+    return env
+
+
+def _mesh_metadata(
+    labels: dict[str, str], annotations: dict[str, str], sidecar: Sidecar, app: list[str]
+) -> None:
+    """The sidecar's (or the gateway's) labels and annotations, set in place."""
     labels.update(
         mesh_metadata.mesh_labels(
             labels, workload_name=sidecar.workload.name, gateway=sidecar.gateway
@@ -160,20 +222,11 @@ def build(pod: Mapping[str, Any], sidecar: Sidecar, config: Config) -> Pod:
     annotations.update(
         mesh_metadata.pod_annotations(
             annotations,
-            app_containers=[c["name"] for c in containers],
+            app_containers=app,
             revision=str(sidecar.values.get("revision", "default")),
             gateway=sidecar.gateway,
         )
     )
-    if any(found.values()) and names.STATUS not in annotations:
-        annotations[names.PROXY_OVERRIDES] = declared.overrides_annotation(found)
-    annotations[names.STATUS] = sidecar.status
-    metadata["labels"], metadata["annotations"] = labels, annotations
-    _place(spec, containers, inits, proxy, init, native=sidecar.native, hold=hold)
-    spec["volumes"] = [*(spec.get("volumes") or []), *sidecar.volumes]
-    if sidecar.sysctls:
-        spec["securityContext"] = _with_sysctls(spec.get("securityContext"), sidecar.sysctls)
-    return {**pod, "metadata": metadata, "spec": spec}
 
 
 def _with_sysctls(context: Any, sysctls: list[dict[str, Any]]) -> Any:
@@ -190,10 +243,15 @@ def _with_sysctls(context: Any, sysctls: list[dict[str, Any]]) -> Any:
 
 
 def _place(
-    spec: Pod, containers: list[Pod], inits: list[Pod], proxy: Pod, init: Pod | None,
+    spec: Pod, containers: list[Pod], inits: list[Pod], proxy: Pod | None, init: Pod | None,
     *, native: bool, hold: bool,
 ) -> None:  # fmt: skip
     ours = [] if init is None else [init]
+    if proxy is None:
+        spec["containers"] = containers
+        if inits or ours:
+            spec["initContainers"] = [*inits, *ours]
+        return
     if native:
         spec["initContainers"] = [*ours, {**proxy, "restartPolicy": "Always"}, *inits]
         spec["containers"] = containers

@@ -15,7 +15,6 @@ from typing import Any
 import orjson
 
 from injector.core import declared, names
-from injector.core.template import Template
 
 # kube-apiserver refuses an object whose annotations exceed 256 KiB in total.
 ANNOTATION_SIZE_LIMIT = 256 * 1024
@@ -23,7 +22,8 @@ ANNOTATION_SIZE_LIMIT = 256 * 1024
 
 def build(
     *,
-    template: Template,
+    proxy_name: str | None,
+    init_name: str | None,
     volumes: Sequence[Mapping[str, Any]],
     native: bool,
     effective: Mapping[str, str],
@@ -31,13 +31,15 @@ def build(
     revision: str,
     config_hash: str,
 ) -> str:
-    """The annotation's value for a Pod injected from `template` with these `volumes`."""
+    """The annotation's value for a Pod given these containers (None: not injected) and
+    `volumes`."""
     present = {c.get("name") for key in ("containers", "initContainers")
                for c in spec.get(key) or []}  # fmt: skip
-    inits = [] if template.init_name is None else [template.init_name]
+    inits = [] if init_name is None else [init_name]
+    proxies = [] if proxy_name is None else [proxy_name]
     status: dict[str, Any] = {
-        "initContainers": [*inits, template.proxy_name] if native else (inits or None),
-        "containers": None if native else [template.proxy_name],
+        "initContainers": [*inits, *proxies] if native else (inits or None),
+        "containers": None if native else (proxies or None),
         "volumes": [volume["name"] for volume in volumes],
         "imagePullSecrets": None,
         "revision": revision,
@@ -45,7 +47,7 @@ def build(
         "native": native,
         "values": {k: effective[k] for k in names.INHERITABLE_ANNOTATIONS if k in effective},
     }
-    merged = sorted(declared.DECLARABLE.intersection(present))
+    merged = sorted(declared.DECLARABLE.intersection(present).intersection([*inits, *proxies]))
     if merged:
         # What the Pod declared itself, merged over the injected containers.
         status["declared"] = merged

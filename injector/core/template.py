@@ -5,10 +5,17 @@ only ever become one string (or one whole list/mapping the code built): it canno
 key, a container or a privilege. A string leaf that is exactly `${name}` takes the value
 whole, and a mapping key whose value is `None` is left out (an optional field); a list
 item that is exactly `${*name}` is replaced by the items of that list (none for an empty
-one); `${name}` inside a longer string is replaced as text.
+one); `${name}` inside a longer string is replaced as text. A placeholder's name starts
+with `proxy.`, `init.`, `mesh.` or `pod.`; any other `${...}` (a shell variable) is text.
 
 A template directory holds one template per file, named by the file (`sidecar.yaml` is
 `sidecar`); a Pod selects templates by name with `inject.istio.io/templates`.
+
+What a template may hold is checked by `template_shape`. A container named `*` stands
+for every app container: each gets its `env` and `volumeMounts` (its own entries win, as
+Istio's strategic merge gives them). An optional `metadata` sets exactly the labels and
+annotations it lists (a per-Pod placeholder that is absent leaves its key out); a
+template without `metadata` gets the sidecar's (`mesh_metadata`).
 
 The template is compiled once per configuration. Subtrees without placeholders are
 built once and shared by every render, so a render only allocates the parts that vary.
@@ -16,8 +23,6 @@ built once and shared by every render, so a render only allocates the parts that
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +30,14 @@ from typing import Any
 import orjson
 import yaml
 
+from injector.core import template_shape
 from injector.core.memo import Memo
+from injector.core.template_shape import APP_CONTAINERS, Node, Values
+from injector.core.template_shape import PLACEHOLDER as _PLACEHOLDER
+from injector.core.template_shape import SPLICE as _SPLICE
+
+# The error for a template that cannot be used (defined with the checks).
+TemplateError = template_shape.TemplateError
 
 SIDECAR_FILE = "sidecar.yaml"
 
@@ -51,6 +63,7 @@ PLACEHOLDERS = frozenset(
         "proxy.interceptionMode",
         "proxy.readinessProbe",
         "proxy.startupProbe",
+        "proxy.agentReadinessProbe",
         "proxy.securityContext",
         "proxy.bootstrapEnv",
         "proxy.bootstrapMount",
@@ -59,16 +72,6 @@ PLACEHOLDERS = frozenset(
         "proxy.userMounts",
     }
 )
-
-_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.]+)\}")
-_SPLICE = re.compile(r"\$\{\*([A-Za-z0-9_.]+)\}")
-
-Values = Mapping[str, Any]
-Node = Callable[[Values], Any]
-
-
-class TemplateError(ValueError):
-    """The template cannot be used; the message names the file and the problem."""
 
 
 def _compile(value: Any, where: str) -> tuple[Node, bool]:
@@ -132,11 +135,16 @@ class Template:
     """
 
     text: str
-    proxy_name: str
+    # None for a template without a proxy (`grpc-simple`).
+    proxy_name: str | None
     # None for a template without an init container (`gateway`).
     init_name: str | None
     volume_names: tuple[str, ...]
     _render: Node
+    # The template's own labels and annotations (None: the sidecar's, from the code).
+    _metadata: Node | None = None
+    # Whether it adds to every app container (a "*" container: proxyless gRPC).
+    adds_to_apps: bool = False
     _cache: Memo[bytes, dict[str, Any]] = field(
         default_factory=lambda: Memo(max_entries=RENDER_CACHE_SIZE), compare=False
     )
@@ -163,31 +171,35 @@ class Template:
             raise ValueError("must name one template")
         return self.named[chosen[0]]
 
+    @property
+    def has_metadata(self) -> bool:
+        """Whether the template sets its own labels and annotations."""
+        return self._metadata is not None
+
+    def metadata(self, values: Values) -> dict[str, dict[str, str]]:
+        """{"labels", "annotations"} the template sets for one Pod's metadata values."""
+        found = {} if self._metadata is None else self._metadata(values)
+        return {key: dict(found.get(key) or {}) for key in ("labels", "annotations")}
+
     def render(self, values: Values, *, key: bytes | None = None) -> dict[str, Any]:
-        """Return {"initContainer", "proxy", "volumes", "sysctls"} for one Pod's values."""
+        """Return {"initContainer", "proxy", "volumes", "sysctls", "app"} for one Pod's
+        values; "proxy" and "initContainer" are None when the template has none, "app" is
+        what every app container gets (None: nothing)."""
         key = key or self.key(values)
         found = self._cache.get(key)
         if found is None:
             spec: dict[str, Any] = self._render(values)["spec"]
+            containers = spec.get("containers") or []
             found = {
                 "initContainer": (spec.get("initContainers") or [None])[0],
-                "proxy": spec["containers"][0],
+                "proxy": next((c for c in containers if c["name"] != APP_CONTAINERS), None),
                 "volumes": spec.get("volumes") or [],
                 "sysctls": (spec.get("securityContext") or {}).get("sysctls") or [],
+                "app": next((c for c in containers if c["name"] == APP_CONTAINERS), None),
             }
             # The render holds each value once more, and the key holds them as JSON.
             self._cache.put(key, found, size=2 * len(key))
         return found
-
-
-def _single_container(spec: Mapping[str, Any], key: str, where: str) -> str:
-    items = spec.get(key)
-    if not isinstance(items, list) or len(items) != 1 or not isinstance(items[0], dict):
-        raise TemplateError(f"{where}: spec.{key} must hold exactly one container")
-    name = items[0].get("name")
-    if not isinstance(name, str) or not name or _PLACEHOLDER.search(name):
-        raise TemplateError(f"{where}: spec.{key}[0].name must be a fixed, non-empty string")
-    return name
 
 
 def parse(text: str, where: str) -> Template:
@@ -196,34 +208,19 @@ def parse(text: str, where: str) -> Template:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise TemplateError(f"{where}: not valid YAML: {err}") from None
-    if not isinstance(data, dict) or set(data) != {"spec"} or not isinstance(data["spec"], dict):
-        raise TemplateError(f"{where}: the template must be a mapping with only a spec")
-    spec = data["spec"]
-    extra = set(spec) - {"initContainers", "containers", "volumes", "securityContext"}
-    if extra:
-        raise TemplateError(f"{where}: spec.{sorted(extra)[0]} cannot be injected")
-    context = spec.get("securityContext", {})
-    if not isinstance(context, dict) or set(context) - {"sysctls"}:
-        # Only sysctls, which are added by name: nothing of the Pod's is replaced.
-        raise TemplateError(f"{where}: spec.securityContext may only hold sysctls")
-    proxy = _single_container(spec, "containers", where)
-    init = _single_container(spec, "initContainers", where) if "initContainers" in spec else None
-    volumes = spec.get("volumes") or []
-    if not isinstance(volumes, list) or not all(
-        (isinstance(v, str) and _SPLICE.fullmatch(v))
-        or (
-            isinstance(v, dict)
-            and isinstance(v.get("name"), str)
-            and not _PLACEHOLDER.search(v["name"])
-        )
-        for v in volumes
+    if (
+        not isinstance(data, dict)
+        or set(data) - {"metadata"} != {"spec"}
+        or not isinstance(data["spec"], dict)
     ):
-        raise TemplateError(f"{where}: spec.volumes must be a list of volumes with fixed names")
-    volume_names = tuple(v["name"] for v in volumes if isinstance(v, dict))
-    if len(set(volume_names)) != len(volume_names) or proxy == init:
-        raise TemplateError(f"{where}: injected names must be unique")
-    render, _ = _compile(data, "")
-    return Template(text, proxy, init, volume_names, render)
+        raise TemplateError(f"{where}: the template must be a mapping of a spec (and metadata)")
+    spec = data["spec"]
+    proxy, init, volume_names = template_shape.spec_parts(spec, where)
+    render, _ = _compile({"spec": spec}, "")
+    adds_to_apps = any(c.get("name") == APP_CONTAINERS for c in spec["containers"])
+    return Template(
+        text, proxy, init, volume_names, render, template_shape.metadata(data, where), adds_to_apps
+    )
 
 
 def _read(path: Path) -> Template:

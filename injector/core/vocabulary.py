@@ -29,6 +29,9 @@ BOOTSTRAP_VOLUME = "custom-bootstrap-volume"
 BOOTSTRAP_DIR = "/etc/istio/custom-bootstrap"
 BOOTSTRAP_FILE = f"{BOOTSTRAP_DIR}/custom_bootstrap.json"
 _INT32 = 2**31 - 1
+INTERCEPTION_MODES = ("REDIRECT", "TPROXY", "NONE")
+# The mode without a redirect: istio-init is left out.
+NO_REDIRECT = "NONE"
 
 # Every annotation this module reads; the engine caches its results by their values.
 KEYS = frozenset(
@@ -76,10 +79,15 @@ def _read(
 
 
 def _interception(text: str) -> str:
-    # NONE (no redirect at all) is valid in Istio; this injector always redirects.
-    if text not in ("REDIRECT", "TPROXY"):
-        raise grammar.GrammarError("expected REDIRECT or TPROXY")
+    # NONE: no redirect at all (no istio-init), as in Istio 1.20.8.
+    if text not in INTERCEPTION_MODES:
+        raise grammar.GrammarError("expected REDIRECT, TPROXY or NONE")
     return text
+
+
+def ready_on(port: int) -> dict[str, Any]:
+    """The proxy's readiness endpoint on `port` (Envoy's 15021, the agent's 15020)."""
+    return {"path": "/healthz/ready", "port": port}
 
 
 def _probes(
@@ -102,7 +110,7 @@ def _probes(
     _read(annotations, names.READINESS_APPLICATION_PORTS, no_ports, grammar.parse_ports, problems)
     if status_port == 0:
         return None, None
-    ready = {"path": "/healthz/ready", "port": 15021}
+    ready = ready_on(15021)
     readiness: dict[str, Any] = {"httpGet": ready, "timeoutSeconds": 3}
     # Istio renders initialDelaySeconds: 0, which its serialisation then drops.
     readiness |= {k: v for k, v in timing.items() if v or k != "initialDelaySeconds"}
@@ -171,6 +179,8 @@ def resolve(annotations: Mapping[str, str], config: Config, problems: list[str])
         lambda t: grammar.parse_uint(t, low=0, high=65535), problems,
     )  # fmt: skip
     readiness, startup = _probes(annotations, status_port, problems)
+    # The agent without Envoy (grpc-agent) is ready on its own status port.
+    agent = None if readiness is None else {**readiness, "httpGet": {**ready_on(STATUS_PORT)}}
     levels = (
         (names.LOG_LEVEL, "proxy.logLevel", PROXY_LOG_LEVEL, grammar.parse_envoy_level),
         (names.COMPONENT_LOG_LEVEL, "proxy.componentLogLevel", COMPONENT_LOG_LEVEL,
@@ -188,6 +198,7 @@ def resolve(annotations: Mapping[str, str], config: Config, problems: list[str])
         "proxy.statusPort": status_port,
         "proxy.readinessProbe": readiness,
         "proxy.startupProbe": startup,
+        "proxy.agentReadinessProbe": agent,
         "proxy.securityContext": security_context(mode, config.proxy.uid),
         **_bootstrap(annotations, problems),
         **_user(annotations, problems),

@@ -7,6 +7,11 @@ that reference: a ReplicaSet whose name ends in the Pod's pod-template-hash stan
 Deployment, a Job whose name ends in a CronJob's schedule stamp for that CronJob. A Pod
 without a generateName (a bare Pod, a StatefulSet's Pod) is its own workload.
 Offline, the workload object itself is known, and `of_object` names it the same way.
+
+A CronJob's apiVersion: offline it is the object's own, as istioctl kube-inject writes
+it. At admission only the Job's ownerReference is known, and Istio 1.20.8 guesses
+`batch/v1beta1`; that version of CronJob is gone since Kubernetes 1.25, the oldest this
+injector supports, where a CronJob is always `batch/v1`, so that is what is written.
 """
 
 from __future__ import annotations
@@ -20,8 +25,8 @@ from injector.core import names
 
 # A CronJob names its Jobs <cronjob>-<scheduled time in minutes>.
 _CRONJOB_JOB = re.compile(r"(.+)-\d{8,10}$")
-# Istio 1.20.8 names the CronJob with this apiVersion; main says batch/v1.
-_CRONJOB_API_VERSION = "batch/v1beta1"
+# The only CronJob version Kubernetes >= 1.25 serves (Istio 1.20.8's webhook: v1beta1).
+_CRONJOB_API_VERSION = "batch/v1"
 
 
 @dataclass(frozen=True)
@@ -93,7 +98,4 @@ def of_object(obj: Mapping[str, Any]) -> Workload:
     if kind == "Pod":
         return of_pod(obj)
     name = _text((obj.get("metadata") or {}).get("name"))
-    api_version = _text(obj.get("apiVersion"))
-    if kind == "CronJob":
-        api_version = _CRONJOB_API_VERSION
-    return Workload(name, kind, api_version)
+    return Workload(name, kind, _text(obj.get("apiVersion")))

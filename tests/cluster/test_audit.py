@@ -337,6 +337,21 @@ def test_a_pod_injected_with_a_native_sidecar_is_fine(
     assert audit.classify(_injected(native, _pod()), engine=native, ns=ENABLED) is None
 
 
+@pytest.mark.parametrize(
+    "annotations",
+    [
+        pytest.param({"inject.istio.io/templates": "grpc-simple"}, id="grpc-simple-has-no-proxy"),
+        pytest.param({"inject.istio.io/templates": "grpc-agent"}, id="grpc-agent"),
+        pytest.param({"sidecar.istio.io/interceptionMode": "NONE"}, id="no-istio-init"),
+    ],
+)
+def test_a_pod_injected_from_another_template_or_mode_is_fine(
+    engine: Engine, annotations: dict[str, str]
+) -> None:
+    pod = _injected(engine, _pod(annotations=annotations))
+    assert audit.classify(pod, engine=engine, ns=ENABLED) is None
+
+
 def test_control_characters_from_a_pod_never_reach_the_terminal_raw(engine: Engine) -> None:
     hostile = "\x1b[2J\x1b[31mfine\r\x07"
     pod = _with_status(_pod(), orjson.dumps({"configHash": hostile}).decode())

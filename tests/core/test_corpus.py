@@ -110,7 +110,8 @@ CASES = {
     "user-native-sidecar": Case(_spec(initContainers=[{"name": "log-shipper", "image": "x", "restartPolicy": "Always"}]), "injected", "namespace_selector_trusted"),
     # Istio's proxy vocabulary: each bad value denied, naming the annotation.
     "proxy-image-with-space": Case(_annotate(**{"sidecar.istio.io/proxyImage": "repo/proxy :1"}), "denied", "invalid_annotation", "sidecar.istio.io/proxyImage"),
-    "interception-none": Case(_annotate(**{"sidecar.istio.io/interceptionMode": "NONE"}), "denied", "invalid_annotation", "sidecar.istio.io/interceptionMode"),
+    "interception-none": Case(_annotate(**{"sidecar.istio.io/interceptionMode": "NONE"}), "injected", "namespace_selector_trusted"),
+    "interception-none-lowercase": Case(_annotate(**{"sidecar.istio.io/interceptionMode": "none"}), "denied", "invalid_annotation", "sidecar.istio.io/interceptionMode"),
     "status-port-newline": Case(_annotate(**{"status.sidecar.istio.io/port": "15020\n"}), "denied", "invalid_annotation", "status.sidecar.istio.io/port"),
     "log-level-template-text": Case(_annotate(**{"sidecar.istio.io/logLevel": "{{ .Values }}"}), "denied", "invalid_annotation", "sidecar.istio.io/logLevel"),
     "user-volume-privileged-field": Case(_annotate(**{"sidecar.istio.io/userVolume": '{"v":{"emptyDir":{},"privileged":true}}'}), "denied", "invalid_annotation", "sidecar.istio.io/userVolume"),

@@ -78,9 +78,9 @@ def test_the_annotation_is_merged_over_the_mesh_defaults() -> None:
     ("proxy_config_setting", "says"),
     [
         pytest.param({"concurrency": "two"}, "field concurrency", id="wrong-type"),
-        pytest.param({"interceptionMode": "NONE"}, "field interceptionMode must be REDIRECT or",
-                     id="interception-none"),
-        pytest.param({"interceptionMode": "tproxy"}, "field interceptionMode must be REDIRECT or",
+        pytest.param({"interceptionMode": "OFF"}, "field interceptionMode must be REDIRECT",
+                     id="interception-unknown"),
+        pytest.param({"interceptionMode": "tproxy"}, "field interceptionMode must be REDIRECT",
                      id="interception-lowercase"),
     ],
 )  # fmt: skip

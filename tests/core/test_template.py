@@ -43,7 +43,7 @@ def test_a_hostile_value_stays_one_string() -> None:
     hostile = 'x"\n  - name: injected\n    image: "busybox\n    securityContext: {privileged: true}'
     rendered = template.parse(GOOD, "good").render({**VALUES, "proxy.image": hostile})
     assert rendered["proxy"]["image"] == hostile
-    assert list(rendered) == ["initContainer", "proxy", "volumes", "sysctls"]
+    assert list(rendered) == ["initContainer", "proxy", "volumes", "sysctls", "app"]
     assert rendered["sysctls"] == []
     assert set(rendered["proxy"]) == {"name", "image", "args", "env"}
 
@@ -59,11 +59,19 @@ def test_renders_do_not_share_the_parts_that_vary() -> None:
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        pytest.param("spec: {containers: []}", "exactly one container", id="no-proxy"),
+        pytest.param("spec: {containers: []}", "list of containers", id="no-container"),
+        pytest.param(GOOD.replace("  volumes:", "  - {name: other}\n  volumes:"),
+                     "one proxy", id="two-proxies"),
+        pytest.param(GOOD.replace("  volumes:", "  - {name: '*', image: x}\n  volumes:"),
+                     "app container's image cannot be injected", id="app-image"),
+        pytest.param("metadata: {spec: {}}\n" + GOOD, "only hold labels and annotations",
+                     id="metadata-other-key"),
+        pytest.param("metadata: {labels: {a: '${proxy.image}'}}\n" + GOOD, "unknown placeholder",
+                     id="metadata-spec-placeholder"),
         pytest.param(GOOD.replace("${proxy.image}", "${proxy.evil}", 1), "unknown placeholder",
                      id="unknown-placeholder"),
         pytest.param(GOOD + "  hostNetwork: true\n", "cannot be injected", id="extra-spec-key"),
-        pytest.param("metadata: {}\n" + GOOD, "only a spec", id="extra-top-key"),
+        pytest.param("status: {}\n" + GOOD, "mapping of a spec", id="extra-top-key"),
         pytest.param(GOOD.replace("name: init", "name: proxy"), "unique", id="same-names"),
         pytest.param(GOOD.replace("name: proxy", "name: ${proxy.image}"), "fixed",
                      id="placeholder-name"),
@@ -147,11 +155,45 @@ def test_a_template_may_add_sysctls_and_nothing_else_of_the_pods_security_contex
 
 def test_a_splice_of_an_unknown_placeholder_is_refused() -> None:
     with pytest.raises(template.TemplateError, match="unknown placeholder"):
-        template.parse(SPLICING.replace("proxy.bootstrapEnv", "no.such"), "bad")
+        template.parse(SPLICING.replace("proxy.bootstrapEnv", "proxy.noSuch"), "bad")
 
 
 def test_loading_a_directory_names_every_template_by_its_file() -> None:
     loaded = template.load(config.DEFAULT_TEMPLATES)
-    assert set(loaded.named) == {"sidecar", "gateway"}
+    assert set(loaded.named) == {"sidecar", "gateway", "grpc-agent", "grpc-simple"}
     assert loaded.named["sidecar"] is loaded
     assert loaded.named["gateway"].init_name is None
+
+
+def test_a_shell_variable_is_text_and_only_area_names_are_placeholders() -> None:
+    text = GOOD.replace("args: ${init.args}", "command: [sh, -c, 'echo ${POD_NAME}']")
+    rendered = template.parse(text, "shell").render(VALUES)
+    assert rendered["initContainer"]["command"] == ["sh", "-c", "echo ${POD_NAME}"]
+
+
+METADATA = """
+metadata:
+  labels: {fixed: "yes", name: "${pod.canonicalName}"}
+  annotations: {container: "${pod.defaultContainer}"}
+spec:
+  containers:
+  - name: "*"
+    env: [{name: A, value: "1"}]
+"""
+
+
+def test_a_templates_metadata_takes_fixed_values_and_leaves_absent_ones_out() -> None:
+    compiled = template.parse(METADATA, "metadata")
+    assert compiled.has_metadata and compiled.adds_to_apps
+    assert compiled.proxy_name is None
+    found = compiled.metadata({"pod.canonicalName": "web", "pod.defaultContainer": None})
+    assert found == {"labels": {"fixed": "yes", "name": "web"}, "annotations": {}}
+    rendered = compiled.render({})
+    assert rendered["proxy"] is None
+    assert rendered["app"] == {"name": "*", "env": [{"name": "A", "value": "1"}]}
+
+
+def test_a_template_without_metadata_leaves_it_to_the_code() -> None:
+    compiled = template.parse(GOOD, "good")
+    assert not compiled.has_metadata
+    assert compiled.metadata({}) == {"labels": {}, "annotations": {}}

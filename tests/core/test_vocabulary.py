@@ -38,7 +38,7 @@ def _args(values: dict[str, Any], flag: str) -> str | None:
         pytest.param(names.COMPONENT_LOG_LEVEL, "misc:error,", id="component-trailing-comma"),
         pytest.param(names.AGENT_LOG_LEVEL, "default:loud", id="agent-level-unknown"),
         pytest.param(names.INTERCEPTION_MODE, "redirect", id="mode-lowercase"),
-        pytest.param(names.INTERCEPTION_MODE, "NONE", id="mode-none-unsupported"),
+        pytest.param(names.INTERCEPTION_MODE, "none", id="mode-none-lowercase"),
         pytest.param(names.STATUS_PORT, "65536", id="status-port-too-big"),
         pytest.param(names.STATUS_PORT, " 123", id="status-port-space"),
         pytest.param(names.STATUS_PORT, "１２３", id="status-port-full-width"),

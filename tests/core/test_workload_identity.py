@@ -38,7 +38,7 @@ def _owned(kind: str, name: str, *, api: str = "apps/v1", labels: dict[str, str]
         pytest.param(_owned("ReplicaSet", "web-abc"), Workload("web-abc", "ReplicaSet", "apps/v1"),
                      id="replicaset-without-template-hash"),
         pytest.param(_owned("Job", "report-28277570", api="batch/v1"),
-                     Workload("report", "CronJob", "batch/v1beta1"), id="job-of-a-cronjob"),
+                     Workload("report", "CronJob", "batch/v1"), id="job-of-a-cronjob"),
         pytest.param(_owned("Job", "pi", api="batch/v1"), Workload("pi", "Job", "batch/v1"),
                      id="plain-job"),
         pytest.param(_owned("Job", "pi-1234567", api="batch/v1"),
@@ -47,7 +47,7 @@ def _owned(kind: str, name: str, *, api: str = "apps/v1", labels: dict[str, str]
                      Workload("pi-12345678901", "Job", "batch/v1"),
                      id="eleven-digits-is-no-cronjob"),
         pytest.param(_owned("Job", "a-b-1234567890", api="batch/v1"),
-                     Workload("a-b", "CronJob", "batch/v1beta1"), id="cronjob-name-with-dashes"),
+                     Workload("a-b", "CronJob", "batch/v1"), id="cronjob-name-with-dashes"),
         pytest.param(_owned("DaemonSet", "agent"), Workload("agent", "DaemonSet", "apps/v1"),
                      id="daemonset"),
         pytest.param(_owned("StatefulSet", "db", generate=False), Workload("db-0"),
@@ -59,6 +59,23 @@ def _owned(kind: str, name: str, *, api: str = "apps/v1", labels: dict[str, str]
 )  # fmt: skip
 def test_a_pods_workload_follows_its_controller(pod: dict[str, Any], expected: Workload) -> None:
     assert of_pod(pod) == expected
+
+
+@pytest.mark.parametrize(
+    "api",
+    [
+        pytest.param("batch/v1", id="batch-v1"),
+        pytest.param("batch/v1beta1", id="batch-v1beta1-as-written"),
+    ],
+)
+def test_offline_a_cronjob_is_named_with_its_own_api_version(engine: Engine, api: str) -> None:
+    text, _ = workloads.inject_text(yaml.safe_dump(_deployment("CronJob", api)), engine)
+    template = yaml.safe_load(text)["spec"]["jobTemplate"]["spec"]["template"]
+    env = _identity(template)[0]
+    assert env[1] == {
+        "name": "ISTIO_META_OWNER",
+        "value": f"kubernetes://apis/{api}/namespaces/shop/cronjobs/web",
+    }
 
 
 def test_the_owner_is_a_kubernetes_uri_and_unknown_names_give_no_env() -> None:
