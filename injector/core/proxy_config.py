@@ -108,6 +108,8 @@ _FIELDS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "proxyStatsMatcher": (_matcher, None),
     "holdApplicationUntilProxyStarts": (_bool, None),
 }
+# The field names accepted (the mesh's defaultConfig is read against them).
+ACCEPTED = frozenset(_FIELDS)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,164 @@
+"""The chart's values (ConfigMap `istio-sidecar-injector`, key `values`) over a `Config`.
+
+Mapped, each to the setting of ours that does the same (docs/configuration.md, "Istio's
+own configuration"): the proxy image (`global.hub`, `global.tag`,
+`global.proxy.image`), `global.imagePullPolicy`, `global.proxy.resources`, the
+interception ranges (`global.proxy.includeIPRanges` ...), `global.proxy.clusterDomain`,
+`global.proxy.holdApplicationUntilProxyStarts`, `global.multiCluster.clusterName`,
+`global.caAddress` and `global.istioNamespace`, `revision`, and
+`sidecarInjectorWebhook.rewriteAppHTTPProbe`. What changes the sidecar and is not
+mapped is a warning (`unmodelled`); keys that do not shape the sidecar are ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from injector.core import config_file, grammar
+from injector.core.config import Config, ConfigError, Interception, Resources
+from injector.istio_config import unmodelled
+from injector.istio_config.document import Node
+
+ISTIO_NAMESPACE = "istio-system"
+
+# values key under global.proxy -> (our interception key, its grammar)
+_INTERCEPTION: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "includeIPRanges": ("includeOutboundIPRanges", lambda v: grammar.parse_cidrs(v, wildcard=True)),
+    "excludeIPRanges": ("excludeOutboundIPRanges", grammar.parse_cidrs),
+    "includeInboundPorts": ("includeInboundPorts", lambda v: grammar.parse_ports(v, wildcard=True)),
+    "excludeInboundPorts": ("excludeInboundPorts", grammar.parse_ports),
+    "excludeOutboundPorts": ("excludeOutboundPorts", grammar.parse_ports),
+}
+
+
+def proxy_image(node: Node, current: str) -> tuple[str, list[str]]:
+    """The proxy image as Istio 1.20.8 makes it: `global.proxy.image` as given when it
+    contains a '/', else `<hub>/<image>:<tag>` (the image defaulting to proxyv2)."""
+    top, proxy = node.child("global"), node.child("global").child("proxy")
+    name = proxy.get("image", str, "")
+    if not (name or top.has("hub") or top.has("tag")):
+        return current, []
+    if "/" not in name:
+        hub, tag = top.get("hub", str, ""), top.get("tag", str, "")
+        if not hub or not tag:
+            top.fail("hub" if not hub else "tag", "needed to name the proxy image")
+        name = f"{hub}/{name or 'proxyv2'}:{tag}"
+    try:
+        grammar.check_image(name)
+    except grammar.GrammarError as err:
+        return name, [f"{node.origin}: proxy image {name!r} is {err}; a node may not pull it"]
+    return name, []
+
+
+def _init_image(node: Node, proxy: str) -> list[str]:
+    init = node.child("global").child("proxy_init").get("image", str, "")
+    if "/" in init and init != proxy:
+        return [
+            f"{node.origin}: global.proxy_init.image={init} not modelled "
+            "(istio-init runs the proxy image)"
+        ]
+    return []
+
+
+def _resources(node: Node, current: Resources) -> Resources:
+    section = node.child("global").child("proxy").child("resources")
+    parts: dict[str, dict[str, str]] = {}
+    for part in ("requests", "limits"):
+        given = section.child(part)
+        parts[part] = dict(getattr(current, part)) if not section.has(part) else {}
+        for resource in sorted(str(key) for key in given.data):
+            quantity = given.get(resource, str, "")
+            try:
+                grammar.parse_quantity(quantity)
+            except grammar.GrammarError as err:
+                given.fail(resource, str(err))
+            parts[part][resource] = quantity
+    return Resources(requests=parts["requests"], limits=parts["limits"])
+
+
+def _interception(node: Node, current: Interception) -> Interception:
+    proxy = node.child("global").child("proxy")
+    changes = {}
+    for key, (ours, check) in _INTERCEPTION.items():
+        if proxy.has(key):
+            value = proxy.get(key, str, "")
+            try:
+                check(value)
+            except grammar.GrammarError as err:
+                proxy.fail(key, str(err))
+            changes[ours] = value
+    return dataclasses.replace(current, **changes)
+
+
+def _ca_address(node: Node, revision: str, current: str) -> str:
+    top = node.child("global")
+    if not (top.has("caAddress") or top.has("istioNamespace")):
+        return current
+    given = str(top.get("caAddress", str, ""))
+    namespace = top.get("istioNamespace", str, ISTIO_NAMESPACE) or ISTIO_NAMESPACE
+    if given or namespace == ISTIO_NAMESPACE:
+        return given  # empty: istiod[-<revision>].istio-system.svc:15012, as ours
+    host = "istiod" if revision == "default" else f"istiod-{revision}"
+    return f"{host}.{namespace}.svc:15012"
+
+
+def _revision(node: Node, config: Config) -> Config:
+    if not node.has("revision"):
+        return config
+    try:
+        return config_file.with_revision(config, node.get("revision", str, "") or "default")
+    except ConfigError as err:
+        node.fail("revision", str(err))
+
+
+def _mesh(node: Node, config: Config) -> Config:
+    top = node.child("global")
+    proxy, cluster = top.child("proxy"), top.child("multiCluster")
+    mesh = config.mesh
+    return dataclasses.replace(
+        config,
+        mesh=dataclasses.replace(
+            mesh,
+            clusterDomain=proxy.get("clusterDomain", str, mesh.clusterDomain) or mesh.clusterDomain,
+            holdApplicationUntilProxyStarts=proxy.get(
+                "holdApplicationUntilProxyStarts", bool, mesh.holdApplicationUntilProxyStarts
+            ),
+            clusterId=cluster.get("clusterName", str, "") or "Kubernetes"
+            if cluster.has("clusterName")
+            else mesh.clusterId,
+            caAddress=_ca_address(node, config.revision, mesh.caAddress),
+            rewriteAppHTTPProbers=node.child("sidecarInjectorWebhook").get(
+                "rewriteAppHTTPProbe", bool, mesh.rewriteAppHTTPProbers
+            ),
+        ),
+    )
+
+
+def _tracer(node: Node) -> list[str]:
+    tracer = node.child("global").child("proxy").get("tracer", str, "")
+    if tracer in ("datadog", "lightstep"):
+        return [f"{node.origin}: global.proxy.tracer={tracer} not modelled (its env and mounts)"]
+    return []
+
+
+def apply(config: Config, node: Node) -> tuple[Config, list[str]]:
+    """`config` with the values' settings, and what they set that we do not model."""
+    config = _revision(node, config)
+    image, warnings = proxy_image(node, config.proxy.image)
+    policy = node.child("global").get("imagePullPolicy", str, "") or config.proxy.imagePullPolicy
+    if policy not in ("Always", "IfNotPresent", "Never"):
+        node.child("global").fail("imagePullPolicy", "must be Always, IfNotPresent or Never")
+    proxy = dataclasses.replace(
+        config.proxy,
+        image=image,
+        imagePullPolicy=policy,
+        resources=_resources(node, config.proxy.resources),
+    )
+    config = dataclasses.replace(
+        config, proxy=proxy, interception=_interception(node, config.interception)
+    )
+    config = _mesh(node, config)
+    warnings += _init_image(node, image) + _tracer(node) + unmodelled.warnings(node)
+    return config, warnings
