@@ -87,6 +87,7 @@ class Proxy:
     """The injected proxy and its init container."""
 
     image: str = "docker.io/istio/proxyv2:1.20.8"
+    # "" leaves the field out: Kubernetes then defaults it from the image's tag.
     imagePullPolicy: str = "IfNotPresent"
     uid: int = 1337
     resources: Resources = field(

@@ -153,7 +153,7 @@ def _proxy(reader: Reader) -> Proxy:
     proxy = Proxy(
         image=image,
         imagePullPolicy=section.choice(
-            "imagePullPolicy", ("Always", "IfNotPresent", "Never"), default.imagePullPolicy
+            "imagePullPolicy", ("Always", "IfNotPresent", "Never", ""), default.imagePullPolicy
         ),
         uid=uid,
         resources=_resources(section, "resources", default.resources),

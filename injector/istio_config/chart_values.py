@@ -147,9 +147,10 @@ def apply(config: Config, node: Node) -> tuple[Config, list[str]]:
     """`config` with the values' settings, and what they set that we do not model."""
     config = _revision(node, config)
     image, warnings = proxy_image(node, config.proxy.image)
-    policy = node.child("global").get("imagePullPolicy", str, "") or config.proxy.imagePullPolicy
-    if policy not in ("Always", "IfNotPresent", "Never"):
-        node.child("global").fail("imagePullPolicy", "must be Always, IfNotPresent or Never")
+    top = node.child("global")
+    policy = top.get("imagePullPolicy", str, config.proxy.imagePullPolicy)
+    if policy not in ("Always", "IfNotPresent", "Never", ""):
+        top.fail("imagePullPolicy", "must be Always, IfNotPresent, Never or empty")
     proxy = dataclasses.replace(
         config.proxy,
         image=image,

@@ -30,7 +30,6 @@ _ISTIO_DEFAULTS: dict[str, Any] = {
     "statusPort": 15020,
     "envoyMetricsService": {},
     "envoyAccessLogService": {},
-    "tracing": {"zipkin": {"address": "zipkin.istio-system:9411"}},
 }
 # MeshConfig's iptables ports, rendered into istio-init's -p and -z.
 _LISTEN_PORTS = {"proxyListenPort": 15001, "proxyInboundListenPort": 15006}

@@ -181,6 +181,7 @@ def test_the_mesh_config_maps_trust_domain_merge_and_default_config() -> None:
         "discoveryAddress": "istiod.istio-system.svc:15012",
         "drainDuration": "23s",
         "proxyMetadata": {"A": "1"},
+        "tracing": {"zipkin": {"address": "zipkin.istio-system:9411"}},
     }
     assert settings.warnings == ()
 
@@ -194,7 +195,6 @@ def test_default_config_fields_merge_over_the_base_ones() -> None:
 @pytest.mark.parametrize(
     ("mesh", "warning"),
     [
-        pytest.param("defaultConfig: {tracing: {}}", "defaultConfig.tracing not modelled", id="t"),
         pytest.param(
             "defaultConfig: {image: {imageType: distroless}}",
             "defaultConfig.image not modelled",
@@ -322,7 +322,7 @@ def test_a_stock_template_is_not_warned(monkeypatch: pytest.MonkeyPatch) -> None
         ),
         pytest.param(
             Sources(values=_values(imagePullPolicy="Sometimes")),
-            "values: key global.imagePullPolicy: must be Always, IfNotPresent or Never",
+            "values: key global.imagePullPolicy: must be Always, IfNotPresent, Never or empty",
             id="bad-pull-policy",
         ),
         pytest.param(
