@@ -228,6 +228,7 @@ class Engine:
             spec=pod["spec"],
             revision=self.config.revision,
             config_hash=self.fingerprint,
+            pull_secrets=self.config.proxy.imagePullSecrets,
         )
         if not status_annotation.fits(annotations, status):
             return Outcome("skipped", [policy.ANNOTATIONS_FULL], warnings)

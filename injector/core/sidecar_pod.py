@@ -151,6 +151,7 @@ def build(pod: Mapping[str, Any], sidecar: Sidecar, config: Config) -> Pod:
         probes.rewrite(containers, status_port=status_port, probers=probers)
         probes.rewrite(inits, status_port=status_port, probers=probers)
         probes.merge_env(env, probers)
+    _network(labels, env, mesh.network)
     proxy["env"] = env
     labels.update(
         mesh_metadata.mesh_labels(
@@ -171,9 +172,32 @@ def build(pod: Mapping[str, Any], sidecar: Sidecar, config: Config) -> Pod:
     metadata["labels"], metadata["annotations"] = labels, annotations
     _place(spec, containers, inits, proxy, init, native=sidecar.native, hold=hold)
     spec["volumes"] = [*(spec.get("volumes") or []), *sidecar.volumes]
+    if config.proxy.imagePullSecrets:
+        spec["imagePullSecrets"] = _pull_secrets(spec, config.proxy.imagePullSecrets)
     if sidecar.sysctls:
         spec["securityContext"] = _with_sysctls(spec.get("securityContext"), sidecar.sysctls)
     return {**pod, "metadata": metadata, "spec": spec}
+
+
+def _network(labels: dict[str, Any], env: list[dict[str, Any]], network: str) -> None:
+    """The Pod's network (its own label, else the configured one) as the label and as
+    ISTIO_META_NETWORK, right after the interception mode, as Istio 1.20.8 places it."""
+    chosen = labels.get(names.TOPOLOGY_NETWORK) or network
+    if not chosen:
+        return
+    labels[names.TOPOLOGY_NETWORK] = chosen
+    at = next(
+        (i + 1 for i, item in enumerate(env) if item.get("name") == names.ENV_INTERCEPTION_MODE),
+        len(env),
+    )
+    env.insert(at, {"name": names.ENV_NETWORK, "value": str(chosen)})
+
+
+def _pull_secrets(spec: Mapping[str, Any], secrets: tuple[str, ...]) -> list[Any]:
+    """The configured pull secrets, then the Pod's own that are not among them (Istio
+    1.20.8's order)."""
+    own = [s for s in spec.get("imagePullSecrets") or [] if s.get("name") not in secrets]
+    return [*({"name": name} for name in secrets), *own]
 
 
 def _with_sysctls(context: Any, sysctls: list[dict[str, Any]]) -> Any:

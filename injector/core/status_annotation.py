@@ -30,6 +30,7 @@ def build(
     spec: Mapping[str, Any],
     revision: str,
     config_hash: str,
+    pull_secrets: Sequence[str] = (),
 ) -> str:
     """The annotation's value for a Pod injected from `template` with these `volumes`."""
     present = {c.get("name") for key in ("containers", "initContainers")
@@ -39,7 +40,7 @@ def build(
         "initContainers": [*inits, template.proxy_name] if native else (inits or None),
         "containers": None if native else [template.proxy_name],
         "volumes": [volume["name"] for volume in volumes],
-        "imagePullSecrets": None,
+        "imagePullSecrets": list(pull_secrets) or None,
         "revision": revision,
         "configHash": config_hash,
         "native": native,

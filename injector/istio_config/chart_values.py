@@ -5,9 +5,12 @@ own configuration"): the proxy image (`global.hub`, `global.tag`,
 `global.proxy.image`), `global.imagePullPolicy`, `global.proxy.resources`, the
 interception ranges (`global.proxy.includeIPRanges` ...), `global.proxy.clusterDomain`,
 `global.proxy.holdApplicationUntilProxyStarts`, `global.multiCluster.clusterName`,
-`global.caAddress` and `global.istioNamespace`, `revision`, and
-`sidecarInjectorWebhook.rewriteAppHTTPProbe`. What changes the sidecar and is not
-mapped is a warning (`unmodelled`); keys that do not shape the sidecar are ignored.
+`global.caAddress` and `global.istioNamespace`, `global.network`, the status port and
+readiness (`global.proxy.statusPort`, `readiness*`), the log levels
+(`global.proxy.logLevel`, `componentLogLevel`, `global.logging.level`),
+`global.imagePullSecrets`, `revision`, and `sidecarInjectorWebhook.rewriteAppHTTPProbe`.
+What changes the sidecar and is not mapped is a warning (`unmodelled`); keys that do
+not shape the sidecar are ignored.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from injector.core import config_file, grammar
-from injector.core.config import Config, ConfigError, Interception, Resources
+from injector.core.config import Config, ConfigError, Interception, Proxy, Resources
 from injector.istio_config import unmodelled
 from injector.istio_config.document import Node
 
@@ -132,8 +135,68 @@ def _mesh(node: Node, config: Config) -> Config:
             rewriteAppHTTPProbers=node.child("sidecarInjectorWebhook").get(
                 "rewriteAppHTTPProbe", bool, mesh.rewriteAppHTTPProbers
             ),
+            network=top.get("network", str, mesh.network),
         ),
     )
+
+
+# values key under global.proxy -> (our readiness setting, lowest value)
+_READINESS = {
+    "readinessInitialDelaySeconds": ("initialDelaySeconds", 0),
+    "readinessPeriodSeconds": ("periodSeconds", 1),
+    "readinessFailureThreshold": ("failureThreshold", 1),
+}
+# values key -> (our proxy setting, its grammar)
+_LEVELS: dict[tuple[str, str], tuple[str, Callable[[str], Any]]] = {
+    ("proxy", "logLevel"): ("logLevel", grammar.parse_envoy_level),
+    ("proxy", "componentLogLevel"): ("componentLogLevel", grammar.parse_envoy_components),
+    ("logging", "level"): ("agentLogLevel", grammar.parse_agent_levels),
+}
+
+
+def _number(node: Node, key: str, low: int, high: int = 2**31 - 1) -> int | None:
+    value: int | None = node.get(key, int, None)
+    if value is not None and not low <= value <= high:
+        node.fail(key, f"must be a whole number from {low} to {high}")
+    return value
+
+
+def _proxy_defaults(node: Node, current: Proxy) -> Proxy:
+    """Status port, readiness, log levels and pull secrets: the per-Pod annotations'
+    defaults."""
+    top = node.child("global")
+    proxy, changes = top.child("proxy"), dict[str, Any]()
+    status = _number(proxy, "statusPort", 0, 65535)
+    if status is not None:
+        changes["statusPort"] = status
+    readiness: dict[str, int] = {}
+    for key, (ours, low) in _READINESS.items():
+        value = _number(proxy, key, low)
+        if value is not None:
+            readiness[ours] = value
+    for (section, key), (ours, parse) in _LEVELS.items():
+        where = top.child(section)
+        if where.has(key):
+            changes[ours] = where.get(key, str, "")
+            try:
+                parse(changes[ours])
+            except grammar.GrammarError as err:
+                where.fail(key, str(err))
+    if top.has("imagePullSecrets"):
+        changes["imagePullSecrets"] = _secrets(top)
+    ready = dataclasses.replace(current.readiness, **readiness)
+    return dataclasses.replace(current, readiness=ready, **changes)
+
+
+def _secrets(top: Node) -> tuple[str, ...]:
+    """global.imagePullSecrets: names, or {name: ...} as a Pod writes them."""
+    found = []
+    for item in top.get("imagePullSecrets", list, []):
+        name = item.get("name") if isinstance(item, dict) else item
+        if not isinstance(name, str) or not name:
+            top.fail("imagePullSecrets", "must be a list of secret names")
+        found.append(name)
+    return tuple(found)
 
 
 def _tracer(node: Node) -> list[str]:
@@ -152,7 +215,7 @@ def apply(config: Config, node: Node) -> tuple[Config, list[str]]:
     if policy not in ("Always", "IfNotPresent", "Never", ""):
         top.fail("imagePullPolicy", "must be Always, IfNotPresent, Never or empty")
     proxy = dataclasses.replace(
-        config.proxy,
+        _proxy_defaults(node, config.proxy),
         image=image,
         imagePullPolicy=policy,
         resources=_resources(node, config.proxy.resources),

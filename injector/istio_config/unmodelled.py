@@ -15,15 +15,6 @@ from injector.istio_config.document import Node
 
 # key -> (Istio 1.20.8's default, what another value changes in Istio's sidecar)
 UNMODELLED: dict[str, tuple[Any, str]] = {
-    "global.imagePullSecrets": ([], "the Pod's imagePullSecrets"),
-    "global.network": ("", "ISTIO_META_NETWORK and the network label"),
-    "global.proxy.statusPort": (15020, "the proxy's probes and excluded inbound ports"),
-    "global.proxy.readinessInitialDelaySeconds": (0, "the proxy's readiness probe"),
-    "global.proxy.readinessPeriodSeconds": (15, "the proxy's readiness probe"),
-    "global.proxy.readinessFailureThreshold": (4, "the proxy's readiness probe"),
-    "global.proxy.logLevel": ("warning", "--proxyLogLevel"),
-    "global.proxy.componentLogLevel": ("misc:error", "--proxyComponentLogLevel"),
-    "global.logging.level": ("default:info", "--log_output_level"),
     "global.proxy.includeOutboundPorts": ("", "istio-init's -q"),
     "global.proxy.startupProbe.enabled": (True, "the proxy's startup probe"),
     "global.proxy.startupProbe.failureThreshold": (600, "the proxy's startup probe"),
@@ -34,7 +25,6 @@ UNMODELLED: dict[str, tuple[Any, str]] = {
     "global.logAsJson": (False, "--log_as_json on the proxy and init container"),
     "global.meshID": ("", "ISTIO_META_MESH_ID"),
     "global.mountMtlsCerts": (False, "an istio-certs mount on the proxy"),
-    "global.podDNSSearchNamespaces": ([], "the Pod's dnsConfig search domains"),
     "global.jwtPolicy": ("third-party-jwt", "JWT_POLICY and the istio-token volume"),
     "global.pilotCertProvider": ("istiod", "PILOT_CERT_PROVIDER and the CA mounts"),
     "global.caName": ("", "the workload certificate volume"),

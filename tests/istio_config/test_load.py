@@ -95,6 +95,28 @@ def test_values_map_to_proxy_interception_and_mesh_settings() -> None:
     assert config.interception.excludeOutboundPorts == "3306"
 
 
+def test_values_map_to_the_per_pod_defaults_network_and_pull_secrets() -> None:
+    values = {
+        "global": {
+            "network": "n1",
+            "imagePullSecrets": ["a", {"name": "b"}],
+            "logging": {"level": "default:debug"},
+            "proxy": {"statusPort": 123, "readinessInitialDelaySeconds": 100,
+                      "readinessPeriodSeconds": 200, "readinessFailureThreshold": 300,
+                      "logLevel": "debug", "componentLogLevel": "misc:info"},
+        }
+    }  # fmt: skip
+    settings = _load(values=json.dumps(values))
+    proxy = settings.config.proxy
+    assert settings.warnings == ()
+    assert (proxy.statusPort, proxy.imagePullSecrets) == (123, ("a", "b"))
+    assert (proxy.readiness.initialDelaySeconds, proxy.readiness.periodSeconds) == (100, 200)
+    assert proxy.readiness.failureThreshold == 300
+    assert (proxy.logLevel, proxy.componentLogLevel) == ("debug", "misc:info")
+    assert proxy.agentLogLevel == "default:debug"
+    assert settings.config.mesh.network == "n1"
+
+
 @pytest.mark.parametrize(
     ("global_", "revision", "address"),
     [
@@ -307,8 +329,28 @@ def test_a_stock_template_is_not_warned(monkeypatch: pytest.MonkeyPatch) -> None
         ),
         pytest.param(
             Sources(values=_values(proxy={"statusPort": "high"})),
-            "values: key global.proxy.statusPort",
-            id="ignored-unless-read",
+            "values: key global.proxy.statusPort: must be a whole number, got 'high'",
+            id="status-port-not-a-number",
+        ),
+        pytest.param(
+            Sources(values=_values(proxy={"statusPort": 70000})),
+            "values: key global.proxy.statusPort: must be a whole number from 0 to 65535",
+            id="status-port-too-high",
+        ),
+        pytest.param(
+            Sources(values=_values(logging={"level": "default:loud"})),
+            "values: key global.logging.level: ",
+            id="bad-agent-level",
+        ),
+        pytest.param(
+            Sources(values=_values(imagePullSecrets=[{"nom": "x"}])),
+            "values: key global.imagePullSecrets: must be a list of secret names",
+            id="bad-pull-secret",
+        ),
+        pytest.param(
+            Sources(values=_values(proxy={"enableCoreDump": "maybe"})),
+            "values: key global.proxy.enableCoreDump: must be true or false, got 'maybe'",
+            id="unmodelled-key-of-the-wrong-type",
         ),
         pytest.param(
             Sources(values=_values(proxy={"includeIPRanges": "10.0.0.0/33"})),
