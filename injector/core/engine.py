@@ -14,6 +14,7 @@ from typing import Any, Literal
 import orjson
 
 from injector.core import (
+    cni,
     declared,
     names,
     overrides,
@@ -94,7 +95,7 @@ class Engine:
         self.template = template
         self.fingerprint = config.fingerprint(template.text)
         self.injected = policy.Injected(
-            containers=frozenset(n for n in (template.proxy_name, template.init_name) if n),
+            containers=frozenset(n for n in (template.proxy_name, self._init_name(template)) if n),
             volumes=frozenset(template.volume_names),
             declarable=frozenset({names.PROXY_CONTAINER}),
             declarable_init=frozenset({names.INIT_CONTAINER}),
@@ -114,6 +115,12 @@ class Engine:
         self._outcomes: Memo[tuple[bytes, bytes], Outcome] = Memo(
             max_entries=OUTCOME_CACHE_SIZE, max_entry_bytes=OUTCOME_MAX_ENTRY_BYTES
         )
+
+    def _init_name(self, template: Template) -> str | None:
+        """The init container's name: istio-validation when Istio's CNI plugin redirects."""
+        if template.init_name is not None and self.config.cni.enabled:
+            return cni.VALIDATION_CONTAINER
+        return template.init_name
 
     def inject(
         self,
@@ -229,6 +236,7 @@ class Engine:
             revision=self.config.revision,
             config_hash=self.fingerprint,
             pull_secrets=self.config.proxy.imagePullSecrets,
+            init_name=self._init_name(template),
         )
         if not status_annotation.fits(annotations, status):
             return Outcome("skipped", [policy.ANNOTATIONS_FULL], warnings)

@@ -20,12 +20,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from injector.core import declared, mesh_metadata, names, probes, prometheus, service_account
-from injector.core.config import Config
+from injector.core import (
+    cni,
+    declared,
+    mesh_metadata,
+    names,
+    probes,
+    prometheus,
+    service_account,
+)
+from injector.core.config import Config, Mesh
 from injector.core.proxy_config import ProxyConfig
 from injector.core.workload_identity import Workload
 
 Pod = dict[str, Any]
+# Istio's cluster name when the values give none.
+DEFAULT_CLUSTER_ID = "Kubernetes"
 # Istio's postStart hook: the app containers start once the proxy is ready.
 WAIT_FOR_PROXY = {"postStart": {"exec": {"command": ["pilot-agent", "wait"]}}}
 # The rendered proxy env entries that change per Pod, or place the workload identity.
@@ -140,7 +150,7 @@ def build(pod: Mapping[str, Any], sidecar: Sidecar, config: Config) -> Pod:
     )  # fmt: skip
     if found["containers"] or found["initContainers"]:
         proxy, init = _declared_user(pod["spec"], proxy, init, sidecar.values)
-    env = list(proxy.get("env") or [])
+    env = _cluster_env(labels, list(proxy.get("env") or []), mesh)
     scrape = prometheus.merge(annotations, enabled=mesh.enablePrometheusMerge)
     if scrape is not None:
         env.append(scrape)
@@ -151,7 +161,6 @@ def build(pod: Mapping[str, Any], sidecar: Sidecar, config: Config) -> Pod:
         probes.rewrite(containers, status_port=status_port, probers=probers)
         probes.rewrite(inits, status_port=status_port, probers=probers)
         probes.merge_env(env, probers)
-    _network(labels, env, mesh.network)
     proxy["env"] = env
     labels.update(
         mesh_metadata.mesh_labels(
@@ -166,6 +175,10 @@ def build(pod: Mapping[str, Any], sidecar: Sidecar, config: Config) -> Pod:
             gateway=sidecar.gateway,
         )
     )
+    if config.cni.enabled and init is not None:
+        chained = config.cni.chained
+        annotations.update(cni.pod_annotations(annotations, init["args"], chained=chained))
+        init = cni.validation(init, config.proxy.uid)
     if any(found.values()) and names.STATUS not in annotations:
         annotations[names.PROXY_OVERRIDES] = declared.overrides_annotation(found)
     annotations[names.STATUS] = sidecar.status
@@ -179,18 +192,21 @@ def build(pod: Mapping[str, Any], sidecar: Sidecar, config: Config) -> Pod:
     return {**pod, "metadata": metadata, "spec": spec}
 
 
-def _network(labels: dict[str, Any], env: list[dict[str, Any]], network: str) -> None:
-    """The Pod's network (its own label, else the configured one) as the label and as
-    ISTIO_META_NETWORK, right after the interception mode, as Istio 1.20.8 places it."""
-    chosen = labels.get(names.TOPOLOGY_NETWORK) or network
-    if not chosen:
-        return
-    labels[names.TOPOLOGY_NETWORK] = chosen
-    at = next(
-        (i + 1 for i, item in enumerate(env) if item.get("name") == names.ENV_INTERCEPTION_MODE),
-        len(env),
-    )
-    env.insert(at, {"name": names.ENV_NETWORK, "value": str(chosen)})
+def _cluster_env(labels: dict[str, Any], env: list[dict[str, Any]], mesh: Mesh) -> list[Any]:
+    """The proxy env with the cluster (when not the default) and the network (the Pod's
+    own label, else the configured one) moved to its end, sorted by name: Istio 1.20.8
+    sets them last (its overwriteClusterInfo), before the Prometheus and probe env. The
+    network is also the Pod's topology.istio.io/network label."""
+    moved = {}
+    if mesh.clusterId != DEFAULT_CLUSTER_ID:
+        moved[names.ENV_CLUSTER_ID] = mesh.clusterId
+    network = labels.get(names.TOPOLOGY_NETWORK) or mesh.network
+    if network:
+        labels[names.TOPOLOGY_NETWORK] = moved[names.ENV_NETWORK] = str(network)
+    if not moved:
+        return env
+    kept = [item for item in env if item.get("name") not in moved]
+    return kept + [{"name": name, "value": moved[name]} for name in sorted(moved)]
 
 
 def _pull_secrets(spec: Mapping[str, Any], secrets: tuple[str, ...]) -> list[Any]:

@@ -31,11 +31,13 @@ def build(
     revision: str,
     config_hash: str,
     pull_secrets: Sequence[str] = (),
+    init_name: str | None = None,
 ) -> str:
     """The annotation's value for a Pod injected from `template` with these `volumes`."""
     present = {c.get("name") for key in ("containers", "initContainers")
                for c in spec.get(key) or []}  # fmt: skip
-    inits = [] if template.init_name is None else [template.init_name]
+    init_name = init_name or template.init_name
+    inits = [] if init_name is None else [init_name]
     status: dict[str, Any] = {
         "initContainers": [*inits, template.proxy_name] if native else (inits or None),
         "containers": None if native else [template.proxy_name],

@@ -8,7 +8,8 @@ interception ranges (`global.proxy.includeIPRanges` ...), `global.proxy.clusterD
 `global.caAddress` and `global.istioNamespace`, `global.network`, the status port and
 readiness (`global.proxy.statusPort`, `readiness*`), the log levels
 (`global.proxy.logLevel`, `componentLogLevel`, `global.logging.level`),
-`global.imagePullSecrets`, `revision`, and `sidecarInjectorWebhook.rewriteAppHTTPProbe`.
+`global.imagePullSecrets`, `istio_cni.enabled` and `chained`, `revision`, and
+`sidecarInjectorWebhook.rewriteAppHTTPProbe`.
 What changes the sidecar and is not mapped is a warning (`unmodelled`); keys that do
 not shape the sidecar are ignored.
 """
@@ -20,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from injector.core import config_file, grammar
-from injector.core.config import Config, ConfigError, Interception, Proxy, Resources
+from injector.core.config import Cni, Config, ConfigError, Interception, Proxy, Resources
 from injector.istio_config import unmodelled
 from injector.istio_config.document import Node
 
@@ -224,5 +225,13 @@ def apply(config: Config, node: Node) -> tuple[Config, list[str]]:
         config, proxy=proxy, interception=_interception(node, config.interception)
     )
     config = _mesh(node, config)
+    cni = node.child("istio_cni")
+    config = dataclasses.replace(
+        config,
+        cni=Cni(
+            enabled=cni.get("enabled", bool, config.cni.enabled),
+            chained=cni.get("chained", bool, config.cni.chained),
+        ),
+    )
     warnings += _init_image(node, image) + _tracer(node) + unmodelled.warnings(node)
     return config, warnings

@@ -30,7 +30,6 @@ UNMODELLED: dict[str, tuple[Any, str]] = {
     "global.caName": ("", "the workload certificate volume"),
     "global.sts.servicePort": (0, "--stsPort on the proxy"),
     "global.sds.token.aud": ("istio-ca", "the istio-token audience"),
-    "istio_cni.enabled": (False, "istio-validation instead of istio-init (CNI)"),
 }
 
 

@@ -134,6 +134,13 @@ def test_the_ca_address_follows_istio_namespace_and_revision(
     assert _load(values=text).config.mesh.caAddress == address
 
 
+def test_istio_cni_maps_to_our_cni_settings() -> None:
+    values = {"istio_cni": {"enabled": True, "chained": False}}
+    settings = _load(values=json.dumps(values))
+    assert (settings.config.cni.enabled, settings.config.cni.chained) == (True, False)
+    assert settings.warnings == ()
+
+
 def test_an_empty_cluster_name_is_istio_default_kubernetes() -> None:
     settings = _load(values=_values(multiCluster={"clusterName": ""}))
     assert settings.config.mesh.clusterId == "Kubernetes"
@@ -163,7 +170,6 @@ def test_values_at_istio_defaults_warn_of_nothing() -> None:
             "global.proxy.enableCoreDump=true not modelled (an enable-core-dump init container)",
             id="core-dump",
         ),
-        pytest.param({"istio_cni": {"enabled": True}}, "istio_cni.enabled=true", id="cni"),
         pytest.param({"global": {"proxy": {"tracer": "datadog"}}}, "tracer=datadog", id="datadog"),
         pytest.param(
             {"global": {"proxy_init": {"image": "reg.example/init:1"}}},
