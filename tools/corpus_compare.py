@@ -168,6 +168,11 @@ def pull_policy(pod: Pod) -> Any:
     return {name: c.get("imagePullPolicy") for name, c in _injected(pod).items()}
 
 
+# Aspects compared over the injected containers both Pods have: a container only one
+# side has shows once, under `images`.
+_SHARED_CONTAINERS = frozenset({"pull policy"})
+
+
 def pull_secrets(pod: Pod) -> Any:
     return (pod.get("spec") or {}).get("imagePullSecrets") or []
 
@@ -210,6 +215,9 @@ def compare(ours: Pod, theirs: Pod) -> dict[str, str | None]:
     result: dict[str, str | None] = {}
     for aspect, view in ASPECTS.items():
         mine, istio = view(ours), view(theirs)
+        if aspect in _SHARED_CONTAINERS:
+            shared = set(mine) & set(istio)
+            mine, istio = ({k: v for k, v in d.items() if k in shared} for d in (mine, istio))
         result[aspect] = None if mine == istio else _describe(mine, istio)
     return result
 

@@ -235,3 +235,24 @@ def test_in_code_mesh_changes_apply_over_the_mesh_file() -> None:
         "defaultConfig": {"proxyMetadata": {"A": "1", "B": "2"}, "tracing": {}},
         "trustDomain": "t",
     }
+
+
+def test_an_injected_container_only_one_side_has_shows_under_images_only() -> None:
+    theirs = _istio_style(_pod())
+    theirs["spec"]["initContainers"].append({"name": "enable-core-dump", "image": "p:1"})
+    differences = corpus_compare.compare(_pod(), theirs)
+    assert [name for name, found in differences.items() if found] == ["images"]
+
+
+def test_the_report_gives_the_overall_share_and_each_explanation() -> None:
+    tally = istio_corpus.Tally(compared=2)
+    tally.agree = dict.fromkeys(tally.agree, 2) | {"images": 1}
+    tally.differences = ["[28] traffic-annotations.yaml.injected: proxy spec: x"]
+    tally.decisions = ["[53] grpc-agent.yaml.injected: Istio injects, we do not (r)"]
+    lines: list[str] = []
+    istio_corpus.report(tally, lines.append)
+    total = 2 * len(tally.agree)
+    assert f"overall: {total - 1} / {total} comparisons agree" in "\n".join(lines)
+    assert lines[lines.index("  - " + tally.decisions[0]) + 1].startswith("    why: the grpc-agent")
+    why = lines[lines.index("  - " + tally.differences[0]) + 1]
+    assert why.startswith("    why: by design")
