@@ -56,8 +56,6 @@ EXPLAINED: dict[tuple[str, str], str] = {
         "sidecar.istio.io/enableCoreDump", "values.global.proxy.enableCoreDump (warned)"),
     ("enable-core-dump-annotation.yaml.injected", "proxy spec"): _CORE_DUMP,
     ("enable-core-dump-annotation.yaml.injected", "images"): _CORE_DUMP,
-    ("hello-mount-mtls-certs.yaml.injected", "mounts and volumes"):
-        "values.global.mountMtlsCerts is not modelled (warned): no istio-certs mount",
     ("cronjob.yaml.injected", "proxy env"):
         "ISTIO_META_OWNER names the CronJob as batch/v1beta1, not the object's own "
         "apiVersion: fixed on another branch of issue 18 (part 2)",

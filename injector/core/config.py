@@ -132,6 +132,8 @@ class Proxy:
     readiness: Readiness = field(default_factory=Readiness)
     # Secrets added to the Pod's imagePullSecrets (to pull the proxy image).
     imagePullSecrets: tuple[str, ...] = ()
+    # Mount the Secret istio.<service account> at /etc/certs/ (file-based mTLS certs).
+    mountMtlsCerts: bool = False
     # Defaults of the sidecar.istio.io/logLevel, componentLogLevel, agentLogLevel
     # annotations.
     logLevel: str = "warning"
@@ -226,7 +228,7 @@ _SHAPING_KEYS = ("nativeSidecar", "proxy", "interception", "mesh", "revision")
 # configHash, which `audit` compares to find drift.
 _LATER_SETTINGS = {
     "proxy": ("statusPort", "readiness", "imagePullSecrets", "logLevel", "componentLogLevel",
-              "agentLogLevel"),
+              "agentLogLevel", "mountMtlsCerts"),
     "mesh": ("network",),
 }  # fmt: skip
 

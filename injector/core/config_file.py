@@ -194,6 +194,7 @@ def _proxy_defaults(section: Reader, default: Proxy) -> dict[str, Any]:
             raise ConfigError(f"proxy.readiness.{name} must be a whole number, {low} or more")
     values["readiness"] = readiness
     values["imagePullSecrets"] = section.strings("imagePullSecrets", default.imagePullSecrets)
+    values["mountMtlsCerts"] = section.get("mountMtlsCerts", bool, default.mountMtlsCerts)
     return values
 
 

@@ -16,6 +16,7 @@ import orjson
 from injector.core import (
     cni,
     declared,
+    mtls_certs,
     names,
     overrides,
     pod_shape,
@@ -221,6 +222,8 @@ class Engine:
         if not native and (made_by_job or overrides.owned_by_job(pod)):
             warnings.append(overrides.job_warning(self.native_supported))
         rendered = template.render(resolved.values)
+        if self.config.proxy.mountMtlsCerts:
+            rendered = mtls_certs.add(rendered, pod["spec"])
         clashes = vocabulary.duplicates(
             pod["spec"].get("volumes"), rendered["volumes"], rendered["proxy"].get("volumeMounts")
         )

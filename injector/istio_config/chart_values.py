@@ -8,7 +8,8 @@ interception ranges (`global.proxy.includeIPRanges` ...), `global.proxy.clusterD
 `global.caAddress` and `global.istioNamespace`, `global.network`, the status port and
 readiness (`global.proxy.statusPort`, `readiness*`), the log levels
 (`global.proxy.logLevel`, `componentLogLevel`, `global.logging.level`),
-`global.imagePullSecrets`, `istio_cni.enabled` and `chained`, `revision`, and
+`global.imagePullSecrets`, `global.mountMtlsCerts`, `istio_cni.enabled` and `chained`,
+`revision`, and
 `sidecarInjectorWebhook.rewriteAppHTTPProbe`.
 What changes the sidecar and is not mapped is a warning (`unmodelled`); keys that do
 not shape the sidecar are ignored.
@@ -185,6 +186,8 @@ def _proxy_defaults(node: Node, current: Proxy) -> Proxy:
                 where.fail(key, str(err))
     if top.has("imagePullSecrets"):
         changes["imagePullSecrets"] = _secrets(top)
+    if top.has("mountMtlsCerts"):
+        changes["mountMtlsCerts"] = top.get("mountMtlsCerts", bool, False)
     ready = dataclasses.replace(current.readiness, **readiness)
     return dataclasses.replace(current, readiness=ready, **changes)
 

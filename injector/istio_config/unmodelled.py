@@ -24,7 +24,6 @@ UNMODELLED: dict[str, tuple[Any, str]] = {
     "global.proxy.lifecycle": ({}, "the proxy's lifecycle hooks"),
     "global.logAsJson": (False, "--log_as_json on the proxy and init container"),
     "global.meshID": ("", "ISTIO_META_MESH_ID"),
-    "global.mountMtlsCerts": (False, "an istio-certs mount on the proxy"),
     "global.jwtPolicy": ("third-party-jwt", "JWT_POLICY and the istio-token volume"),
     "global.pilotCertProvider": ("istiod", "PILOT_CERT_PROVIDER and the CA mounts"),
     "global.caName": ("", "the workload certificate volume"),

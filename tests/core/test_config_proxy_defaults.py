@@ -15,7 +15,7 @@ def test_the_new_keys_are_read_with_their_types() -> None:
     loaded = config_file.from_mapping({
         "proxy": {"statusPort": 0, "readiness": {"periodSeconds": 3}, "logLevel": "debug",
                   "componentLogLevel": "misc:info", "agentLogLevel": "default:debug",
-                  "imagePullSecrets": ["a", "b"]},
+                  "imagePullSecrets": ["a", "b"], "mountMtlsCerts": True},
         "mesh": {"network": "n1"},
         "cni": {"enabled": True, "chained": False},
     })  # fmt: skip
@@ -24,6 +24,7 @@ def test_the_new_keys_are_read_with_their_types() -> None:
     assert (loaded.proxy.logLevel, loaded.proxy.componentLogLevel) == ("debug", "misc:info")
     assert loaded.proxy.agentLogLevel == "default:debug"
     assert loaded.proxy.imagePullSecrets == ("a", "b")
+    assert loaded.proxy.mountMtlsCerts is True
     assert loaded.mesh.network == "n1"
     assert loaded.cni == Cni(enabled=True, chained=False)
 

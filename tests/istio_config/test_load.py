@@ -99,6 +99,7 @@ def test_values_map_to_the_per_pod_defaults_network_and_pull_secrets() -> None:
     values = {
         "global": {
             "network": "n1",
+            "mountMtlsCerts": True,
             "imagePullSecrets": ["a", {"name": "b"}],
             "logging": {"level": "default:debug"},
             "proxy": {"statusPort": 123, "readinessInitialDelaySeconds": 100,
@@ -115,6 +116,7 @@ def test_values_map_to_the_per_pod_defaults_network_and_pull_secrets() -> None:
     assert (proxy.logLevel, proxy.componentLogLevel) == ("debug", "misc:info")
     assert proxy.agentLogLevel == "default:debug"
     assert settings.config.mesh.network == "n1"
+    assert proxy.mountMtlsCerts is True
 
 
 @pytest.mark.parametrize(
