@@ -12,8 +12,14 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from injector.core import grammar
+
 PROXY = "istio-proxy"
 INIT = "istio-init"
+# The init container that only checks the redirect when Istio's CNI plugin does it.
+VALIDATION = "istio-validation"
+# The containers an injector adds (the others are the application's).
+INJECTED = frozenset({PROXY, INIT, VALIDATION, "enable-core-dump"})
 STATUS = "sidecar.istio.io/status"
 # Istio's record of the fields a Pod's own istio-proxy/istio-init declared, for its
 # re-injection; this injector records them in its status annotation instead.
@@ -84,7 +90,7 @@ def app_probes(pod: Pod) -> Any:
     return {
         c.get("name"): {probe: c.get(probe) for probe in PROBES if c.get(probe) is not None}
         for c in containers
-        if c.get("name") != PROXY
+        if c.get("name") not in INJECTED
     }
 
 
@@ -96,8 +102,13 @@ def proxy_args(pod: Pod) -> Any:
     return _proxy(pod).get("args")
 
 
+def _init(pod: Pod) -> dict[str, Any]:
+    found = _containers(pod, "initContainers")
+    return found.get(INIT) or found.get(VALIDATION) or {}
+
+
 def init_args(pod: Pod) -> Any:
-    return _containers(pod, "initContainers").get(INIT, {}).get("args")
+    return _init(pod).get("args")
 
 
 def mounts_and_volumes(pod: Pod) -> Any:
@@ -110,9 +121,60 @@ def mounts_and_volumes(pod: Pod) -> Any:
     return {"mounts": _proxy(pod).get("volumeMounts"), "volumes": volumes}
 
 
-def ports_and_security(pod: Pod) -> Any:
-    proxy = _proxy(pod)
-    return {"ports": proxy.get("ports"), "securityContext": proxy.get("securityContext")}
+# The proxy's fields compared by the other aspects.
+_ELSEWHERE = frozenset({"name", "image", "imagePullPolicy", "env", "args", "volumeMounts"})
+
+
+def _quantity(value: Any) -> str:
+    """A quantity as its value in plain digits (2000m and 2 are both "2")."""
+    return format(grammar.parse_quantity(str(value)).normalize(), "f")
+
+
+def _quantities(resources: Any) -> Any:
+    """Resources with each quantity as its value: Go writes 2000m as 2 and 1024Mi as 1Gi;
+    an empty `resources: {}` is no resources."""
+    if not isinstance(resources, dict):
+        return resources
+    out = {}
+    for part, values in resources.items():
+        if values:
+            out[part] = {k: _quantity(v) for k, v in values.items()}
+    return out or None
+
+
+def proxy_spec(pod: Pod) -> Any:
+    """The proxy container's other fields: ports, probes, securityContext, resources,
+    lifecycle, restartPolicy (native)."""
+    spec = {k: v for k, v in _proxy(pod).items() if k not in _ELSEWHERE}
+    spec["resources"] = _quantities(spec.get("resources"))
+    for probe in PROBES:
+        if isinstance(spec.get(probe), dict) and spec[probe].get("initialDelaySeconds") == 0:
+            # Go writes initialDelaySeconds: 0; it is the API's default (omitted).
+            spec[probe] = {k: v for k, v in spec[probe].items() if k != "initialDelaySeconds"}
+    return spec
+
+
+def _injected(pod: Pod) -> dict[str, dict[str, Any]]:
+    spec = pod.get("spec") or {}
+    every = [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+    return {c.get("name", ""): c for c in every if c.get("name") in INJECTED}
+
+
+def images(pod: Pod) -> Any:
+    return {name: c.get("image") for name, c in _injected(pod).items()}
+
+
+def pull_policy(pod: Pod) -> Any:
+    return {name: c.get("imagePullPolicy") for name, c in _injected(pod).items()}
+
+
+# Aspects compared over the injected containers both Pods have: a container only one
+# side has shows once, under `images`.
+_SHARED_CONTAINERS = frozenset({"pull policy"})
+
+
+def pull_secrets(pod: Pod) -> Any:
+    return (pod.get("spec") or {}).get("imagePullSecrets") or []
 
 
 ASPECTS: dict[str, Callable[[Pod], Any]] = {
@@ -123,7 +185,10 @@ ASPECTS: dict[str, Callable[[Pod], Any]] = {
     "proxy args": proxy_args,
     "init args": init_args,
     "mounts and volumes": mounts_and_volumes,
-    "proxy ports and securityContext": ports_and_security,
+    "proxy spec": proxy_spec,
+    "images": images,
+    "pull policy": pull_policy,
+    "pull secrets": pull_secrets,
 }
 
 
@@ -150,9 +215,7 @@ def compare(ours: Pod, theirs: Pod) -> dict[str, str | None]:
     result: dict[str, str | None] = {}
     for aspect, view in ASPECTS.items():
         mine, istio = view(ours), view(theirs)
-        if aspect == "app probes":
-            # The app's containers are those both Pods have: a container only one
-            # injector adds (istio-init, enable-core-dump) is not an app's.
+        if aspect in _SHARED_CONTAINERS:
             shared = set(mine) & set(istio)
             mine, istio = ({k: v for k, v in d.items() if k in shared} for d in (mine, istio))
         result[aspect] = None if mine == istio else _describe(mine, istio)
@@ -176,6 +239,23 @@ def pod_templates(document: Any) -> list[dict[str, Any]]:
         return [document]
     spec = document.get("spec") or {}
     if kind == "CronJob":
-        spec = ((spec.get("jobTemplate") or {}).get("spec")) or {}
+        return _cronjob_template(spec.get("jobTemplate") or {})
     template = spec.get("template")
     return [template] if isinstance(template, dict) else []
+
+
+def _cronjob_template(job: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A CronJob's Pod template. istioctl kube-inject writes the labels and annotations of
+    a batch/v2alpha1 CronJob on its jobTemplate instead (Istio's test runs that case
+    through kube-inject only); they are taken as the Pod's when the Pod has none, so that
+    the sidecar itself is compared."""
+    template = (job.get("spec") or {}).get("template")
+    if not isinstance(template, dict):
+        return []
+    lifted = job.get("metadata") or {}
+    if STATUS not in (lifted.get("annotations") or {}) or injected(template):
+        return [template]
+    meta = {**(template.get("metadata") or {})}
+    for key in ("labels", "annotations"):
+        meta[key] = {**(lifted.get(key) or {}), **(meta.get(key) or {})}
+    return [{**template, "metadata": meta}]

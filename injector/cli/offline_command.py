@@ -12,7 +12,7 @@ from typing import Any
 import jsonpatch
 import yaml
 
-from injector.cli import arguments
+from injector.cli import arguments, istio_flags
 from injector.core import config, config_file, template, workloads
 from injector.core.engine import Engine
 
@@ -27,11 +27,13 @@ SAMPLE_POD = {
 }
 
 
-def _engine(path: Path | None, revision: str | None = None) -> Engine:
-    cfg = config_file.load(path)
-    if revision is not None:
-        cfg = config_file.with_revision(cfg, revision)
-    return Engine(cfg, template.load(cfg.templates))
+def _engine(args: argparse.Namespace) -> tuple[Engine, tuple[str, ...]]:
+    """The engine for `--config` with the Istio files applied, and their warnings."""
+    settings = istio_flags.settings(config_file.load(args.config), args)
+    cfg = settings.config
+    if getattr(args, "revision", None) is not None:
+        cfg = config_file.with_revision(cfg, args.revision)
+    return Engine(cfg, template.load(cfg.templates)), settings.warnings
 
 
 def _labels(text: str) -> dict[str, str]:
@@ -60,7 +62,9 @@ def _read_input(filename: str) -> tuple[str, str]:
 
 
 def cmd_inject(args: argparse.Namespace) -> int:
-    engine = _engine(args.config, args.revision)
+    engine, warnings = _engine(args)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     text, source = _read_input(args.filename)
     try:
         output, reports = workloads.inject_text(
@@ -79,7 +83,7 @@ def cmd_inject(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    engine = _engine(args.config)
+    engine, warnings = _engine(args)
     outcome = engine.inject(copy.deepcopy(SAMPLE_POD), namespace="default", ns=None)
     ops = outcome.ops
     if outcome.result != "injected" or not ops:
@@ -87,7 +91,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 1
     jsonpatch.apply_patch(SAMPLE_POD, ops)
     effective = {"configHash": engine.fingerprint, "config": engine.config.as_dict()}
+    if warnings:
+        effective["warnings"] = list(warnings)
     sys.stdout.write(yaml.safe_dump(effective, sort_keys=False))
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print("configuration and template are valid", file=sys.stderr)
     return 0
 
@@ -102,6 +110,7 @@ def add_commands(verbs: Any) -> None:
     )
     inject.add_argument("-f", "--filename", required=True, help="YAML file, or - for stdin")
     inject.add_argument("--config", type=Path, help="configuration file (YAML)")
+    istio_flags.add_flags(inject)
     inject.add_argument(
         "--namespace-labels",
         type=_labels,
@@ -124,7 +133,9 @@ def add_commands(verbs: Any) -> None:
         "check",
         help="validate configuration and templates",
         description="Validate a configuration and its template by injecting a sample Pod;"
-        " print the effective configuration and its configHash.",
+        " print the effective configuration, its configHash and what Istio's files set"
+        " that is not modelled (warnings).",
     )
     check.add_argument("--config", type=Path, help="configuration file (YAML)")
+    istio_flags.add_flags(check)
     check.set_defaults(run=cmd_check)

@@ -80,6 +80,30 @@ class Mesh:
     proxyConfig: Mapping[str, Any] = field(default_factory=dict)
     rewriteAppHTTPProbers: bool = True
     holdApplicationUntilProxyStarts: bool = False
+    # The proxy's network (ISTIO_META_NETWORK and the topology.istio.io/network label);
+    # a Pod's own label wins. Empty: none.
+    network: str = ""
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """The proxy's readiness probe (the readiness.status.sidecar.istio.io/* annotations
+    override each), Istio's values.global.proxy.readiness*."""
+
+    initialDelaySeconds: int = 0
+    periodSeconds: int = 15
+    failureThreshold: int = 4
+
+
+@dataclass(frozen=True)
+class Cni:
+    """Istio's CNI plugin (values.istio_cni): when it does the redirect, the init
+    container only validates it (istio-validation, unprivileged)."""
+
+    enabled: bool = False
+    # Chained into the node's CNI configuration; otherwise (Multus) each Pod asks for
+    # the plugin with the k8s.v1.cni.cncf.io/networks annotation.
+    chained: bool = True
 
 
 @dataclass(frozen=True)
@@ -87,6 +111,7 @@ class Proxy:
     """The injected proxy and its init container."""
 
     image: str = "docker.io/istio/proxyv2:1.20.8"
+    # "" leaves the field out: Kubernetes then defaults it from the image's tag.
     imagePullPolicy: str = "IfNotPresent"
     uid: int = 1337
     resources: Resources = field(
@@ -101,6 +126,19 @@ class Proxy:
             limits={"cpu": "100m", "memory": "64Mi"},
         )
     )
+    # The agent's status port (0: no probes, nothing excluded for it); the annotation
+    # status.sidecar.istio.io/port overrides it.
+    statusPort: int = 15020
+    readiness: Readiness = field(default_factory=Readiness)
+    # Secrets added to the Pod's imagePullSecrets (to pull the proxy image).
+    imagePullSecrets: tuple[str, ...] = ()
+    # Mount the Secret istio.<service account> at /etc/certs/ (file-based mTLS certs).
+    mountMtlsCerts: bool = False
+    # Defaults of the sidecar.istio.io/logLevel, componentLogLevel, agentLogLevel
+    # annotations.
+    logLevel: str = "warning"
+    componentLogLevel: str = "misc:error"
+    agentLogLevel: str = "default:info"
 
 
 @dataclass(frozen=True)
@@ -162,6 +200,7 @@ class Config:
     proxy: Proxy = field(default_factory=Proxy)
     interception: Interception = field(default_factory=Interception)
     mesh: Mesh = field(default_factory=Mesh)
+    cni: Cni = field(default_factory=Cni)
     certificates: Certificates = field(default_factory=Certificates)
 
     def as_dict(self) -> dict[str, Any]:
@@ -174,12 +213,27 @@ class Config:
         the template, and the template itself. Policy settings are left out on purpose:
         they decide *whether* to inject, not *what*."""
         shaping = {key: _plain(getattr(self, key)) for key in _SHAPING_KEYS}
+        for section, names in _LATER_SETTINGS.items():
+            default = _plain(getattr(Config(), section))
+            for name in names:
+                if shaping[section][name] == default[name]:
+                    del shaping[section][name]
+        if self.cni != Cni():
+            shaping["cni"] = _plain(self.cni)
         digest = hashlib.sha256(orjson.dumps(shaping, option=orjson.OPT_SORT_KEYS))
         digest.update(template_text.encode())
         return digest.hexdigest()[:16]
 
 
 _SHAPING_KEYS = ("nativeSidecar", "proxy", "interception", "mesh", "revision")
+# Settings added after configHash was first published: left out of it while at their
+# defaults (as `cni` is), so that a configuration that does not use them keeps its
+# configHash, which `audit` compares to find drift.
+_LATER_SETTINGS = {
+    "proxy": ("statusPort", "readiness", "imagePullSecrets", "logLevel", "componentLogLevel",
+              "agentLogLevel", "mountMtlsCerts"),
+    "mesh": ("network",),
+}  # fmt: skip
 
 
 def _plain(value: Any) -> Any:

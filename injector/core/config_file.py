@@ -19,11 +19,13 @@ import yaml
 from injector.core import durations, grammar, label_selectors, proxy_config
 from injector.core.config import (
     Certificates,
+    Cni,
     Config,
     ConfigError,
     Interception,
     Mesh,
     Proxy,
+    Readiness,
     Resources,
     Server,
 )
@@ -159,14 +161,47 @@ def _proxy(reader: Reader) -> Proxy:
     proxy = Proxy(
         image=image,
         imagePullPolicy=section.choice(
-            "imagePullPolicy", ("Always", "IfNotPresent", "Never"), default.imagePullPolicy
+            "imagePullPolicy", ("Always", "IfNotPresent", "Never", ""), default.imagePullPolicy
         ),
         uid=uid,
         resources=_resources(section, "resources", default.resources),
         initResources=_resources(section, "initResources", default.initResources),
+        **_proxy_defaults(section, default),
     )
     section.done()
     return proxy
+
+
+# The log levels' grammars: those of the annotations they are the defaults of.
+_LOG_LEVELS = {
+    "logLevel": grammar.parse_envoy_level,
+    "componentLogLevel": grammar.parse_envoy_components,
+    "agentLogLevel": grammar.parse_agent_levels,
+}
+
+
+def _proxy_defaults(section: Reader, default: Proxy) -> dict[str, Any]:
+    """The proxy settings whose annotations override them per Pod: status port,
+    readiness, log levels; and the image pull secrets."""
+    status = section.get("statusPort", int, default.statusPort)
+    if not 0 <= status <= 65535:
+        raise ConfigError("proxy.statusPort must be a port number (1-65535), or 0 for none")
+    values: dict[str, Any] = {"statusPort": status}
+    for name, parse in _LOG_LEVELS.items():
+        values[name] = section.get(name, str, getattr(default, name))
+        try:
+            parse(values[name])
+        except grammar.GrammarError as err:
+            raise ConfigError(f"proxy.{name}: {err}") from None
+    readiness: Readiness = _simple(section, "readiness", Readiness)
+    lowest = {"initialDelaySeconds": 0, "periodSeconds": 1, "failureThreshold": 1}
+    for name, low in lowest.items():
+        if not low <= getattr(readiness, name) < 2**31:
+            raise ConfigError(f"proxy.readiness.{name} must be a whole number, {low} or more")
+    values["readiness"] = readiness
+    values["imagePullSecrets"] = section.strings("imagePullSecrets", default.imagePullSecrets)
+    values["mountMtlsCerts"] = section.get("mountMtlsCerts", bool, default.mountMtlsCerts)
+    return values
 
 
 def _server(reader: Reader) -> Server:
@@ -301,6 +336,7 @@ def from_mapping(data: Any, *, base: Path = Path()) -> Config:
         proxy=_proxy(top),
         interception=_interception(top),
         mesh=_mesh(top),
+        cni=_simple(top, "cni", Cni),
         certificates=_certificates(top),
     )
     top.done()

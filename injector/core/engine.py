@@ -14,7 +14,9 @@ from typing import Any, Literal
 import orjson
 
 from injector.core import (
+    cni,
     declared,
+    mtls_certs,
     names,
     overrides,
     pod_shape,
@@ -95,7 +97,7 @@ class Engine:
         self.template = template
         self.fingerprint = config.fingerprint(template.text)
         self.injected = policy.Injected(
-            containers=frozenset(n for n in (template.proxy_name, template.init_name) if n),
+            containers=frozenset(n for n in (template.proxy_name, self._init_name(template)) if n),
             volumes=frozenset(template.volume_names),
             declarable=frozenset({names.PROXY_CONTAINER}),
             declarable_init=frozenset({names.INIT_CONTAINER}),
@@ -115,6 +117,12 @@ class Engine:
         self._outcomes: Memo[tuple[bytes, bytes], Outcome] = Memo(
             max_entries=OUTCOME_CACHE_SIZE, max_entry_bytes=OUTCOME_MAX_ENTRY_BYTES
         )
+
+    def _init_name(self, template: Template) -> str | None:
+        """The init container's name: istio-validation when Istio's CNI plugin redirects."""
+        if template.init_name is not None and self.config.cni.enabled:
+            return cni.VALIDATION_CONTAINER
+        return template.init_name
 
     def inject(
         self,
@@ -215,6 +223,8 @@ class Engine:
         if taken:
             return Outcome("skipped", taken, warnings)
         rendered = template.render(resolved.values)
+        if self.config.proxy.mountMtlsCerts:
+            rendered = mtls_certs.add(rendered, pod["spec"])
         init = template_choice.init_container(template, rendered, resolved.values)
         clashes = vocabulary.duplicates(
             pod["spec"].get("volumes"),
@@ -226,13 +236,14 @@ class Engine:
             return Outcome("denied", [policy.INVALID_ANNOTATION], warnings, message=message)
         status = status_annotation.build(
             proxy_name=template.proxy_name,
-            init_name=None if init is None else template.init_name,
+            init_name=None if init is None else self._init_name(template),
             volumes=rendered["volumes"],
             native=native,
             effective=effective,
             spec=pod["spec"],
             revision=self.config.revision,
             config_hash=self.fingerprint,
+            pull_secrets=self.config.proxy.imagePullSecrets,
         )
         if not status_annotation.fits(annotations, status):
             return Outcome("skipped", [policy.ANNOTATIONS_FULL], warnings)

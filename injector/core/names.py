@@ -108,6 +108,13 @@ ENV_WORKLOAD_NAME = "ISTIO_META_WORKLOAD_NAME"
 ENV_OWNER = "ISTIO_META_OWNER"
 ENV_MESH_ID = "ISTIO_META_MESH_ID"
 ENV_TRUST_DOMAIN = "TRUST_DOMAIN"
+ENV_INTERCEPTION_MODE = "ISTIO_META_INTERCEPTION_MODE"
+ENV_NETWORK = "ISTIO_META_NETWORK"
+ENV_CLUSTER_ID = "ISTIO_META_CLUSTER_ID"
+# The Pod's network (a label the Pod may set itself; written when there is one).
+TOPOLOGY_NETWORK = "topology.istio.io/network"
+# Multus: the extra CNI networks a Pod asks for (Istio's CNI plugin when not chained).
+MULTUS_NETWORKS = "k8s.v1.cni.cncf.io/networks"
 ENV_PROMETHEUS = "ISTIO_PROMETHEUS_ANNOTATIONS"
 ENV_APP_PROBERS = "ISTIO_KUBE_APP_PROBERS"
 

@@ -247,7 +247,9 @@ def resolve(
     mesh = config.mesh
     values = {
         **shared.vocabulary,
-        "proxy.imagePullPolicy": config.proxy.imagePullPolicy,
+        # Empty: no imagePullPolicy, Kubernetes' default for the image applies (Istio's
+        # chart default, values.global.imagePullPolicy "").
+        "proxy.imagePullPolicy": config.proxy.imagePullPolicy or None,
         "proxy.uid": config.proxy.uid,
         "proxy.resources": shared.proxy,
         "init.args": shared.args,

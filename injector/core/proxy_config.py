@@ -77,6 +77,19 @@ def _mode(value: Any) -> str:
     return str(value)
 
 
+def _tracing(value: Any) -> dict[str, Any]:
+    # One tracer's settings (zipkin, lightstep, datadog, ...), written as given; the
+    # agent reads them. `{}` turns tracing off.
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, dict) for k, v in value.items()
+    ):
+        raise ProxyConfigError("must map a tracer's name to its settings")
+    return dict(value)
+
+
+# Istio's default tracing (zipkin through the mesh's own collector), left out.
+DEFAULT_TRACING = {"zipkin": {"address": "zipkin.istio-system:9411"}}
+
 _MATCHER_FIELDS = ("inclusionPrefixes", "inclusionSuffixes", "inclusionRegexps")
 
 
@@ -103,11 +116,14 @@ _FIELDS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "discoveryAddress": (_text, "istiod.istio-system.svc:15012"),
     "concurrency": (_count, None),
     "interceptionMode": (_mode, "REDIRECT"),
+    "tracing": (_tracing, DEFAULT_TRACING),
     "proxyMetadata": (_metadata, {}),
     "terminationDrainDuration": (_duration, "5s"),
     "proxyStatsMatcher": (_matcher, None),
     "holdApplicationUntilProxyStarts": (_bool, None),
 }
+# The field names accepted (the mesh's defaultConfig is read against them).
+ACCEPTED = frozenset(_FIELDS)
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,22 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from injector.core import declared, mesh_metadata, names, probes, prometheus, service_account
-from injector.core.config import Config
+from injector.core import (
+    cni,
+    declared,
+    mesh_metadata,
+    names,
+    probes,
+    prometheus,
+    service_account,
+)
+from injector.core.config import Config, Mesh
 from injector.core.proxy_config import ProxyConfig
 from injector.core.workload_identity import Workload
 
 Pod = dict[str, Any]
+# Istio's cluster name when the values give none.
+DEFAULT_CLUSTER_ID = "Kubernetes"
 # Istio's postStart hook: the app containers start once the proxy is ready.
 WAIT_FOR_PROXY = {"postStart": {"exec": {"command": ["pilot-agent", "wait"]}}}
 # The rendered proxy env entries that change per Pod, or place the workload identity.
@@ -173,11 +183,15 @@ def build(pod: Mapping[str, Any], sidecar: Sidecar, config: Config) -> Pod:
     scrape = prometheus.merge(annotations, enabled=mesh.enablePrometheusMerge)
     if proxy is not None:
         proxy["env"] = _proxy_env(
-            proxy, scrape=scrape, annotations=annotations, containers=containers, inits=inits,
-            sidecar=sidecar, config=config,
+            proxy, scrape=scrape, labels=labels, annotations=annotations,
+            containers=containers, inits=inits, sidecar=sidecar, config=config,
         )  # fmt: skip
     if sidecar.metadata is None:
         _mesh_metadata(labels, annotations, sidecar, app)
+    if config.cni.enabled and init is not None:
+        chained = config.cni.chained
+        annotations.update(cni.pod_annotations(annotations, init["args"], chained=chained))
+        init = cni.validation(init, config.proxy.uid)
     if any(found.values()) and names.STATUS not in annotations:
         annotations[names.PROXY_OVERRIDES] = declared.overrides_annotation(found)
     annotations[names.STATUS] = sidecar.status
@@ -186,18 +200,21 @@ def build(pod: Mapping[str, Any], sidecar: Sidecar, config: Config) -> Pod:
     metadata["annotations"] = annotations
     _place(spec, containers, inits, proxy, init, native=sidecar.native, hold=hold)
     spec["volumes"] = [*(spec.get("volumes") or []), *sidecar.volumes]
+    if config.proxy.imagePullSecrets:
+        spec["imagePullSecrets"] = _pull_secrets(spec, config.proxy.imagePullSecrets)
     if sidecar.sysctls:
         spec["securityContext"] = _with_sysctls(spec.get("securityContext"), sidecar.sysctls)
     return {**pod, "metadata": metadata, "spec": spec}
 
 
 def _proxy_env(
-    proxy: Pod, *, scrape: dict[str, Any] | None, annotations: Mapping[str, str],
-    containers: list[Pod], inits: list[Pod], sidecar: Sidecar, config: Config,
+    proxy: Pod, *, scrape: dict[str, Any] | None, labels: dict[str, str],
+    annotations: Mapping[str, str], containers: list[Pod], inits: list[Pod], sidecar: Sidecar,
+    config: Config,
 ) -> list[dict[str, Any]]:  # fmt: skip
-    """The proxy's env with the Prometheus merge and the app probes it replays (the
-    probes are rewritten in `containers` and `inits`)."""
-    env = list(proxy.get("env") or [])
+    """The proxy's env with the cluster and network last, the Prometheus merge and the app
+    probes it replays (the probes are rewritten in `containers` and `inits`)."""
+    env = _cluster_env(labels, list(proxy.get("env") or []), config.mesh)
     if scrape is not None:
         env.append(scrape)
     status_port = int(sidecar.values.get("proxy.statusPort", probes.MESH_STATUS_PORT))
@@ -227,6 +244,30 @@ def _mesh_metadata(
             gateway=sidecar.gateway,
         )
     )
+
+
+def _cluster_env(labels: dict[str, Any], env: list[dict[str, Any]], mesh: Mesh) -> list[Any]:
+    """The proxy env with the cluster (when not the default) and the network (the Pod's
+    own label, else the configured one) moved to its end, sorted by name: Istio 1.20.8
+    sets them last (its overwriteClusterInfo), before the Prometheus and probe env. The
+    network is also the Pod's topology.istio.io/network label."""
+    moved = {}
+    if mesh.clusterId != DEFAULT_CLUSTER_ID:
+        moved[names.ENV_CLUSTER_ID] = mesh.clusterId
+    network = labels.get(names.TOPOLOGY_NETWORK) or mesh.network
+    if network:
+        labels[names.TOPOLOGY_NETWORK] = moved[names.ENV_NETWORK] = str(network)
+    if not moved:
+        return env
+    kept = [item for item in env if item.get("name") not in moved]
+    return kept + [{"name": name, "value": moved[name]} for name in sorted(moved)]
+
+
+def _pull_secrets(spec: Mapping[str, Any], secrets: tuple[str, ...]) -> list[Any]:
+    """The configured pull secrets, then the Pod's own that are not among them (Istio
+    1.20.8's order)."""
+    own = [s for s in spec.get("imagePullSecrets") or [] if s.get("name") not in secrets]
+    return [*({"name": name} for name in secrets), *own]
 
 
 def _with_sysctls(context: Any, sysctls: list[dict[str, Any]]) -> Any:

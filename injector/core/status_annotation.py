@@ -30,6 +30,7 @@ def build(
     spec: Mapping[str, Any],
     revision: str,
     config_hash: str,
+    pull_secrets: Sequence[str] = (),
 ) -> str:
     """The annotation's value for a Pod given these containers (None: not injected) and
     `volumes`."""
@@ -41,7 +42,7 @@ def build(
         "initContainers": [*inits, *proxies] if native else (inits or None),
         "containers": None if native else (proxies or None),
         "volumes": [volume["name"] for volume in volumes],
-        "imagePullSecrets": None,
+        "imagePullSecrets": list(pull_secrets) or None,
         "revision": revision,
         "configHash": config_hash,
         "native": native,

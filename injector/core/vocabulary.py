@@ -17,13 +17,10 @@ from injector.core.config import Config
 
 T = TypeVar("T")
 
-# Istio's defaults (values.yaml and the mesh's defaultConfig at 1.20.8).
-STATUS_PORT = 15020
-PROXY_LOG_LEVEL = "warning"
-COMPONENT_LOG_LEVEL = "misc:error"
-AGENT_LOG_LEVEL = "default:info"
-READINESS = {"initialDelaySeconds": 0, "periodSeconds": 15, "failureThreshold": 4}
+# Istio's default (values.yaml at 1.20.8); the other defaults are settings (config.Proxy).
 STARTUP_FAILURE_THRESHOLD = 600
+# The agent's own status port, fixed in Istio 1.20.8's grpc-agent template.
+AGENT_STATUS_PORT = 15020
 # Where the custom bootstrap ConfigMap is mounted, and the file the agent reads.
 BOOTSTRAP_VOLUME = "custom-bootstrap-volume"
 BOOTSTRAP_DIR = "/etc/istio/custom-bootstrap"
@@ -91,11 +88,12 @@ def ready_on(port: int) -> dict[str, Any]:
 
 
 def _probes(
-    annotations: Mapping[str, str], status_port: int, problems: list[str]
+    annotations: Mapping[str, str], config: Config, status_port: int, problems: list[str]
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """The proxy's readiness and startup probes; none when the status port is off."""
+    defaults = config.proxy.readiness
     timing = {
-        key: _read(annotations, annotation, READINESS[key], parse, problems)
+        key: _read(annotations, annotation, getattr(defaults, key), parse, problems)
         for key, annotation, parse in (
             ("initialDelaySeconds", names.READINESS_INITIAL_DELAY,
              lambda t: grammar.parse_uint(t, low=0, high=_INT32)),
@@ -175,17 +173,18 @@ def resolve(annotations: Mapping[str, str], config: Config, problems: list[str])
     default_mode = str(config.mesh.proxyConfig.get("interceptionMode", "REDIRECT"))
     mode = _read(annotations, names.INTERCEPTION_MODE, default_mode, _interception, problems)
     status_port = _read(
-        annotations, names.STATUS_PORT, STATUS_PORT,
+        annotations, names.STATUS_PORT, config.proxy.statusPort,
         lambda t: grammar.parse_uint(t, low=0, high=65535), problems,
     )  # fmt: skip
-    readiness, startup = _probes(annotations, status_port, problems)
+    readiness, startup = _probes(annotations, config, status_port, problems)
     # The agent without Envoy (grpc-agent) is ready on its own status port.
-    agent = None if readiness is None else {**readiness, "httpGet": {**ready_on(STATUS_PORT)}}
+    agent = None if readiness is None else {**readiness, "httpGet": {**ready_on(AGENT_STATUS_PORT)}}
+    proxy = config.proxy
     levels = (
-        (names.LOG_LEVEL, "proxy.logLevel", PROXY_LOG_LEVEL, grammar.parse_envoy_level),
-        (names.COMPONENT_LOG_LEVEL, "proxy.componentLogLevel", COMPONENT_LOG_LEVEL,
+        (names.LOG_LEVEL, "proxy.logLevel", proxy.logLevel, grammar.parse_envoy_level),
+        (names.COMPONENT_LOG_LEVEL, "proxy.componentLogLevel", proxy.componentLogLevel,
          grammar.parse_envoy_components),
-        (names.AGENT_LOG_LEVEL, "proxy.agentLogLevel", AGENT_LOG_LEVEL,
+        (names.AGENT_LOG_LEVEL, "proxy.agentLogLevel", proxy.agentLogLevel,
          grammar.parse_agent_levels),
     )  # fmt: skip
     values: dict[str, Any] = {

@@ -1,21 +1,20 @@
-"""Istio's own configuration (mesh config, injector values, injector config) read into our
-`Config`.
+"""Istio's own configuration, read in Istio's own formats, as settings of this injector.
 
-A stand-in with the agreed interface: it reads only the mesh config's `trustDomain`, and
-refuses a mesh config or values that is not a YAML/JSON mapping. The full reader replaces
-it; callers depend only on the interface below.
+Three inputs, any subset: the mesh config (ConfigMap `istio`, key `mesh`), the chart's
+values (ConfigMap `istio-sidecar-injector[-<revision>]`, key `values`) and the injector
+config (same ConfigMap, key `config`). `load` applies each over the injector's own
+`Config`; what a source does not give keeps the base's value. What Istio would do with a
+setting and this injector does not model is returned as a warning, one sentence each,
+never silently turned into a different Pod. Pure: text in, settings out.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-import yaml
-
-from injector.core.config import Config, ConfigError
+from injector.core.config import Config
+from injector.istio_config import chart_values, injector_config, mesh_config
+from injector.istio_config.document import IstioConfigError, parse
 
 __all__ = ["IstioConfigError", "Settings", "Sources", "load"]
 
@@ -36,44 +35,26 @@ class Sources:
 
 @dataclass(frozen=True)
 class Settings:
-    """`config` is the base configuration with Istio's settings applied; `warnings` says
-    what was read but is not modelled, one readable sentence each."""
+    """The effective configuration, and what was read but is not modelled."""
 
     config: Config
     warnings: tuple[str, ...]
 
 
-class IstioConfigError(ConfigError):
-    """One of Istio's inputs is unusable; the message names its origin and the key."""
-
-
-def _mapping(text: str | None, origin: str) -> Mapping[str, Any]:
-    """The YAML (or JSON) document `text` as a mapping; empty or absent is an empty one."""
-    if text is None:
-        return {}
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise IstioConfigError(f"{origin}: not valid YAML or JSON{where}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, Mapping):
-        raise IstioConfigError(f"{origin}: must be a mapping, got {type(data).__name__}")
-    return data
-
-
 def load(base: Config, sources: Sources) -> Settings:
-    """`base` with what `sources` give applied (stand-in: the mesh's trustDomain)."""
-    mesh = _mapping(sources.mesh, sources.mesh_origin)
-    _mapping(sources.values, sources.values_origin)
-    config = base
-    trust_domain = mesh.get("trustDomain")
-    if trust_domain is not None:
-        if not isinstance(trust_domain, str) or not trust_domain:
-            raise IstioConfigError(f"{sources.mesh_origin}: trustDomain must be a non-empty string")
-        config = dataclasses.replace(
-            base, mesh=dataclasses.replace(base.mesh, trustDomain=trust_domain)
-        )
-    return Settings(config=config, warnings=())
+    """`base` with Istio's settings from `sources` applied; IstioConfigError (naming the
+    source and the key) when one cannot be used. The values go first (they name the
+    revision, which the others' defaults follow), then the mesh config, then the
+    injector config."""
+    config, warnings = base, list[str]()
+    steps = (
+        (sources.values, sources.values_origin, chart_values.apply),
+        (sources.mesh, sources.mesh_origin, mesh_config.apply),
+        (sources.inject_config, sources.inject_config_origin, injector_config.apply),
+    )
+    for text, origin, apply in steps:
+        if text is None:
+            continue
+        config, found = apply(config, parse(text, origin))
+        warnings += found
+    return Settings(config=config, warnings=tuple(warnings))

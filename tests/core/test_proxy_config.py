@@ -28,6 +28,11 @@ from injector.core.engine import Engine
                      "proxyStatsMatcher: {inclusionRegexps: ['.*']}",
                      '{"proxyMetadata":{"A":"2","B":"1"},"proxyStatsMatcher":{"inclusionRegexps":[".*"]}}\n',
                      False, id="metadata-sorted"),
+        pytest.param("tracing: {}\nproxyMetadata: {A: '1'}\nconcurrency: 2",
+                     '{"concurrency":2,"tracing":{},"proxyMetadata":{"A":"1"}}\n', False,
+                     id="tracing-off-in-field-order"),
+        pytest.param("tracing: {zipkin: {address: zipkin.istio-system:9411}}", "{}\n", False,
+                     id="default-tracing-left-out"),
     ],
 )  # fmt: skip
 def test_proxy_config_is_written_as_istio_writes_it(text: str, value: str, hold: bool) -> None:
@@ -49,6 +54,7 @@ def test_proxy_metadata_becomes_sorted_env() -> None:
         pytest.param("terminationDrainDuration: 1m", "duration", id="not-seconds"),
         pytest.param("proxyMetadata: {A: 1}", "string values", id="metadata-not-strings"),
         pytest.param("proxyStatsMatcher: {inclusion: [a]}", "unknown field", id="matcher-unknown"),
+        pytest.param("tracing: {zipkin: on}", "tracer", id="tracing-not-settings"),
         pytest.param("[1, 2]", "object", id="not-an-object"),
         pytest.param("{", "YAML", id="not-yaml"),
         pytest.param(
