@@ -13,8 +13,8 @@ import jsonpatch
 import yaml
 
 from injector.cli import arguments
-from injector.core import config, config_file, template, workloads
-from injector.core.engine import Engine
+from injector.core import config, config_file, policy, template, workloads
+from injector.core.engine import Engine, Outcome
 
 SAMPLE_POD = {
     "apiVersion": "v1",
@@ -78,12 +78,28 @@ def cmd_inject(args: argparse.Namespace) -> int:
     return 1 if any(r.result == "denied" for r in reports) else 0
 
 
+def _sample_namespace(cfg: config.Config) -> str:
+    """A namespace the configuration does not exempt (its own, the system ones): the
+    check is of the sidecar, not of where the sample happens to sit."""
+    exempt = {cfg.injectorNamespace, *cfg.systemNamespaces}
+    return next(ns for ns in ("default", "check", "check-sample") if ns not in exempt)
+
+
+def _not_injected(outcome: Outcome) -> str:
+    """Why the sample Pod was not injected, in words and with the reason codes."""
+    why = [f"{policy.SENTENCES.get(code, code)} ({code})" for code in outcome.reasons]
+    if outcome.message:
+        why.append(outcome.message)
+    return f"the sample Pod was {outcome.result}: {'; '.join(why) or 'the template added nothing'}"
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     engine = _engine(args.config)
-    outcome = engine.inject(copy.deepcopy(SAMPLE_POD), namespace="default", ns=None)
+    namespace = _sample_namespace(engine.config)
+    outcome = engine.inject(copy.deepcopy(SAMPLE_POD), namespace=namespace, ns=None)
     ops = outcome.ops
     if outcome.result != "injected" or not ops:
-        print(f"sidecar-injector: a sample Pod was not injected: {outcome}", file=sys.stderr)
+        print(f"sidecar-injector: check: {_not_injected(outcome)}", file=sys.stderr)
         return 1
     jsonpatch.apply_patch(SAMPLE_POD, ops)
     effective = {"configHash": engine.fingerprint, "config": engine.config.as_dict()}
