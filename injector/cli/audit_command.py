@@ -42,7 +42,9 @@ def add_command(verbs: Any) -> None:
     )
     cmd.add_argument("--context", help="the kubeconfig context to use")
     scope = cmd.add_mutually_exclusive_group()
-    scope.add_argument("-n", "--namespace", help="audit this namespace only")
+    scope.add_argument(
+        "-n", "--namespace", type=arguments.namespace, help="audit this namespace only"
+    )
     scope.add_argument(
         "-A", "--all-namespaces", action="store_true", help="audit every namespace (default)"
     )

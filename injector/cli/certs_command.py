@@ -93,7 +93,12 @@ def serve_options(args: argparse.Namespace) -> modes.Options:
 
 
 def add_commands(verbs: Any) -> None:
-    cmd = arguments.subcommand(verbs, "certs", help="generate or inspect certificates")
+    cmd = arguments.subcommand(
+        verbs,
+        "certs",
+        statuses=("certs generate", "certs inspect"),
+        help="generate or inspect certificates",
+    )
     which = cmd.add_subparsers(title="commands", metavar="COMMAND", required=True)
     gen = arguments.subcommand(
         which, "generate", help="write a CA and a serving certificate into a directory"

@@ -69,6 +69,9 @@ def cmd_inject(args: argparse.Namespace) -> int:
     except yaml.YAMLError as err:
         print(f"sidecar-injector: {source}: {config_file.yaml_problem(err)}", file=sys.stderr)
         return 2
+    except workloads.NotAnObject as err:
+        print(f"sidecar-injector: {err}", file=sys.stderr)
+        return 2
     if not output:
         print(f"sidecar-injector: {source}: the input holds no YAML document", file=sys.stderr)
         return 2
@@ -126,7 +129,11 @@ def add_commands(verbs: Any) -> None:
         help="labels of the target namespace, to apply namespace policy",
     )
     inject.add_argument(
-        "-n", "--namespace", default="default", help="namespace for objects that name none"
+        "-n",
+        "--namespace",
+        default="default",
+        type=arguments.namespace,
+        help="namespace for objects that name none",
     )
     inject.add_argument(
         "--revision",

@@ -32,6 +32,11 @@ POD_PATHS: dict[str, tuple[str, ...]] = {
 }
 
 
+class NotAnObject(ValueError):
+    """A document of the input is not a Kubernetes object (no mapping with a kind);
+    the message names the document (and the List item)."""
+
+
 @dataclass
 class Report:
     """One line of the per-object report."""
@@ -93,14 +98,19 @@ def _inject_one(
 def _walk(
     obj: Any, engine: Engine, ns_labels: dict[str, str] | None, namespace: str
 ) -> tuple[Any, list[Report]]:
-    """Return the transformed object and a report line per object that was looked at."""
-    if not isinstance(obj, dict):
-        return obj, []
-    kind = obj.get("kind")
-    if isinstance(kind, str) and kind.endswith("List") and isinstance(obj.get("items"), list):
+    """Return the transformed object and a report line per object that was looked at.
+    Raises NotAnObject (naming the List item) for something that is not an object."""
+    if not isinstance(obj, dict) or not isinstance(obj.get("kind"), str):
+        what = "a mapping without a kind" if isinstance(obj, dict) else f"a {_yaml_kind(obj)}"
+        raise NotAnObject(f"is not a Kubernetes object ({what})")
+    kind = obj["kind"]
+    if kind.endswith("List") and isinstance(obj.get("items"), list):
         items, reports = [], []
-        for item in obj["items"]:
-            out, found = _walk(item, engine, ns_labels, namespace)
+        for number, item in enumerate(obj["items"], start=1):
+            try:
+                out, found = _walk(item, engine, ns_labels, namespace)
+            except NotAnObject as err:
+                raise NotAnObject(f"item {number} {err}") from None
             items.append(out)
             reports += found
         return {**obj, "items": items}, reports
@@ -108,6 +118,17 @@ def _walk(
         out, report = _inject_one(obj, engine, ns_labels, namespace)
         return out, [report]
     return obj, [Report(_describe(obj), "unchanged", "kind carries no Pod")]
+
+
+def _yaml_kind(value: Any) -> str:
+    """What YAML made of a document that is not a mapping, in words."""
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, str):
+        return "plain string"
+    if isinstance(value, bool):
+        return "boolean"
+    return "number" if isinstance(value, int | float) else "scalar"
 
 
 def inject_text(
@@ -121,15 +142,19 @@ def inject_text(
     """Inject every Pod-carrying object of a (multi-document) YAML text.
 
     Raises yaml.YAMLError when the text is not YAML; its message names `source`.
-    Empty documents are dropped.
+    Raises NotAnObject, naming `source` and the document, for a document that is not
+    a Kubernetes object (a list of scalars, a plain string). Empty documents are dropped.
     """
     outputs, reports = [], []
     stream = io.StringIO(text)
     stream.name = source  # PyYAML names the input by its stream's name in errors
-    for document in yaml.safe_load_all(stream):
+    for number, document in enumerate(yaml.safe_load_all(stream), start=1):
         if document is None:
             continue
-        out, found = _walk(document, engine, ns_labels, namespace)
+        try:
+            out, found = _walk(document, engine, ns_labels, namespace)
+        except NotAnObject as err:
+            raise NotAnObject(f"{source}: document {number} {err}") from None
         outputs.append(out)
         reports += found
     return yaml.safe_dump_all(outputs, sort_keys=False), reports
