@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from injector.core import durations, grammar, label_selectors, proxy_config
+from injector.core import durations, grammar, label_selectors, proxy_config, strict_yaml
 from injector.core.config import (
     Certificates,
     Config,
@@ -50,7 +50,7 @@ def load(path: Path | None) -> Config:
     try:
         # From the open file, so that PyYAML's messages name it (not "<unicode string>").
         with path.open(encoding="utf-8") as stream:
-            data = yaml.safe_load(stream)
+            data = strict_yaml.load(stream)
     except OSError as err:
         raise ConfigError(f"{path}: cannot read: {err.strerror}") from None
     except UnicodeDecodeError as err:

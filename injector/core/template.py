@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 import yaml
 
+from injector.core import strict_yaml
 from injector.core.memo import Memo
 
 SIDECAR_FILE = "sidecar.yaml"
@@ -193,7 +194,7 @@ def _single_container(spec: Mapping[str, Any], key: str, where: str) -> str:
 def parse(text: str, where: str) -> Template:
     """Compile template text; `where` names the source in errors."""
     try:
-        data = yaml.safe_load(text)
+        data = strict_yaml.load(text)
     except yaml.YAMLError as err:
         raise TemplateError(f"{where}: not valid YAML: {err}") from None
     if not isinstance(data, dict) or set(data) != {"spec"} or not isinstance(data["spec"], dict):

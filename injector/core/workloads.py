@@ -14,7 +14,7 @@ from typing import Any
 import jsonpatch
 import yaml
 
-from injector.core import policy, workload_identity
+from injector.core import policy, strict_yaml, workload_identity
 from injector.core.engine import Engine
 
 # Where each kind keeps the Pod it makes (an empty path: the object is the Pod).
@@ -148,7 +148,7 @@ def inject_text(
     outputs, reports = [], []
     stream = io.StringIO(text)
     stream.name = source  # PyYAML names the input by its stream's name in errors
-    for number, document in enumerate(yaml.safe_load_all(stream), start=1):
+    for number, document in enumerate(strict_yaml.load_all(stream), start=1):
         if document is None:
             continue
         try:
