@@ -24,7 +24,7 @@ from injector.cluster import kubeapi, registration
 from injector.cluster.server_version import KnownVersion
 from injector.core import config, config_file, template
 from injector.core.engine import Engine
-from injector.server import cluster_features, edge
+from injector.server import cluster_features, edge, preflight
 from injector.server.app import State, create_app
 from injector.telemetry.metrics import Metrics
 
@@ -247,6 +247,8 @@ def build(
 ) -> DrainingServer:
     """The complete server for `serve`, ready to run. `cluster` is where certificates
     are kept: by default the configured one, if any; None forces the cert directory."""
+    preflight.client_ca(options.client_ca_file)
+    preflight.address(options.host, options.port)
     if cluster == AUTO:
         cluster = modes.cluster_for(options.certificates)
     if cluster is None and options.webhook_url is not None:
