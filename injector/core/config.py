@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import importlib.resources
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -166,14 +166,31 @@ class Config:
         plain: dict[str, Any] = _plain(self)
         return plain
 
+    def effective(self) -> Config:
+        """This configuration with every value that an empty setting stands for filled
+        in (`mesh.caAddress`: the revision's istiod), so that two files that mean the
+        same thing compare equal whether or not they spell out a default."""
+        if self.mesh.caAddress:
+            return self
+        mesh = replace(self.mesh, caAddress=ca_address(self.revision))
+        return replace(self, mesh=mesh)
+
     def fingerprint(self, template_text: str) -> str:
-        """A short stable hash of what shapes an injected sidecar: the settings that feed
-        the template, and the template itself. Policy settings are left out on purpose:
-        they decide *whether* to inject, not *what*."""
-        shaping = {key: _plain(getattr(self, key)) for key in _SHAPING_KEYS}
+        """A short stable hash of what shapes an injected sidecar: the effective settings
+        that feed the template (never how the file spells them: a default written out
+        hashes as the default left out), and the template itself. Policy settings are
+        left out on purpose: they decide *whether* to inject, not *what*."""
+        effective = self.effective()
+        shaping = {key: _plain(getattr(effective, key)) for key in _SHAPING_KEYS}
         digest = hashlib.sha256(orjson.dumps(shaping, option=orjson.OPT_SORT_KEYS))
         digest.update(template_text.encode())
         return digest.hexdigest()[:16]
+
+
+def ca_address(revision: str) -> str:
+    """The control plane's CA for a revision (istiod-<rev> unless it is the default)."""
+    host = "istiod" if revision == "default" else f"istiod-{revision}"
+    return f"{host}.istio-system.svc:15012"
 
 
 _SHAPING_KEYS = ("nativeSidecar", "proxy", "interception", "mesh", "revision")

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from injector.core import grammar, names, proxy_resources, vocabulary
-from injector.core.config import Config
+from injector.core.config import Config, ca_address
 
 # Ports of the proxy that inbound redirection must always leave alone: Envoy's
 # Prometheus port and the readiness port; the agent's status port follows the excluded
@@ -218,12 +218,6 @@ def settings(annotations: Mapping[str, str], config: Config, *, guaranteed: bool
     if problems:
         raise Refused(problems)
     return Settings(proxy, init, args, tuple(warnings), vocab)
-
-
-def ca_address(revision: str) -> str:
-    """The control plane's CA for a revision (istiod-<rev> unless it is the default)."""
-    host = "istiod" if revision == "default" else f"istiod-{revision}"
-    return f"{host}.istio-system.svc:15012"
 
 
 def resolve(
