@@ -95,12 +95,9 @@ class Proxy:
             limits={"cpu": "2000m", "memory": "1024Mi"},
         )
     )
-    initResources: Resources = field(
-        default_factory=lambda: Resources(
-            requests={"cpu": "10m", "memory": "40Mi"},
-            limits={"cpu": "100m", "memory": "64Mi"},
-        )
-    )
+    # istio-init's requests and limits. None: the proxy's own, annotations included, as
+    # Istio 1.20.8 gives it (its template renders the same resources for both).
+    initResources: Resources | None = None
 
 
 @dataclass(frozen=True)

@@ -157,10 +157,18 @@ def _proxy(reader: Reader) -> Proxy:
         ),
         uid=uid,
         resources=_resources(section, "resources", default.resources),
-        initResources=_resources(section, "initResources", default.initResources),
+        initResources=_init_resources(section),
     )
     section.done()
     return proxy
+
+
+def _init_resources(section: Reader) -> Resources | None:
+    """istio-init's override: None (the proxy's own) unless the file sets it; what it
+    sets is used as written, nothing filled in from the proxy's."""
+    if section.get("initResources", Mapping, None) is None:
+        return None
+    return _resources(section, "initResources", Resources(requests={}, limits={}))
 
 
 def _server(reader: Reader) -> Server:
