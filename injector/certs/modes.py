@@ -25,7 +25,7 @@ from pathlib import Path
 from injector.certs import authority, issuing
 from injector.certs.cabundle import Publisher
 from injector.certs.cluster_store import ClusterKeeper, SecretView, first_certificate
-from injector.certs.directory_store import DirectoryKeeper, check_ours
+from injector.certs.directory_store import DirectoryKeeper, check_not_generated, check_ours
 from injector.certs.external_files import CertificateFiles
 from injector.certs.leader import Elector
 from injector.certs.serving_cert import ServedCertificate
@@ -128,6 +128,7 @@ def in_directory(
     directory: Path, issuer: authority.Settings, metrics: Metrics, client_ca: Path | None
 ) -> Certificates:
     check_ours(directory, flag="--cert-dir")
+    check_not_generated(directory, flag="--cert-dir")
     keeper = DirectoryKeeper(directory, issuer, metrics)
     keeper.tick()  # the first certificate, before the server listens
     keeper.tick()  # and read back, so that readiness knows the published bundle

@@ -191,6 +191,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     directory_store.write_dir(args.out, material)
+    directory_store.mark_generated(args.out)
     sys.stdout.write(yaml.safe_dump(describe(material.leaf.cert, now), sort_keys=False))
     print(
         f"wrote {', '.join(sorted(ca_material.to_files(material)))} to {args.out}", file=sys.stderr
