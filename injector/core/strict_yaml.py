@@ -1,7 +1,12 @@
-"""YAML as the injector reads files people write (manifests for `inject`, the
+"""YAML as the injector reads and writes files people write (manifests for `inject`, the
 configuration file, templates): PyYAML's safe loader, except that a mapping naming a
 key twice is an error naming the line, where PyYAML keeps the last value silently (two
 `metadata:` would drop the first).
+
+`documents` also gives each document's own text, so that `inject` can pass an object
+it does not change through as it was written (anchors, comments inside it, quoting),
+and `dump` writes a changed object out whole, without the `&id001` anchors PyYAML makes
+for values it meets twice.
 
 Keys merged in with `<<` may still be overridden by the mapping's own keys, as YAML
 intends; only the keys written in the mapping itself are compared.
@@ -9,6 +14,7 @@ intends; only the keys written in the mapping itself are compared.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -47,3 +53,30 @@ def load(stream: str | IO[str]) -> Any:
 def load_all(stream: str | IO[str]) -> Iterator[Any]:
     """Every document, as yaml.safe_load_all, duplicate keys refused."""
     return yaml.load_all(stream, Loader=StrictLoader)
+
+
+def documents(text: str, *, name: str) -> Iterator[tuple[Any, str]]:
+    """Each document, and the text of its root node; errors name the input `name`."""
+    stream = io.StringIO(text)
+    stream.name = name  # PyYAML names the input by its stream's name in errors
+    loader = StrictLoader(stream)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                break
+            document = loader.construct_document(node)
+            yield document, text[node.start_mark.index : node.end_mark.index]
+    finally:
+        loader.dispose()
+
+
+class _WholeDumper(yaml.SafeDumper):
+    """SafeDumper that writes a value met twice in full, never as an anchor and alias."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def dump(document: Any) -> str:
+    return yaml.dump(document, Dumper=_WholeDumper, sort_keys=False)

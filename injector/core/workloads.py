@@ -7,12 +7,10 @@ unchanged, so a whole multi-document manifest can be piped through.
 from __future__ import annotations
 
 import copy
-import io
 from dataclasses import dataclass
 from typing import Any
 
 import jsonpatch
-import yaml
 
 from injector.core import policy, strict_yaml, workload_identity
 from injector.core.engine import Engine
@@ -49,14 +47,29 @@ class Report:
         return f"{self.object}: {self.result}" + (f" ({self.detail})" if self.detail else "")
 
 
-def _describe(obj: dict[str, Any], namespace: str | None = None) -> str:
-    """`Kind namespace/name` (kubectl's way of naming an object) when the namespace is
-    known, else `Kind/name`."""
+# Kinds that have no namespace (the common ones of `kubectl api-resources
+# --namespaced=false`): their report line names them without one.
+CLUSTER_SCOPED = frozenset(
+    {
+        "Namespace", "Node", "PersistentVolume", "StorageClass", "CSIDriver", "CSINode",
+        "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "APIService",
+        "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
+        "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "PriorityClass",
+        "RuntimeClass", "IngressClass", "VolumeAttachment", "CertificateSigningRequest",
+        "FlowSchema", "PriorityLevelConfiguration",
+    }
+)  # fmt: skip
+
+
+def _describe(obj: dict[str, Any], namespace: str) -> str:
+    """`Kind namespace/name`, as kubectl names an object (`Kind name` for a kind that has
+    no namespace); an object that names no namespace is in `namespace` (`-n`)."""
     metadata = obj["metadata"] if isinstance(obj.get("metadata"), dict) else {}
     name = metadata.get("name") or metadata.get("generateName") or "<unnamed>"
-    namespace = metadata.get("namespace") or namespace
     kind = obj.get("kind", "<no kind>")
-    return f"{kind} {namespace}/{name}" if namespace else f"{kind}/{name}"
+    if kind in CLUSTER_SCOPED:
+        return f"{kind} {name}"
+    return f"{kind} {metadata.get('namespace') or namespace}/{name}"
 
 
 def _inject_one(
@@ -105,7 +118,8 @@ def _walk(
         raise NotAnObject(f"is not a Kubernetes object ({what})")
     kind = obj["kind"]
     if kind.endswith("List") and isinstance(obj.get("items"), list):
-        items, reports = [], []
+        items: list[Any] = []
+        reports: list[Report] = []
         for number, item in enumerate(obj["items"], start=1):
             try:
                 out, found = _walk(item, engine, ns_labels, namespace)
@@ -113,11 +127,13 @@ def _walk(
                 raise NotAnObject(f"item {number} {err}") from None
             items.append(out)
             reports += found
+        if all(out is item for out, item in zip(items, obj["items"], strict=True)):
+            return obj, reports
         return {**obj, "items": items}, reports
     if kind in POD_PATHS:
         out, report = _inject_one(obj, engine, ns_labels, namespace)
         return out, [report]
-    return obj, [Report(_describe(obj), "unchanged", "kind carries no Pod")]
+    return obj, [Report(_describe(obj, namespace), "unchanged", "kind carries no Pod")]
 
 
 def _yaml_kind(value: Any) -> str:
@@ -146,15 +162,15 @@ def inject_text(
     a Kubernetes object (a list of scalars, a plain string). Empty documents are dropped.
     """
     outputs, reports = [], []
-    stream = io.StringIO(text)
-    stream.name = source  # PyYAML names the input by its stream's name in errors
-    for number, document in enumerate(strict_yaml.load_all(stream), start=1):
+    documents = strict_yaml.documents(text, name=source)
+    for number, (document, written) in enumerate(documents, start=1):
         if document is None:
             continue
         try:
             out, found = _walk(document, engine, ns_labels, namespace)
         except NotAnObject as err:
             raise NotAnObject(f"{source}: document {number} {err}") from None
-        outputs.append(out)
+        # An object left as it was is passed through as it was written.
+        outputs.append(written.rstrip() + "\n" if out is document else strict_yaml.dump(out))
         reports += found
-    return yaml.safe_dump_all(outputs, sort_keys=False), reports
+    return "---\n".join(outputs), reports

@@ -91,3 +91,56 @@ def test_ctrl_c_while_inject_reads_stdin_is_one_line_not_a_traceback(tmp_path: P
     assert child.returncode == 130
     assert "Traceback" not in err.decode()
     assert err.decode().strip() == "sidecar-injector: interrupted"
+
+
+def test_report_lines_name_every_object_the_same_way(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text(
+        POD
+        + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: web-config}\n"
+        + "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n"
+    )
+    status, _out, err = run(capsys, "inject", "-f", str(path), "-n", "shop")
+    assert status == 0
+    assert [line.split(":", 1)[0] for line in err.splitlines()] == [
+        "Pod shop/a",
+        "ConfigMap shop/web-config",
+        "Namespace shop",
+    ]
+
+
+ANCHORED = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: shared  # a comment of the user's
+data: &common
+  mode: "fast"
+other: *common
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: a
+  labels: &labels {app: a}
+spec:
+  nodeSelector: *labels
+  containers: [{name: a, image: a}]
+"""
+
+
+def test_objects_left_unchanged_pass_through_as_written_and_nothing_gets_an_anchor(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text(ANCHORED)
+    status, out, _err = run(capsys, "inject", "-f", str(path))
+    assert status == 0
+    documents = out.split("---\n")
+    assert len(documents) == 2
+    config_map, pod = documents
+    assert config_map == ANCHORED.partition("---\n")[0]
+    assert "&id" not in pod and "*id" not in pod
+    assert "istio-proxy" in pod
