@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from injector.cli import arguments
+from injector.cli import api_errors, arguments
 from injector.cluster import audit, kubeapi
 from injector.core import config_file, template
 from injector.core.engine import Engine
@@ -24,7 +24,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
         return audit.run(
             cluster, engine, namespace=args.namespace, output=args.output, out=sys.stdout
         )
-    except (kubeapi.ConnectError, kubeapi.ApiError, audit.AuditError) as err:
+    except kubeapi.ApiError as err:
+        print(f"sidecar-injector: audit: {api_errors.in_words(err)}", file=sys.stderr)
+        return 2
+    except (kubeapi.ConnectError, audit.AuditError) as err:
         print(f"sidecar-injector: audit: {err}", file=sys.stderr)
         return 2
 
