@@ -48,6 +48,35 @@ def check_ours(directory: Path, *, flag: str) -> None:
         )
 
 
+# Left by `certs generate` beside what it wrote: the files are the user's, and `serve`
+# never replaces them (it refuses the directory; a running server stops renewing in it).
+GENERATED_MARK = "MADE-BY-CERTS-GENERATE"
+_MARK_TEXT = (
+    "The certificates in this directory were made by `sidecar-injector certs generate`.\n"
+    "`serve --cert-dir` does not use or replace them; serve them with --tls-cert-file and\n"
+    "--tls-key-file, or give serve a directory of its own.\n"
+)
+
+
+def mark_generated(directory: Path) -> None:
+    key_files.write_atomic(directory / GENERATED_MARK, _MARK_TEXT.encode())
+
+
+def made_by_generate(directory: Path) -> bool:
+    return (directory / GENERATED_MARK).exists()
+
+
+def check_not_generated(directory: Path, *, flag: str) -> None:
+    """Refuse to serve from (and so to renew into) a directory `certs generate` wrote."""
+    if made_by_generate(directory):
+        cert, key = directory / ca_material.CERT_FILE, directory / ca_material.KEY_FILE
+        raise Refused(
+            f"{flag} {directory} holds certificates made by `certs generate`: serve does not"
+            f" replace them. To serve them, pass --tls-cert-file {cert} --tls-key-file {key};"
+            f" to have serve make and renew its own, give {flag} an empty or new directory"
+        )
+
+
 def read_dir(directory: Path) -> dict[str, bytes]:
     files = {}
     for name in _WRITE_ORDER:
@@ -114,6 +143,14 @@ class DirectoryKeeper:
         chosen, material = authority.step(
             material, now=now, settings=self.settings, published=self.published
         )
+        if chosen is not authority.Step.KEEP and made_by_generate(self.directory):
+            # `certs generate` wrote here while we served: the files are the user's now.
+            log.error(
+                "certs generate wrote into the cert directory: not renewing there; the"
+                " current certificate is served until it expires",
+                extra={"dir": str(self.directory)},
+            )
+            return 3600.0
         self.material = material
         if chosen is not authority.Step.KEEP:
             write_dir(self.directory, material)

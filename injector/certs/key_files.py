@@ -42,7 +42,12 @@ def write_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:
     The content goes to a temporary file of a random name that is created (O_EXCL,
     O_NOFOLLOW) with mode 0600 and owned by us from its first byte, then renamed over
     `path`: no one can open it in between, or make us write through a link."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        # The error names the temporary file, which the user never chose: name the
+        # directory instead.
+        raise type(err)(err.errno, f"cannot write: {err.strerror}", str(path.parent)) from None
     try:
         with os.fdopen(fd, "wb") as file:
             file.write(data)

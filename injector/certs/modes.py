@@ -25,7 +25,7 @@ from pathlib import Path
 from injector.certs import authority, issuing
 from injector.certs.cabundle import Publisher
 from injector.certs.cluster_store import ClusterKeeper, SecretView, first_certificate
-from injector.certs.directory_store import DirectoryKeeper, check_ours
+from injector.certs.directory_store import DirectoryKeeper, check_not_generated, check_ours
 from injector.certs.external_files import CertificateFiles
 from injector.certs.leader import Elector
 from injector.certs.serving_cert import ServedCertificate
@@ -69,10 +69,9 @@ def settings(
     section: config.Certificates, options: Options, *, dns_names: list[str], ips: list[str]
 ) -> authority.Settings:
     """The issuer's settings: flags win over the configuration file."""
-    validity = options.validity or durations.parse(section.validity)
-    ca_validity = options.ca_validity or durations.parse(section.caValidity)
-    if validity >= ca_validity:
-        raise config.ConfigError("the certificate validity must be shorter than the CA's")
+    validity, ca_validity = lifetimes(
+        section, options.validity, options.ca_validity, flags=("--cert-validity", "--ca-validity")
+    )
     return authority.Settings(
         dns_names=tuple(dns_names),
         ips=tuple(ips),
@@ -81,6 +80,34 @@ def settings(
         renew_before=options.renew_before or section.renewBefore,
         publish_grace=durations.parse(section.publishGrace),
     )
+
+
+def lifetimes(
+    section: config.Certificates,
+    validity: datetime.timedelta | None,
+    ca_validity: datetime.timedelta | None,
+    *,
+    flags: tuple[str, str],
+) -> tuple[datetime.timedelta, datetime.timedelta]:
+    """The serving certificate's and the CA's lifetimes, from the flags (when given) or
+    the configuration; ConfigError, saying where each figure came from, unless the
+    certificate's is the shorter."""
+    leaf = validity or durations.parse(section.validity)
+    ca = ca_validity or durations.parse(section.caValidity)
+    if leaf < ca:
+        return leaf, ca
+    leaf_text, ca_text = durations.format_duration(leaf), durations.format_duration(ca)
+    said = (
+        f"{flags[0]} {leaf_text}"
+        if validity
+        else f"the certificate's {leaf_text} (the default: certificates.validity)"
+    )
+    whence = (
+        f"{flags[1]}"
+        if ca_validity
+        else f"the default: certificates.caValidity; {flags[1]} sets another"
+    )
+    raise config.ConfigError(f"{said} must be shorter than the CA's {ca_text} ({whence})")
 
 
 def cluster_for(options: Options) -> kubeapi.Cluster | None:
@@ -101,6 +128,7 @@ def in_directory(
     directory: Path, issuer: authority.Settings, metrics: Metrics, client_ca: Path | None
 ) -> Certificates:
     check_ours(directory, flag="--cert-dir")
+    check_not_generated(directory, flag="--cert-dir")
     keeper = DirectoryKeeper(directory, issuer, metrics)
     keeper.tick()  # the first certificate, before the server listens
     keeper.tick()  # and read back, so that readiness knows the published bundle

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from injector.cli import arguments
+from injector.cli import api_errors, arguments
 from injector.cluster import audit, kubeapi
 from injector.core import config_file, template
 from injector.core.engine import Engine
@@ -24,7 +24,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
         return audit.run(
             cluster, engine, namespace=args.namespace, output=args.output, out=sys.stdout
         )
-    except (kubeapi.ConnectError, kubeapi.ApiError, audit.AuditError) as err:
+    except kubeapi.ApiError as err:
+        print(f"sidecar-injector: audit: {api_errors.in_words(err)}", file=sys.stderr)
+        return 2
+    except (kubeapi.ConnectError, audit.AuditError) as err:
         print(f"sidecar-injector: audit: {err}", file=sys.stderr)
         return 2
 
@@ -42,7 +45,9 @@ def add_command(verbs: Any) -> None:
     )
     cmd.add_argument("--context", help="the kubeconfig context to use")
     scope = cmd.add_mutually_exclusive_group()
-    scope.add_argument("-n", "--namespace", help="audit this namespace only")
+    scope.add_argument(
+        "-n", "--namespace", type=arguments.namespace, help="audit this namespace only"
+    )
     scope.add_argument(
         "-A", "--all-namespaces", action="store_true", help="audit every namespace (default)"
     )

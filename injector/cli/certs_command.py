@@ -48,7 +48,8 @@ def add_serve_flags(serve: argparse.ArgumentParser) -> None:
         "--cert-validity",
         type=_duration,
         metavar="DURATION",
-        help="lifetime of the serving certificate, e.g. 90s, 24h (default: modes.validity, 24h)",
+        help="lifetime of the serving certificate, e.g. 90s, 24h"
+        " (default: certificates.validity, 24h)",
     )
     group.add_argument(
         "--ca-validity",
@@ -60,7 +61,8 @@ def add_serve_flags(serve: argparse.ArgumentParser) -> None:
         "--renew-before",
         type=_fraction,
         metavar="FRACTION",
-        help="renew when this fraction of a lifetime is left (default: modes.renewBefore, 1/3)",
+        help="renew when this fraction of a lifetime is left"
+        " (default: certificates.renewBefore, 1/3)",
     )
     group.add_argument(
         "--tls-cert-file",
@@ -93,7 +95,12 @@ def serve_options(args: argparse.Namespace) -> modes.Options:
 
 
 def add_commands(verbs: Any) -> None:
-    cmd = arguments.subcommand(verbs, "certs", help="generate or inspect certificates")
+    cmd = arguments.subcommand(
+        verbs,
+        "certs",
+        statuses=("certs generate", "certs inspect"),
+        help="generate or inspect certificates",
+    )
     which = cmd.add_subparsers(title="commands", metavar="COMMAND", required=True)
     gen = arguments.subcommand(
         which, "generate", help="write a CA and a serving certificate into a directory"
@@ -124,16 +131,14 @@ def add_commands(verbs: Any) -> None:
     gen.add_argument(
         "--validity",
         type=_duration,
-        default="24h",
         metavar="DURATION",
-        help="serving certificate lifetime",
+        help="serving certificate lifetime (default: certificates.validity, 24h)",
     )
     gen.add_argument(
         "--ca-validity",
         type=_duration,
-        default="3650d",
         metavar="DURATION",
-        help="lifetime of a new CA",
+        help="lifetime of a new CA (default: certificates.caValidity, 90d)",
     )
     gen.add_argument("--config", type=Path, help="configuration file, for the default names")
     gen.set_defaults(run=cmd_generate)
@@ -157,26 +162,36 @@ def _existing_ca(directory: Path) -> tuple[list[x509.Certificate], issuing.Issue
 
 def cmd_generate(args: argparse.Namespace) -> int:
     dns, ips = list(args.dns), list(args.ip)
+    cfg = config_file.load(args.config)
     if not dns and not ips:
-        dns, ips = process.local_names(config_file.load(args.config), "127.0.0.1")
-    if args.validity >= args.ca_validity:
-        raise config.ConfigError("--validity must be shorter than --ca-validity")
+        dns, ips = process.local_names(cfg, "127.0.0.1")
+    validity, ca_validity = modes.lifetimes(
+        cfg.certificates, args.validity, args.ca_validity, flags=("--validity", "--ca-validity")
+    )
     issuer = authority.Settings(
-        dns_names=tuple(dns), ips=tuple(ips), validity=args.validity, ca_validity=args.ca_validity
+        dns_names=tuple(dns), ips=tuple(ips), validity=validity, ca_validity=ca_validity
     )
     directory_store.check_ours(args.out, flag="--out")
     now, existing = issuing.now_utc(), _existing_ca(args.out)
-    if (
-        existing is None
-        or not issuing.valid_at(existing[1].cert, now)
-        or not authority.covers(existing[1].cert, issuer)
-    ):
+    replaced = None
+    if existing is not None and not issuing.valid_at(existing[1].cert, now):
+        replaced = "is not valid now"
+    elif existing is not None and not authority.covers(existing[1].cert, issuer):
+        replaced = "does not permit these names (its name constraints)"
+    if existing is None or replaced:
         material = authority.advance(None, authority.Step.START, now=now, settings=issuer)
     else:
         bundle, signer = existing
         placeholder = ca_material.Material(tuple(bundle), signer, signer)
         material = authority.advance(placeholder, authority.Step.RENEW, now=now, settings=issuer)
+    if replaced:
+        print(
+            f"the CA in {args.out} {replaced}: replaced by a new CA;"
+            f" clients must trust the new {args.out / ca_material.CA_FILE}",
+            file=sys.stderr,
+        )
     directory_store.write_dir(args.out, material)
+    directory_store.mark_generated(args.out)
     sys.stdout.write(yaml.safe_dump(describe(material.leaf.cert, now), sort_keys=False))
     print(
         f"wrote {', '.join(sorted(ca_material.to_files(material)))} to {args.out}", file=sys.stderr

@@ -1,8 +1,8 @@
 """The command line: `serve`, `inject`, `check`, `audit`, `plan`, `doctor` and `certs`.
 
 Errors a user can fix (a bad configuration file, unreadable input) are printed as one
-line on stderr with exit status 2; no stack trace. The exit statuses are listed in
-every command's `--help` (arguments.EXIT_STATUSES).
+line on stderr with exit status 2; no stack trace; Ctrl+C is exit status 130 and one
+line. Each command's `--help` lists its own exit statuses (arguments.STATUSES).
 """
 
 from __future__ import annotations
@@ -44,8 +44,26 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The arguments; a flag the command does not know is reported with the command's
+    own usage (argparse would show the top level's)."""
+    args, unknown = parser().parse_known_args(argv)
+    if unknown:
+        args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:
+        # Ctrl+C (e.g. while `inject -f -` waits on standard input): one line, no traceback.
+        print("sidecar-injector: interrupted", file=sys.stderr)
+        return 130
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    args = _parse(argv)
     try:
         return int(args.run(args))
     except (config.ConfigError, template.TemplateError, serving_cert.Refused) as err:

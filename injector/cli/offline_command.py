@@ -13,8 +13,8 @@ import jsonpatch
 import yaml
 
 from injector.cli import arguments, istio_flags
-from injector.core import config, config_file, template, workloads
-from injector.core.engine import Engine
+from injector.core import config, config_file, policy, template, workloads
+from injector.core.engine import Engine, Outcome
 
 SAMPLE_POD = {
     "apiVersion": "v1",
@@ -73,6 +73,9 @@ def cmd_inject(args: argparse.Namespace) -> int:
     except yaml.YAMLError as err:
         print(f"sidecar-injector: {source}: {config_file.yaml_problem(err)}", file=sys.stderr)
         return 2
+    except workloads.NotAnObject as err:
+        print(f"sidecar-injector: {err}", file=sys.stderr)
+        return 2
     if not output:
         print(f"sidecar-injector: {source}: the input holds no YAML document", file=sys.stderr)
         return 2
@@ -82,12 +85,28 @@ def cmd_inject(args: argparse.Namespace) -> int:
     return 1 if any(r.result == "denied" for r in reports) else 0
 
 
+def _sample_namespace(cfg: config.Config) -> str:
+    """A namespace the configuration does not exempt (its own, the system ones): the
+    check is of the sidecar, not of where the sample happens to sit."""
+    exempt = {cfg.injectorNamespace, *cfg.systemNamespaces}
+    return next(ns for ns in ("default", "check", "check-sample") if ns not in exempt)
+
+
+def _not_injected(outcome: Outcome) -> str:
+    """Why the sample Pod was not injected, in words and with the reason codes."""
+    why = [f"{policy.SENTENCES.get(code, code)} ({code})" for code in outcome.reasons]
+    if outcome.message:
+        why.append(outcome.message)
+    return f"the sample Pod was {outcome.result}: {'; '.join(why) or 'the template added nothing'}"
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     engine, warnings = _engine(args)
-    outcome = engine.inject(copy.deepcopy(SAMPLE_POD), namespace="default", ns=None)
+    namespace = _sample_namespace(engine.config)
+    outcome = engine.inject(copy.deepcopy(SAMPLE_POD), namespace=namespace, ns=None)
     ops = outcome.ops
     if outcome.result != "injected" or not ops:
-        print(f"sidecar-injector: a sample Pod was not injected: {outcome}", file=sys.stderr)
+        print(f"sidecar-injector: check: {_not_injected(outcome)}", file=sys.stderr)
         return 1
     jsonpatch.apply_patch(SAMPLE_POD, ops)
     effective = {"configHash": engine.fingerprint, "config": engine.config.as_dict()}
@@ -119,7 +138,11 @@ def add_commands(verbs: Any) -> None:
         help="labels of the target namespace, to apply namespace policy",
     )
     inject.add_argument(
-        "-n", "--namespace", default="default", help="namespace for objects that name none"
+        "-n",
+        "--namespace",
+        default="default",
+        type=arguments.namespace,
+        help="namespace for objects that name none",
     )
     inject.add_argument(
         "--revision",

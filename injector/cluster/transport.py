@@ -164,6 +164,8 @@ class ApiTransport:
 
 def _configuration(kubeconfig: Path | None, context: str | None) -> k8s_client.Configuration:
     """Client settings from a kubeconfig (None: $KUBECONFIG or ~/.kube/config)."""
+    if kubeconfig is not None:
+        _check_file(kubeconfig, "--kubeconfig")
     configuration = k8s_client.Configuration()
     try:
         k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
@@ -184,6 +186,14 @@ def _configuration(kubeconfig: Path | None, context: str | None) -> k8s_client.C
         detail = str(err) if isinstance(err, ConfigException) else "not the shape of a kubeconfig"
         raise ConnectError(f"{where}: not a kubeconfig ({detail})") from None
     return configuration
+
+
+def _check_file(path: Path, where: str) -> None:
+    """ConnectError naming `where` (a flag, KUBECONFIG) and the path when it is not a file."""
+    if path.is_dir():
+        raise ConnectError(f"{where} {path}: a directory, not a kubeconfig file")
+    if not path.expanduser().exists():
+        raise ConnectError(f"{where} {path}: no such file")
 
 
 def _in_cluster() -> k8s_client.Configuration:
@@ -212,9 +222,14 @@ def open_transport(kubeconfig: Path | None, *, context: str | None) -> ApiTransp
 def open_user_transport(kubeconfig: Path | None, *, context: str | None) -> ApiTransport:
     """A person's cluster, found as kubectl finds it: the given kubeconfig, else
     $KUBECONFIG or ~/.kube/config, else the in-cluster service account."""
-    default = Path(os.environ.get("KUBECONFIG", "~/.kube/config").split(os.pathsep)[0])
-    if kubeconfig is None and not default.expanduser().exists():
+    listed = os.environ.get("KUBECONFIG")
+    if kubeconfig is None and listed:
+        _check_file(Path(listed.split(os.pathsep)[0]), "KUBECONFIG")
+    default = Path("~/.kube/config")
+    if kubeconfig is None and not listed and not default.expanduser().exists():
         if os.environ.get("KUBERNETES_SERVICE_HOST"):
             return ApiTransport(k8s_client.ApiClient(_in_cluster()))
-        raise ConnectError("no kubeconfig: pass --kubeconfig or set KUBECONFIG")
+        raise ConnectError(
+            f"no kubeconfig: {default} does not exist; pass --kubeconfig or set KUBECONFIG"
+        )
     return ApiTransport(k8s_client.ApiClient(_configuration(kubeconfig, context)))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import importlib.resources
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -120,12 +120,9 @@ class Proxy:
             limits={"cpu": "2000m", "memory": "1024Mi"},
         )
     )
-    initResources: Resources = field(
-        default_factory=lambda: Resources(
-            requests={"cpu": "10m", "memory": "40Mi"},
-            limits={"cpu": "100m", "memory": "64Mi"},
-        )
-    )
+    # istio-init's requests and limits. None: the proxy's own, annotations included, as
+    # Istio 1.20.8 gives it (its template renders the same resources for both).
+    initResources: Resources | None = None
     # The agent's status port (0: no probes, nothing excluded for it); the annotation
     # status.sidecar.istio.io/port overrides it.
     statusPort: int = 15020
@@ -208,11 +205,22 @@ class Config:
         plain: dict[str, Any] = _plain(self)
         return plain
 
+    def effective(self) -> Config:
+        """This configuration with every value that an empty setting stands for filled
+        in (`mesh.caAddress`: the revision's istiod), so that two files that mean the
+        same thing compare equal whether or not they spell out a default."""
+        if self.mesh.caAddress:
+            return self
+        mesh = replace(self.mesh, caAddress=ca_address(self.revision))
+        return replace(self, mesh=mesh)
+
     def fingerprint(self, template_text: str) -> str:
-        """A short stable hash of what shapes an injected sidecar: the settings that feed
-        the template, and the template itself. Policy settings are left out on purpose:
-        they decide *whether* to inject, not *what*."""
-        shaping = {key: _plain(getattr(self, key)) for key in _SHAPING_KEYS}
+        """A short stable hash of what shapes an injected sidecar: the effective settings
+        that feed the template (never how the file spells them: a default written out
+        hashes as the default left out), and the template itself. Policy settings are
+        left out on purpose: they decide *whether* to inject, not *what*."""
+        effective = self.effective()
+        shaping = {key: _plain(getattr(effective, key)) for key in _SHAPING_KEYS}
         for section, names in _LATER_SETTINGS.items():
             default = _plain(getattr(Config(), section))
             for name in names:
@@ -223,6 +231,12 @@ class Config:
         digest = hashlib.sha256(orjson.dumps(shaping, option=orjson.OPT_SORT_KEYS))
         digest.update(template_text.encode())
         return digest.hexdigest()[:16]
+
+
+def ca_address(revision: str) -> str:
+    """The control plane's CA for a revision (istiod-<rev> unless it is the default)."""
+    host = "istiod" if revision == "default" else f"istiod-{revision}"
+    return f"{host}.istio-system.svc:15012"
 
 
 _SHAPING_KEYS = ("nativeSidecar", "proxy", "interception", "mesh", "revision")

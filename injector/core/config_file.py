@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from injector.core import durations, grammar, label_selectors, proxy_config
+from injector.core import durations, grammar, label_selectors, proxy_config, strict_yaml
 from injector.core.config import (
     Certificates,
     Cni,
@@ -60,7 +60,7 @@ def parse(raw: bytes, path: Path) -> Config:
     """Validate the content of the file at `path` (read by the caller: the server
     hashes the same bytes it validates)."""
     try:
-        data = yaml.safe_load(raw.decode("utf-8"))
+        data = strict_yaml.load(raw.decode("utf-8"))
     except UnicodeDecodeError as err:
         raise ConfigError(f"{path}: not UTF-8 text (byte {err.start})") from None
     except yaml.YAMLError as err:
@@ -165,7 +165,7 @@ def _proxy(reader: Reader) -> Proxy:
         ),
         uid=uid,
         resources=_resources(section, "resources", default.resources),
-        initResources=_resources(section, "initResources", default.initResources),
+        initResources=_init_resources(section),
         **_proxy_defaults(section, default),
     )
     section.done()
@@ -202,6 +202,14 @@ def _proxy_defaults(section: Reader, default: Proxy) -> dict[str, Any]:
     values["imagePullSecrets"] = section.strings("imagePullSecrets", default.imagePullSecrets)
     values["mountMtlsCerts"] = section.get("mountMtlsCerts", bool, default.mountMtlsCerts)
     return values
+
+
+def _init_resources(section: Reader) -> Resources | None:
+    """istio-init's override: None (the proxy's own) unless the file sets it; what it
+    sets is used as written, nothing filled in from the proxy's."""
+    if section.get("initResources", Mapping, None) is None:
+        return None
+    return _resources(section, "initResources", Resources(requests={}, limits={}))
 
 
 def _server(reader: Reader) -> Server:

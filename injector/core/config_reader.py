@@ -14,6 +14,16 @@ from typing import Any
 
 from injector.core.config import ConfigError
 
+# A type as an error message says it.
+_KINDS: dict[type, str] = {
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    bool: "true or false",
+    dict: "a mapping",
+    list: "a list",
+}
+
 
 class Reader:
     """Reads one mapping of the file, remembering where it is for error messages."""
@@ -36,8 +46,8 @@ class Reader:
             # YAML turns an unquoted true/false into a bool; accept it for string switches.
             value = "true" if value else "false"
         if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
-            what = kind.__name__ if isinstance(kind, type) else "number"
-            raise ConfigError(f"{self.path(key)} must be a {what}, got {value!r}")
+            what = _KINDS.get(kind, "a number") if isinstance(kind, type) else "a number"
+            raise ConfigError(f"{self.path(key)} must be {what}, got {value!r}")
         return value
 
     def choice(self, key: str, options: Sequence[str], default: str) -> Any:

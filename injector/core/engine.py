@@ -31,7 +31,7 @@ from injector.core import (
     workload_identity,
 )
 from injector.core import patch as patch_ops
-from injector.core.config import Config
+from injector.core.config import Config, ca_address
 from injector.core.memo import Memo
 from injector.core.template import Template
 
@@ -104,7 +104,7 @@ class Engine:
         )
         # The mesh's default ProxyConfig as the key ProxyConfigs are remembered by.
         self._mesh_proxy_config = proxy_config.mesh_defaults(
-            config.mesh.proxyConfig, discovery_address=overrides.ca_address(config.revision)
+            config.mesh.proxyConfig, discovery_address=ca_address(config.revision)
         )
         # Whether the API server runs native sidecars; None until a cluster says so.
         self.native_supported: bool | None = None

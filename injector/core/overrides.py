@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from injector.core import grammar, names, proxy_resources, vocabulary
-from injector.core.config import Config
+from injector.core.config import Config, ca_address
 
 # Ports of the proxy that inbound redirection must always leave alone: Envoy's
 # Prometheus port and the readiness port; the agent's status port follows the excluded
@@ -203,6 +203,21 @@ class Settings:
     vocabulary: Mapping[str, Any] = field(default_factory=dict)
 
 
+def _init_resources(
+    config: Config, proxy: dict[str, dict[str, str]], *, guaranteed: bool
+) -> dict[str, dict[str, str]]:
+    """istio-init's resources: the proxy's own, as Istio 1.20.8 renders them (its
+    template uses one `resources` block for both), unless `proxy.initResources` sets
+    them; a Guaranteed Pod's limits equal its requests either way."""
+    override = config.proxy.initResources
+    if override is None:
+        return {part: dict(values) for part, values in proxy.items()}
+    init = override.as_dict()
+    if guaranteed:
+        init["limits"] = dict(init["requests"])
+    return init
+
+
 def settings(annotations: Mapping[str, str], config: Config, *, guaranteed: bool) -> Settings:
     """Resources and redirect arguments for these annotations, or raise `Refused`."""
     problems: list[str] = []
@@ -210,20 +225,12 @@ def settings(annotations: Mapping[str, str], config: Config, *, guaranteed: bool
     proxy = proxy_resources.choose(
         annotations, config.proxy.resources, guaranteed, problems, warnings
     )
-    init = config.proxy.initResources.as_dict()
-    if guaranteed:
-        init["limits"] = dict(init["requests"])
+    init = _init_resources(config, proxy, guaranteed=guaranteed)
     vocab = vocabulary.resolve(annotations, config, problems)
     args = _init_args(annotations, config, vocab, problems)
     if problems:
         raise Refused(problems)
     return Settings(proxy, init, args, tuple(warnings), vocab)
-
-
-def ca_address(revision: str) -> str:
-    """The control plane's CA for a revision (istiod-<rev> unless it is the default)."""
-    host = "istiod" if revision == "default" else f"istiod-{revision}"
-    return f"{host}.istio-system.svc:15012"
 
 
 def resolve(

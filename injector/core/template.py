@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 import yaml
 
-from injector.core import template_shape
+from injector.core import strict_yaml, template_shape
 from injector.core.memo import Memo
 from injector.core.template_shape import APP_CONTAINERS, Node, Values
 from injector.core.template_shape import PLACEHOLDER as _PLACEHOLDER
@@ -205,7 +205,7 @@ class Template:
 def parse(text: str, where: str) -> Template:
     """Compile template text; `where` names the source in errors."""
     try:
-        data = yaml.safe_load(text)
+        data = strict_yaml.load(text)
     except yaml.YAMLError as err:
         raise TemplateError(f"{where}: not valid YAML: {err}") from None
     if (

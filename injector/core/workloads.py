@@ -7,14 +7,12 @@ unchanged, so a whole multi-document manifest can be piped through.
 from __future__ import annotations
 
 import copy
-import io
 from dataclasses import dataclass
 from typing import Any
 
 import jsonpatch
-import yaml
 
-from injector.core import policy, workload_identity
+from injector.core import policy, strict_yaml, workload_identity
 from injector.core.engine import Engine
 
 # Where each kind keeps the Pod it makes (an empty path: the object is the Pod).
@@ -32,6 +30,11 @@ POD_PATHS: dict[str, tuple[str, ...]] = {
 }
 
 
+class NotAnObject(ValueError):
+    """A document of the input is not a Kubernetes object (no mapping with a kind);
+    the message names the document (and the List item)."""
+
+
 @dataclass
 class Report:
     """One line of the per-object report."""
@@ -44,14 +47,29 @@ class Report:
         return f"{self.object}: {self.result}" + (f" ({self.detail})" if self.detail else "")
 
 
-def _describe(obj: dict[str, Any], namespace: str | None = None) -> str:
-    """`Kind namespace/name` (kubectl's way of naming an object) when the namespace is
-    known, else `Kind/name`."""
+# Kinds that have no namespace (the common ones of `kubectl api-resources
+# --namespaced=false`): their report line names them without one.
+CLUSTER_SCOPED = frozenset(
+    {
+        "Namespace", "Node", "PersistentVolume", "StorageClass", "CSIDriver", "CSINode",
+        "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "APIService",
+        "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
+        "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "PriorityClass",
+        "RuntimeClass", "IngressClass", "VolumeAttachment", "CertificateSigningRequest",
+        "FlowSchema", "PriorityLevelConfiguration",
+    }
+)  # fmt: skip
+
+
+def _describe(obj: dict[str, Any], namespace: str) -> str:
+    """`Kind namespace/name`, as kubectl names an object (`Kind name` for a kind that has
+    no namespace); an object that names no namespace is in `namespace` (`-n`)."""
     metadata = obj["metadata"] if isinstance(obj.get("metadata"), dict) else {}
     name = metadata.get("name") or metadata.get("generateName") or "<unnamed>"
-    namespace = metadata.get("namespace") or namespace
     kind = obj.get("kind", "<no kind>")
-    return f"{kind} {namespace}/{name}" if namespace else f"{kind}/{name}"
+    if kind in CLUSTER_SCOPED:
+        return f"{kind} {name}"
+    return f"{kind} {metadata.get('namespace') or namespace}/{name}"
 
 
 def _inject_one(
@@ -93,21 +111,40 @@ def _inject_one(
 def _walk(
     obj: Any, engine: Engine, ns_labels: dict[str, str] | None, namespace: str
 ) -> tuple[Any, list[Report]]:
-    """Return the transformed object and a report line per object that was looked at."""
-    if not isinstance(obj, dict):
-        return obj, []
-    kind = obj.get("kind")
-    if isinstance(kind, str) and kind.endswith("List") and isinstance(obj.get("items"), list):
-        items, reports = [], []
-        for item in obj["items"]:
-            out, found = _walk(item, engine, ns_labels, namespace)
+    """Return the transformed object and a report line per object that was looked at.
+    Raises NotAnObject (naming the List item) for something that is not an object."""
+    if not isinstance(obj, dict) or not isinstance(obj.get("kind"), str):
+        what = "a mapping without a kind" if isinstance(obj, dict) else f"a {_yaml_kind(obj)}"
+        raise NotAnObject(f"is not a Kubernetes object ({what})")
+    kind = obj["kind"]
+    if kind.endswith("List") and isinstance(obj.get("items"), list):
+        items: list[Any] = []
+        reports: list[Report] = []
+        for number, item in enumerate(obj["items"], start=1):
+            try:
+                out, found = _walk(item, engine, ns_labels, namespace)
+            except NotAnObject as err:
+                raise NotAnObject(f"item {number} {err}") from None
             items.append(out)
             reports += found
+        if all(out is item for out, item in zip(items, obj["items"], strict=True)):
+            return obj, reports
         return {**obj, "items": items}, reports
     if kind in POD_PATHS:
         out, report = _inject_one(obj, engine, ns_labels, namespace)
         return out, [report]
-    return obj, [Report(_describe(obj), "unchanged", "kind carries no Pod")]
+    return obj, [Report(_describe(obj, namespace), "unchanged", "kind carries no Pod")]
+
+
+def _yaml_kind(value: Any) -> str:
+    """What YAML made of a document that is not a mapping, in words."""
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, str):
+        return "plain string"
+    if isinstance(value, bool):
+        return "boolean"
+    return "number" if isinstance(value, int | float) else "scalar"
 
 
 def inject_text(
@@ -121,15 +158,19 @@ def inject_text(
     """Inject every Pod-carrying object of a (multi-document) YAML text.
 
     Raises yaml.YAMLError when the text is not YAML; its message names `source`.
-    Empty documents are dropped.
+    Raises NotAnObject, naming `source` and the document, for a document that is not
+    a Kubernetes object (a list of scalars, a plain string). Empty documents are dropped.
     """
     outputs, reports = [], []
-    stream = io.StringIO(text)
-    stream.name = source  # PyYAML names the input by its stream's name in errors
-    for document in yaml.safe_load_all(stream):
+    documents = strict_yaml.documents(text, name=source)
+    for number, (document, written) in enumerate(documents, start=1):
         if document is None:
             continue
-        out, found = _walk(document, engine, ns_labels, namespace)
-        outputs.append(out)
+        try:
+            out, found = _walk(document, engine, ns_labels, namespace)
+        except NotAnObject as err:
+            raise NotAnObject(f"{source}: document {number} {err}") from None
+        # An object left as it was is passed through as it was written.
+        outputs.append(written.rstrip() + "\n" if out is document else strict_yaml.dump(out))
         reports += found
-    return yaml.safe_dump_all(outputs, sort_keys=False), reports
+    return "---\n".join(outputs), reports

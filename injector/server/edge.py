@@ -10,8 +10,12 @@ so a connection that never completes one is never counted. So `GuardedProtocol`:
 - drops a connection past `maxConnections` as soon as it is made;
 - gives each request head `headerTimeoutSeconds`, from the connection's start (or the
   request's first byte) to the end of its head, then answers 408 and closes;
-- refuses a head over `maxHeaderBytes` with 431 and closes, counting the bytes fed to the
-  parser before the head is complete, so that httptools never buffers much more.
+- refuses a head over `maxHeaderBytes` with 431 and closes. The head is counted in bytes,
+  request line to blank line included, before the parser is fed: a head that arrives
+  whole in one read is measured as one that trickles in, so the limit holds to the byte
+  (httptools would otherwise take any head that completes within one read);
+- answers every refusal, and a request the HTTP parser cannot read (uvicorn's text/plain
+  400), with JSON `{"error": ...}`, as the app answers everything else.
 Bodies have their own limits in `review_body` (size, a byte budget, the review deadline).
 
 It also tells the app whether the client presented a certificate that the TLS layer
@@ -24,15 +28,33 @@ from __future__ import annotations
 import asyncio
 from typing import Any, ClassVar
 
+import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from injector.core import config
 from injector.telemetry.metrics import Metrics
 
 _ABORT_AFTER_SECONDS = 1.0
-_CLOSE = b"connection: close\r\ncontent-length: 0\r\n\r\n"
-_TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\n" + _CLOSE
-_TOO_LARGE = b"HTTP/1.1 431 Request Header Fields Too Large\r\n" + _CLOSE
+# What ends a head: a blank line (CRLF, or the bare LF parsers also take).
+_HEAD_ENDS = (b"\r\n\r\n", b"\n\n", b"\n\r\n")
+
+
+def _answer(status: bytes, error: str) -> bytes:
+    """A whole HTTP answer that closes the connection, with a JSON error body."""
+    body = orjson.dumps({"error": error})
+    head = (
+        b"HTTP/1.1 " + status + b"\r\ncontent-type: application/json\r\n"
+        b"connection: close\r\ncontent-length: " + str(len(body)).encode() + b"\r\n\r\n"
+    )
+    return head + body
+
+
+def _head_part(tail: bytes, data: bytes) -> int:
+    """How many bytes of `data` belong to the head being read (`tail`: the head's last
+    bytes so far, so that a blank line split between two reads is seen)."""
+    joined = tail + data
+    ends = [i + len(end) for end in _HEAD_ENDS if (i := joined.find(end)) >= 0]
+    return min(ends) - len(tail) if ends else len(data)
 
 
 class GuardedProtocol(HttpToolsProtocol):
@@ -45,6 +67,8 @@ class GuardedProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._in_head = True
         self._head_bytes = 0
+        self._tail = b""
+        self._completed = False  # a message ended during the current read
         self._head_timer: asyncio.TimerHandle | None = None
         self._client_chain: list[bytes] = []
 
@@ -66,12 +90,30 @@ class GuardedProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        in_head = self._in_head and not self.transport.is_closing()
+        if in_head and self._head_bytes + _head_part(self._tail, data) > self.limits.maxHeaderBytes:
+            self._refuse(self._too_large(), "431")
+            return
+        self._completed = False
         super().data_received(data)
-        # Still in a head after this chunk: every byte of it belongs to the head.
-        if self._in_head and not self.transport.is_closing():
+        # Still in a head after this read: the read ended inside it. (After a message
+        # that ended in this read, a pipelined next head is counted from the next read.)
+        if self._in_head and not self._completed and not self.transport.is_closing():
             self._head_bytes += len(data)
-            if self._head_bytes > self.limits.maxHeaderBytes:
-                self._refuse(_TOO_LARGE, "431")
+            self._tail = (self._tail + data)[-3:]
+
+    def _too_large(self) -> bytes:
+        limit = self.limits.maxHeaderBytes
+        return _answer(
+            b"431 Request Header Fields Too Large",
+            f"the request line and headers are over server.maxHeaderBytes ({limit} bytes)",
+        )
+
+    def send_400_response(self, msg: str) -> None:
+        # uvicorn's own answer to what httptools cannot parse is text/plain.
+        self.metrics.bad_calls.labels("400").inc()
+        self.transport.write(_answer(b"400 Bad Request", "not a valid HTTP/1.1 request"))
+        self.transport.close()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -82,9 +124,14 @@ class GuardedProtocol(HttpToolsProtocol):
             self._arm()
 
     def on_headers_complete(self) -> None:
-        self._in_head, self._head_bytes = False, 0
+        self._in_head, self._head_bytes, self._tail = False, 0, b""
         self._disarm()
         super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        # What the connection sends next begins another head.
+        self._in_head, self._completed = True, True
+        super().on_message_complete()
 
     def _arm(self) -> None:
         seconds = self.limits.headerTimeoutSeconds
@@ -98,7 +145,13 @@ class GuardedProtocol(HttpToolsProtocol):
     def _head_timed_out(self) -> None:
         self._head_timer = None
         if self._in_head and not self.transport.is_closing():
-            self._refuse(_TIMEOUT, "408")
+            seconds = self.limits.headerTimeoutSeconds
+            timeout = _answer(
+                b"408 Request Timeout",
+                "the request line and headers took over server.headerTimeoutSeconds"
+                f" ({seconds:g} s)",
+            )
+            self._refuse(timeout, "408")
 
     def _refuse(self, answer: bytes, status: str) -> None:
         self.metrics.bad_calls.labels(status).inc()

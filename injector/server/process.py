@@ -24,7 +24,7 @@ from injector.certs.tls_context import ServingTLS
 from injector.cluster import kubeapi, registration
 from injector.cluster.server_version import KnownVersion
 from injector.core import config
-from injector.server import cluster_features, edge, settings_followers
+from injector.server import cluster_features, edge, preflight, settings_followers
 from injector.server.app import State, create_app
 from injector.server.live_settings import LiveSettings
 from injector.telemetry.metrics import Metrics
@@ -264,6 +264,8 @@ def build(
 ) -> DrainingServer:
     """The complete server for `serve`, ready to run. `cluster` is where certificates
     are kept: by default the configured one, if any; None forces the cert directory."""
+    preflight.client_ca(options.client_ca_file)
+    preflight.address(options.host, options.port)
     if cluster == AUTO:
         cluster = modes.cluster_for(options.certificates)
     if cluster is None and options.webhook_url is not None:

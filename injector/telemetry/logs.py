@@ -32,9 +32,20 @@ class JSONFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
+class _UvicornName(logging.Filter):
+    """uvicorn logs its server's life (started, stopping) as `uvicorn.error`, a name
+    kept from its past that reads as an error at info level: those lines say `uvicorn`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "uvicorn.error":
+            record.name = "uvicorn"
+        return True
+
+
 def setup(*, level: str = "info", fmt: str = "json") -> None:
     """Route our loggers and uvicorn's through one handler."""
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_UvicornName())
     if fmt == "json":
         handler.setFormatter(JSONFormatter())
     else:

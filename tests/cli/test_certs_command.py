@@ -29,7 +29,8 @@ def test_generate_writes_what_serve_would_use(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     described = _generate(capsys, "--out", str(tmp_path))
-    assert {p.name for p in tmp_path.iterdir()} == {"ca.crt", "ca.key", "tls.crt", "tls.key"}
+    written = {"ca.crt", "ca.key", "tls.crt", "tls.key", "MADE-BY-CERTS-GENERATE"}
+    assert {p.name for p in tmp_path.iterdir()} == written
     assert (tmp_path / "ca.key").stat().st_mode & 0o777 == 0o600
     ca = x509.load_pem_x509_certificate((tmp_path / "ca.crt").read_bytes())
     assert issuing.issued_by(_leaf(tmp_path), ca)

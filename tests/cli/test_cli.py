@@ -73,7 +73,7 @@ def test_a_multi_document_file_keeps_every_document_in_order(
     assert status == 0
     assert [d["kind"] for d in out] == ["Deployment", "Service"]
     assert out[1] == service
-    assert "Service/s: unchanged" in err
+    assert "Service default/s: unchanged" in err
 
 
 def test_a_list_is_walked_item_by_item(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

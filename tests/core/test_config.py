@@ -42,7 +42,7 @@ def test_a_file_overrides_only_what_it_names(tmp_path: Path) -> None:
         pytest.param({"polcy": "enabled"}, "unknown key polcy", id="typo"),
         pytest.param({"proxy": {"imag": "x"}}, "unknown key proxy.imag", id="nested-typo"),
         pytest.param({"policy": "sometimes"}, "policy must be one of", id="bad-choice"),
-        pytest.param({"proxy": {"uid": "1337"}}, "proxy.uid must be a int", id="uid-string"),
+        pytest.param({"proxy": {"uid": "1337"}}, "proxy.uid must be an integer", id="uid-string"),
         pytest.param({"proxy": {"uid": 0}}, "positive user id", id="uid-root"),
         pytest.param({"proxy": {"resources": {"requests": {"cpu": "NaN"}}}},
                      "proxy.resources.requests.cpu", id="bad-quantity"),
