@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 
 from injector.cluster import kubeapi
+from injector.cluster.reachability import level_for
 from injector.telemetry.metrics import Metrics
 
 log = logging.getLogger("injector.versions")
@@ -57,7 +58,7 @@ class VersionCheck:
         try:
             version = self.cluster.version()
         except Exception as err:  # any failure: keep what we knew
-            log.warning("cannot read the API server's version: %s", err)
+            log.log(level_for(err), "cannot read the API server's version: %s", err)
             return None
         supported = native_supported(version)
         if supported != self.supported:
@@ -105,7 +106,7 @@ class KnownVersion:
         try:
             self.known = self.cluster.version()
         except Exception as err:  # any failure: keep what we knew, ask again next time
-            log.warning("cannot read the API server's version: %s", err)
+            log.log(level_for(err), "cannot read the API server's version: %s", err)
             return self.known
         self._asked_at = now
         return self.known

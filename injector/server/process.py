@@ -210,6 +210,8 @@ def assemble(options: Options, cluster: kubeapi.Cluster | None) -> tuple[State, 
         decisions_at_info=options.log_decisions,
         require_client_certificate=bool(options.client_ca_file),
     )
+    if cluster is not None:  # its outages in the metrics (cluster.reachability)
+        cluster.reachability.bind(state.metrics)
     served = prepare_certificates(options, cfg, state.metrics, cluster)
     state.ready = served.ready
     log.info("certificates: %s", served.describe, extra={"mode": served.mode})

@@ -43,7 +43,8 @@ class Metrics:
         )
         self.events = Counter(
             "sidecar_injector_events",
-            "Events about Pods' owners, by outcome: sent, dropped (the queue was full),"
+            "Events about Pods' owners, by outcome: sent, dropped (the queue was full, or"
+            " the API server was unavailable),"
             " limited (over the namespace's budget) or failed (the API refused it or could"
             " not be reached).",
             ["outcome"],
@@ -66,6 +67,7 @@ class Metrics:
             self.events.labels(outcome)
 
         self._certificates()
+        self._api()
 
     def _certificates(self) -> None:
         """The serving certificate's life: what is served, rotations, refusals, caBundle."""
@@ -107,6 +109,23 @@ class Metrics:
             self.certificate_rotations.labels(kind)
         for source in RELOAD_SOURCES:
             self.certificate_reload_failures.labels(source)
+
+    def _api(self) -> None:
+        """Whether the API server answers (injector.cluster.reachability)."""
+        self.api_reachable = Gauge(
+            "sidecar_injector_api_reachable",
+            "0 from a call to the API server that got no answer (no connection, a timeout,"
+            " 429 or 5xx) until one is answered again, else 1.",
+            registry=self.registry,
+        )
+        self.api_reachable.set(1)
+        self.api_failures = Counter(
+            "sidecar_injector_api_failures",
+            "Calls to the API server that failed (an error or no answer; not 404 or 409),"
+            ' by operation, e.g. "get leases", "watch secrets", "create events".',
+            ["operation"],
+            registry=self.registry,
+        )
 
     def answered(self, result: str, reasons: tuple[str, ...], seconds: float) -> None:
         key = (result, reasons[0] if reasons else "none")
