@@ -24,6 +24,7 @@ exit status:
   1  a refusal: inject denied an object, check's sample Pod was not injected,
      certs inspect found the certificate not valid now or not chaining, audit found drift
   2  a usage error or bad input: the message names the file, flag or key
+  130  interrupted (Ctrl+C)
 """
 
 

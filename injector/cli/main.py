@@ -2,12 +2,14 @@
 
 Errors a user can fix (a bad configuration file, unreadable input) are printed as one
 line on stderr with exit status 2; no stack trace. The exit statuses are listed in
-every command's `--help` (arguments.EXIT_STATUSES).
+every command's `--help` (arguments.EXIT_STATUSES). Ctrl+C stops any command at once:
+one line, exit status 130 (128 + SIGINT), as shells report it.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -35,6 +37,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Commands other than `serve` (which sets up logs) report errors as one line of their
+    # own: log records go nowhere, not to Python's last-resort handler on stderr.
+    ours = logging.getLogger("injector")
+    if not ours.handlers:
+        ours.addHandler(logging.NullHandler())
     args = parser().parse_args(argv)
     try:
         return int(args.run(args))
@@ -44,3 +51,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as err:
         print(f"sidecar-injector: {err.filename or ''}: {err.strerror}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("sidecar-injector: interrupted", file=sys.stderr)
+        return 130
