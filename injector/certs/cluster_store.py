@@ -26,6 +26,7 @@ import binascii
 import datetime
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -141,7 +142,7 @@ class ClusterKeeper:
         self.api_away = api_away or (lambda: self.view.cluster.reachability.away)
         self._local = False  # serving a certificate this replica issued itself
         self._backoff = Backoff()  # after a failed write
-        self._retry_in: float | None = None
+        self._write_after = 0.0  # time.monotonic() before which the leader writes nothing
         self.loop = Loop("certificates", self.tick)
         view.on_change = publisher.on_change = self.loop.wake
         elector.on_change = self._leadership
@@ -186,8 +187,9 @@ class ClusterKeeper:
 
     def tick(self) -> float:
         now = self.clock()
-        material, stepped, self._retry_in = self._material(), False, None
-        if self.elector.is_leader() and self.view.synced:
+        material, stepped = self._material(), False
+        may_write = time.monotonic() >= self._write_after
+        if self.elector.is_leader() and self.view.synced and may_write:
             material, stepped = self._lead(material, now)
         if material is None:
             return seconds_until(None, now)
@@ -197,18 +199,24 @@ class ClusterKeeper:
         return self._next_tick(material)
 
     def _next_tick(self, material: ca_material.Material) -> float:
-        """After a failed write, the backoff; else the next moment a decision may
-        change (the Secret's or the served certificate's), or a poll while all are due."""
-        if self._retry_in is not None:
-            return self._retry_in
+        """The next moment a decision may change (the Secret's material; the served
+        certificate due, late, expired; the leader's next write after a backoff), and
+        at least every RETRY_SECONDS while the served certificate is due."""
         now, published = self.clock(), self.publisher.published
-        served = authority.renew_at(self.served.current, self.settings.renew_before)
-        decision = authority.next_decision(material, settings=self.settings, published=published)
-        wake = served if decision is None else min(decision, served)
-        if wake <= now:  # all due: poll, to see an outage or the fresh certificate
-            return RETRY_SECONDS
-        pause = seconds_until(wake, now)
-        return min(pause, RETRY_SECONDS) if served <= now else pause
+        served, renew_before = self.served.current, self.settings.renew_before
+        moments = [
+            authority.next_decision(material, settings=self.settings, published=published),
+            authority.renew_at(served, renew_before),
+            authority.renew_at(served, renew_before / 2),
+            served.not_valid_after_utc,
+        ]
+        ahead = [moment for moment in moments if moment is not None and moment > now]
+        pause = seconds_until(min(ahead), now) if ahead else RETRY_SECONDS
+        if now >= authority.renew_at(served, renew_before):  # poll: an outage may begin
+            pause = min(pause, RETRY_SECONDS)
+        if self._write_after > time.monotonic():
+            pause = min(pause, max(MIN_SLEEP_SECONDS, self._write_after - time.monotonic()))
+        return pause
 
     def _lead(
         self, material: ca_material.Material | None, now: datetime.datetime
@@ -237,12 +245,12 @@ class ClusterKeeper:
         level = reachability.level_for(err, logging.INFO)
         log.log(level, "the certificate Secret was not written (%s)", err)
         if err.unavailable:
-            self._retry_in = self._backoff.failed(err.retry_after)
+            self._write_after = time.monotonic() + self._backoff.failed(err.retry_after)
             return material
         try:
             self.view.refresh()
         except kubeapi.ApiError as again:
-            self._retry_in = self._backoff.failed(again.retry_after)
+            self._write_after = time.monotonic() + self._backoff.failed(again.retry_after)
             log.log(reachability.level_for(again, logging.INFO), "nor read: %s", again)
             return material
         return self._material()
