@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 EVENT_OUTCOMES = ("sent", "dropped", "failed")
 # Closed label sets of the certificate metrics.
 ROTATION_KINDS = ("serving", "ca")
-RELOAD_SOURCES = ("files", "directory", "secret")
+RELOAD_SOURCES = ("files", "directory", "secret", "local")
 # Millisecond-scale buckets: an injection should take about a millisecond, and
 # kube-apiserver's own webhook histogram starts at 5 ms.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
