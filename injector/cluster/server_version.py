@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 
 from injector.cluster import kubeapi
+from injector.cluster.backoff import Backoff
 from injector.cluster.reachability import level_for
 from injector.telemetry.metrics import Metrics
 
@@ -75,11 +76,19 @@ class VersionCheck:
         return supported
 
     def run(self, stop: threading.Event) -> None:
-        """Check again every `refresh_seconds` (`retry_seconds` after a failure) until
-        `stop` is set. The first `check` is the caller's, before it starts serving."""
-        answered = self.supported is not None
-        while not stop.wait(self.refresh_seconds if answered else self.retry_seconds):
-            answered = self.check() is not None
+        """Check again every `refresh_seconds` until `stop` is set; after a failure,
+        from `retry_seconds` on, with backoff and jitter. The first `check` is the
+        caller's, before it starts serving."""
+        backoff = Backoff(
+            first=self.retry_seconds, cap=max(self.retry_seconds, self.refresh_seconds)
+        )
+        delay = self.refresh_seconds if self.supported is not None else backoff.failed()
+        while not stop.wait(delay):
+            if self.check() is not None:
+                backoff.succeeded()
+                delay = self.refresh_seconds
+            else:  # after a failure: sooner than a refresh, later each time, with jitter
+                delay = backoff.failed()
 
 
 class KnownVersion:
