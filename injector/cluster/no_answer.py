@@ -12,6 +12,7 @@ import re
 import urllib3
 
 _ERRNO = re.compile(r"\[Errno -?[0-9]+\] ([^'\")\]]+)")
+_OPENSSL_SOURCE = re.compile(r"\s*\(_ssl\.c:[0-9]+\)")
 
 
 def describe(err: Exception, host: str, timeouts: tuple[float, float]) -> str:
@@ -31,3 +32,11 @@ def describe(err: Exception, host: str, timeouts: tuple[float, float]) -> str:
     if isinstance(err, errors.ProtocolError):
         return f"the API server at {host} closed the connection ({why})"
     return f"the API server at {host} could not be reached ({type(err).__name__})"
+
+
+def tls(reason: str, host: str) -> str:
+    """One sentence for a failed TLS handshake; `reason` is the client's text for it
+    (its last line is OpenSSL's, e.g. "[SSL: CERTIFICATE_VERIFY_FAILED] ...")."""
+    lines = [line for line in reason.splitlines() if line.strip()]
+    why = _OPENSSL_SOURCE.sub("", lines[-1]).strip() if lines else "no detail"
+    return f"TLS with the API server at {host} failed: {why}"

@@ -153,9 +153,8 @@ class ApiTransport:
             return self.api.call_api(*serialized, _request_timeout=timeout)
         except k8s_client.ApiException as err:  # TLS failures come back as status 0
             if not err.status:
-                why = str(err.reason or "").splitlines()[-1:] or ["no answer"]
-                text = f"TLS with the API server at {self.api.configuration.host} failed"
-                raise ApiError(0, "Unreachable", f"{text}: {why[0]}") from None
+                text = no_answer.tls(str(err.reason or ""), self.api.configuration.host)
+                raise ApiError(0, "Unreachable", text) from None
             body_text = err.body if isinstance(err.body, bytes) else str(err.body or "")
             raise _error(int(err.status), body_text, str(err.reason)) from None
         except urllib3.exceptions.HTTPError as err:

@@ -341,4 +341,7 @@ def test_https_is_verified_with_the_kubeconfigs_ca(tmp_path: Path) -> None:
         with pytest.raises(kubeapi.ApiError) as raised:
             stranger.version()
         assert raised.value.status == 0
+        said = str(raised.value)
+        assert said.startswith(f"TLS with the API server at {api.url} failed: "), said
+        assert "CERTIFICATE_VERIFY_FAILED" in said and "_ssl.c" not in said
     assert len(api.seen) == 1, "the untrusted connection never got to send its request"
