@@ -30,7 +30,7 @@ from cryptography import x509
 
 from injector.certs import authority, issuing
 from injector.certs.loops import Clock
-from injector.cluster import kubeapi, registration, watch
+from injector.cluster import kubeapi, reachability, registration, watch
 from injector.cluster.registration import Render
 from injector.telemetry.metrics import Metrics
 
@@ -127,7 +127,8 @@ class Publisher:
             result = self._apply(desired)
         except Exception as err:  # retried on the next tick
             self.metrics.cabundle_apply_failures.inc()
-            log.warning("caBundle not published: %s", err, extra={"configuration": self.name})
+            level = reachability.level_for(err)
+            log.log(level, "caBundle not published: %s", err, extra={"configuration": self.name})
             return False
         self._applied = bundle_pem
         if repair:

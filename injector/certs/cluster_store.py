@@ -9,6 +9,10 @@
 - Every replica, the leader too, watches the Secret and the webhook configuration and
   serves the Secret's certificate only once the published caBundle trusts it
   (`authority.choose`); it is ready only while what it serves is trusted.
+- When the Secret's certificate comes due and nothing fresher arrives (the API server
+  is away), a replica renews its own from the published CA it holds (`outage`), and
+  goes back to the Secret's once that offers one that is not due. A leader that cannot
+  write the Secret retries with backoff (`cluster.backoff`), never in a tight loop.
 
 Secret layout: `data` holds base64 of the files of `ca_material.to_files` (ca.crt is the
 PEM bundle, old CA first during a rotation; ca.key; tls.crt; tls.key; ca-next.key while
@@ -22,16 +26,18 @@ import binascii
 import datetime
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
-from injector.certs import authority, ca_material, issuing
+from injector.certs import authority, ca_material, issuing, outage
 from injector.certs.cabundle import Publisher
 from injector.certs.directory_store import note_step
 from injector.certs.leader import Elector
-from injector.certs.loops import MIN_SLEEP_SECONDS, Clock, Loop, seconds_until
+from injector.certs.loops import MIN_SLEEP_SECONDS, RETRY_SECONDS, Clock, Loop, seconds_until
 from injector.certs.serving_cert import ServedCertificate
-from injector.cluster import kubeapi, watch
+from injector.cluster import kubeapi, reachability, watch
+from injector.cluster.backoff import Backoff
 from injector.telemetry.metrics import Metrics
 
 log = logging.getLogger("injector.certificates")
@@ -129,9 +135,14 @@ class ClusterKeeper:
         settings: authority.Settings,
         metrics: Metrics,
         clock: Clock = issuing.now_utc,
+        api_away: Callable[[], bool] | None = None,
     ) -> None:
         self.view, self.publisher, self.elector, self.served = view, publisher, elector, served
         self.settings, self.metrics, self.clock = settings, metrics, clock
+        self.api_away = api_away or (lambda: self.view.cluster.reachability.away)
+        self._local = False  # serving a certificate this replica issued itself
+        self._backoff = Backoff()  # after a failed write
+        self._write_after = 0.0  # time.monotonic() before which the leader writes nothing
         self.loop = Loop("certificates", self.tick)
         view.on_change = publisher.on_change = self.loop.wake
         elector.on_change = self._leadership
@@ -177,16 +188,35 @@ class ClusterKeeper:
     def tick(self) -> float:
         now = self.clock()
         material, stepped = self._material(), False
-        if self.elector.is_leader() and self.view.synced:
+        may_write = time.monotonic() >= self._write_after
+        if self.elector.is_leader() and self.view.synced and may_write:
             material, stepped = self._lead(material, now)
         if material is None:
             return seconds_until(None, now)
         self._serve(material, now)
         if stepped:
             return MIN_SLEEP_SECONDS
-        published = self.publisher.published
-        wake = authority.next_decision(material, settings=self.settings, published=published)
-        return seconds_until(wake, self.clock())
+        return self._next_tick(material)
+
+    def _next_tick(self, material: ca_material.Material) -> float:
+        """The next moment a decision may change (the Secret's material; the served
+        certificate due, late, expired; the leader's next write after a backoff), and
+        at least every RETRY_SECONDS while the served certificate is due."""
+        now, published = self.clock(), self.publisher.published
+        served, renew_before = self.served.current, self.settings.renew_before
+        moments = [
+            authority.next_decision(material, settings=self.settings, published=published),
+            authority.renew_at(served, renew_before),
+            authority.renew_at(served, renew_before / 2),
+            served.not_valid_after_utc,
+        ]
+        ahead = [moment for moment in moments if moment is not None and moment > now]
+        pause = seconds_until(min(ahead), now) if ahead else RETRY_SECONDS
+        if now >= authority.renew_at(served, renew_before):  # poll: an outage may begin
+            pause = min(pause, RETRY_SECONDS)
+        if self._write_after > time.monotonic():
+            pause = min(pause, max(MIN_SLEEP_SECONDS, self._write_after - time.monotonic()))
+        return pause
 
     def _lead(
         self, material: ca_material.Material | None, now: datetime.datetime
@@ -199,21 +229,62 @@ class ClusterKeeper:
             try:
                 self.view.save(new)
             except kubeapi.ApiError as err:
-                log.info("the certificate Secret was not written (%s); reading it again", err)
-                self.view.refresh()
-                return self._material(), False
+                return self._not_written(err, material), False
+            self._backoff.succeeded()
             note_step(chosen, new, self.metrics)
             material = new
         assert material is not None  # KEEP is only decided on existing material
         self.publisher.ensure(material.bundle_pem)
         return material, chosen is not authority.Step.KEEP
 
+    def _not_written(
+        self, err: kubeapi.ApiError, material: ca_material.Material | None
+    ) -> ca_material.Material | None:
+        """A write refused or unanswered: read the Secret again (a lost race), or, with
+        the API server unavailable, keep what we have and try again after a backoff."""
+        level = reachability.level_for(err, logging.INFO)
+        log.log(level, "the certificate Secret was not written (%s)", err)
+        if err.unavailable:
+            self._write_after = time.monotonic() + self._backoff.failed(err.retry_after)
+            return material
+        try:
+            self.view.refresh()
+        except kubeapi.ApiError as again:
+            self._write_after = time.monotonic() + self._backoff.failed(again.retry_after)
+            log.log(reachability.level_for(again, logging.INFO), "nor read: %s", again)
+            return material
+        return self._material()
+
     def _serve(self, material: ca_material.Material, now: datetime.datetime) -> None:
-        current = self.served.current
+        current, published = self.served.current, self.publisher.published
         leaf = material.leaf
-        chosen = authority.choose(current, leaf.cert, self.publisher.published, now)
-        if chosen is not None and chosen != current:
-            self.served.serve(leaf.cert_pem, leaf.key_pem, source="secret")
+        # A certificate issued here gives way only to a Secret's that is not due.
+        stay = self._local and published.trusts(current, now)
+        if not (stay and outage.due(leaf.cert, now, self.settings)):
+            chosen = authority.choose(current, leaf.cert, published, now)
+            changed = chosen is not None and chosen != current
+            if changed and self.served.serve(leaf.cert_pem, leaf.key_pem, source="secret"):
+                self._local = False
+        self._renew_here(material, now)
+
+    def _renew_here(self, material: ca_material.Material, now: datetime.datetime) -> None:
+        if not outage.renew_here(
+            self.served.current,
+            material,
+            published=self.publisher.published,
+            now=now,
+            settings=self.settings,
+            api_away=self.api_away(),
+        ):
+            return
+        leaf = outage.issue(material, now=now, settings=self.settings)
+        if self.served.serve(leaf.cert_pem, leaf.key_pem, source="local"):
+            self._local = True
+            log.warning(
+                "serving certificate renewed here from the published CA: the Secret has"
+                " no fresh one (the API server is unavailable or nobody could write it)",
+                extra={"serial": issuing.serial_hex(leaf.cert)},
+            )
 
 
 def first_certificate(

@@ -27,7 +27,8 @@ from typing import Any
 
 from injector.certs import issuing
 from injector.certs.loops import Loop
-from injector.cluster import kubeapi
+from injector.cluster import kubeapi, reachability
+from injector.cluster.backoff import Backoff
 
 log = logging.getLogger("injector.leader")
 
@@ -140,6 +141,10 @@ class Elector:
         self._reported = False  # what on_change was last told
         self._lease: Lease | None = None
         self._lock = threading.Lock()
+        # After a failed round for want of an API server: look again with backoff, never
+        # later than a renewal is due.
+        self._backoff = Backoff(first=min(self.renew_every, 1.0), cap=self.renew_every)
+        self._retry_in: float | None = None
         self.loop = Loop("leader-election", self.attempt)
 
     @property
@@ -183,7 +188,12 @@ class Elector:
                 self._lease = self.cluster.replace_lease(self.namespace, wanted)
             return action, self._lease
         except Exception as err:  # a conflict (another replica was faster) or no API
-            log.info("lease round failed: %s", err, extra={"id": self.identity})
+            self._retry_in = None
+            if reachability.unavailable(err):
+                assert isinstance(err, kubeapi.ApiError)
+                self._retry_in = self._backoff.failed(err.retry_after)
+            level = reachability.level_for(err, logging.INFO)
+            log.log(level, "lease round failed: %s", err, extra={"id": self.identity})
             return None, None
 
     def _claim(self, current: Lease | None) -> Lease:
@@ -197,8 +207,11 @@ class Elector:
         )
 
     def _next_round(self, action: Action | None) -> float:
+        if action is None and self._retry_in is not None:  # no API server: back off
+            return min(self._retry_in, self.renew_every)
         if action is None:  # look again soon: a conflict means the Lease just changed
             return min(self.renew_every, 1.0)
+        self._backoff.succeeded()
         expiry = expires_at(self._lease) if action is Action.WAIT else None
         if expiry is None:
             return self.renew_every

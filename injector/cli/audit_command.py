@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime
 import sys
 from pathlib import Path
 from typing import Any
 
 from injector.cli import api_errors, arguments
 from injector.cluster import audit, kubeapi
-from injector.core import config_file, template
+from injector.core import config_file, durations, template
 from injector.core.engine import Engine
 
 
@@ -20,7 +21,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
         cfg = dataclasses.replace(cfg, templates=args.templates)
     engine = Engine(cfg, template.load(cfg.templates))
     try:
-        cluster = kubeapi.connect_user(args.kubeconfig, context=args.context)
+        cluster = kubeapi.connect_user(
+            args.kubeconfig,
+            context=args.context,
+            request_timeout=args.request_timeout.total_seconds(),
+        )
         return audit.run(
             cluster, engine, namespace=args.namespace, output=args.output, out=sys.stdout
         )
@@ -30,6 +35,13 @@ def cmd_audit(args: argparse.Namespace) -> int:
     except (kubeapi.ConnectError, audit.AuditError) as err:
         print(f"sidecar-injector: audit: {err}", file=sys.stderr)
         return 2
+
+
+def _timeout(text: str) -> datetime.timedelta:
+    try:
+        return durations.parse(text)
+    except durations.DurationError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def add_command(verbs: Any) -> None:
@@ -44,6 +56,13 @@ def add_command(verbs: Any) -> None:
         "--kubeconfig", type=Path, help="kubeconfig file; default: $KUBECONFIG or ~/.kube/config"
     )
     cmd.add_argument("--context", help="the kubeconfig context to use")
+    cmd.add_argument(
+        "--request-timeout",
+        type=_timeout,
+        default="10s",
+        metavar="DURATION",
+        help="give up on the API server when a request gets no answer for this long (e.g. 10s, 1m)",
+    )
     scope = cmd.add_mutually_exclusive_group()
     scope.add_argument(
         "-n", "--namespace", type=arguments.namespace, help="audit this namespace only"

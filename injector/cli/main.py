@@ -1,13 +1,15 @@
 """The command line: `serve`, `inject`, `check`, `audit`, `plan`, `doctor` and `certs`.
 
 Errors a user can fix (a bad configuration file, unreadable input) are printed as one
-line on stderr with exit status 2; no stack trace; Ctrl+C is exit status 130 and one
-line. Each command's `--help` lists its own exit statuses (arguments.STATUSES).
+line on stderr with exit status 2; no stack trace. Each command's `--help` lists its own
+exit statuses (arguments.STATUSES). Ctrl+C stops any command at once: one line, exit
+status 130 (128 + SIGINT), as shells report it.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -63,6 +65,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(argv: Sequence[str] | None) -> int:
+    # Commands other than `serve` (which sets up logs) report errors as one line of their
+    # own: log records go nowhere, not to Python's last-resort handler on stderr.
+    ours = logging.getLogger("injector")
+    if not ours.handlers:
+        ours.addHandler(logging.NullHandler())
     args = _parse(argv)
     try:
         return int(args.run(args))
@@ -72,3 +79,6 @@ def _run(argv: Sequence[str] | None) -> int:
     except OSError as err:
         print(f"sidecar-injector: {err.filename or ''}: {err.strerror}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("sidecar-injector: interrupted", file=sys.stderr)
+        return 130

@@ -18,7 +18,9 @@ without it the injector cannot tell, and these rules are what bounds a stranger.
 
 Building an Event (`build`) is pure. Sending is `EventSender`: the webhook only puts the
 answer on a bounded queue, which never blocks (a full queue drops the Event and counts
-it), and one background thread POSTs core/v1 Events from it.
+it), and one background thread POSTs core/v1 Events from it. While the API server is
+unavailable (`reachability`) an Event is dropped at once and counted: the queue would
+only fill with Events that each wait out a timeout.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import time
 from collections.abc import Callable, Collection
 from typing import Any
 
-from injector.cluster import kubeapi
+from injector.cluster import kubeapi, reachability
 from injector.core import policy
 from injector.core.handler import Handled
 from injector.telemetry.metrics import Metrics
@@ -188,6 +190,9 @@ class EventSender:
         """Called on the admission path: O(1), never blocks, never raises."""
         if not wanted(handled, self.excluded):
             return
+        if self.cluster.reachability.away:
+            self.metrics.events.labels("dropped").inc()
+            return
         if not self.budget.take(handled.namespace, self.clock()):
             self.metrics.events.labels("limited").inc()
             return
@@ -225,6 +230,7 @@ class EventSender:
             self.metrics.events.labels("failed").inc()
             if time.monotonic() - self._last_log >= LOG_EVERY_SECONDS:
                 self._last_log = time.monotonic()
-                log.warning("cannot send an Event: %s", err, extra={"reason": event["reason"]})
+                level = reachability.level_for(err)
+                log.log(level, "cannot send an Event: %s", err, extra={"reason": event["reason"]})
             return
         self.metrics.events.labels("sent").inc()

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from injector.cluster.reachability import Guarded, Reachability
 from injector.cluster.transport import (
     APPLY_PATCH,
     FIELD_MANAGER,
@@ -34,10 +35,19 @@ def connect(kubeconfig: Path | None = None, *, context: str | None = None) -> Cl
     return None if transport is None else Cluster(transport)
 
 
-def connect_user(kubeconfig: Path | None = None, *, context: str | None = None) -> Cluster:
+def connect_user(
+    kubeconfig: Path | None = None,
+    *,
+    context: str | None = None,
+    request_timeout: float | None = None,
+) -> Cluster:
     """A person's cluster, found as kubectl finds it: the given kubeconfig, else
-    $KUBECONFIG or ~/.kube/config, else the in-cluster service account."""
-    return Cluster(open_user_transport(kubeconfig, context=context))
+    $KUBECONFIG or ~/.kube/config, else the in-cluster service account. Each request
+    gives up after `request_timeout` seconds of silence (default: the transport's)."""
+    transport = open_user_transport(kubeconfig, context=context)
+    if request_timeout is not None:
+        transport.bound(request_timeout)
+    return Cluster(transport)
 
 
 WEBHOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
@@ -56,10 +66,12 @@ NAMESPACED = {
 
 
 class Cluster:
-    """Every API call the injector makes. See each method for its verb and path."""
+    """Every API call the injector makes. See each method for its verb and path.
+    Every call reports to `reachability` (logs and metrics of an outage)."""
 
     def __init__(self, transport: Transport) -> None:
-        self.transport = transport
+        self.reachability = Reachability()
+        self.transport: Transport = Guarded(transport, self.reachability)
 
     # -- discovery ---------------------------------------------------------------------
 

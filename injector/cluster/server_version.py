@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable
 
 from injector.cluster import kubeapi
+from injector.cluster.backoff import Backoff
+from injector.cluster.reachability import level_for
 from injector.telemetry.metrics import Metrics
 
 log = logging.getLogger("injector.versions")
@@ -57,7 +59,7 @@ class VersionCheck:
         try:
             version = self.cluster.version()
         except Exception as err:  # any failure: keep what we knew
-            log.warning("cannot read the API server's version: %s", err)
+            log.log(level_for(err), "cannot read the API server's version: %s", err)
             return None
         supported = native_supported(version)
         if supported != self.supported:
@@ -74,11 +76,19 @@ class VersionCheck:
         return supported
 
     def run(self, stop: threading.Event) -> None:
-        """Check again every `refresh_seconds` (`retry_seconds` after a failure) until
-        `stop` is set. The first `check` is the caller's, before it starts serving."""
-        answered = self.supported is not None
-        while not stop.wait(self.refresh_seconds if answered else self.retry_seconds):
-            answered = self.check() is not None
+        """Check again every `refresh_seconds` until `stop` is set; after a failure,
+        from `retry_seconds` on, with backoff and jitter. The first `check` is the
+        caller's, before it starts serving."""
+        backoff = Backoff(
+            first=self.retry_seconds, cap=max(self.retry_seconds, self.refresh_seconds)
+        )
+        delay = self.refresh_seconds if self.supported is not None else backoff.failed()
+        while not stop.wait(delay):
+            if self.check() is not None:
+                backoff.succeeded()
+                delay = self.refresh_seconds
+            else:  # after a failure: sooner than a refresh, later each time, with jitter
+                delay = backoff.failed()
 
 
 class KnownVersion:
@@ -105,7 +115,7 @@ class KnownVersion:
         try:
             self.known = self.cluster.version()
         except Exception as err:  # any failure: keep what we knew, ask again next time
-            log.warning("cannot read the API server's version: %s", err)
+            log.log(level_for(err), "cannot read the API server's version: %s", err)
             return self.known
         self._asked_at = now
         return self.known

@@ -17,23 +17,38 @@ import urllib3
 import yaml
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
+from kubernetes.client import rest as k8s_rest
 from kubernetes.config.config_exception import ConfigException
+
+from injector.cluster import no_answer
 
 FIELD_MANAGER = "sidecar-injector"
 APPLY_PATCH = "application/apply-patch+yaml"
 JSON = "application/json"
-# A watch ends on the server's side after this long and is then re-opened.
-WATCH_SECONDS = 300
-REQUEST_TIMEOUT_SECONDS = 10
+# A watch ends on the server's side after this long and is then re-opened; a watch
+# silent for that long plus REQUEST_TIMEOUT_SECONDS is taken for a dead server.
+WATCH_SECONDS = 60
+# Every request: a connection within CONNECT, then no silence longer than REQUEST.
+CONNECT_TIMEOUT_SECONDS = 5.0
+REQUEST_TIMEOUT_SECONDS = 10.0
 PAGE_SIZE = 500
 
 
 class ApiError(Exception):
     """kube-apiserver answered with an error status."""
 
-    def __init__(self, status: int, reason: str, message: str) -> None:
-        super().__init__(f"{status} {reason}: {message}")
+    def __init__(
+        self, status: int, reason: str, message: str, *, retry_after: float | None = None
+    ) -> None:
+        # Status 0 is no answer at all: the message says what failed, in words.
+        super().__init__(message if status == 0 else f"{status} {reason}: {message}")
         self.status, self.reason, self.message = status, reason, message
+        self.retry_after = retry_after  # seconds, from a Retry-After the server sent
+
+    @property
+    def unavailable(self) -> bool:
+        """No answer, or the server says it cannot serve now (429, 5xx): try later."""
+        return self.status in {0, 429} or 500 <= self.status <= 599
 
     @property
     def not_found(self) -> bool:
@@ -63,7 +78,18 @@ class Transport(Protocol):
     def stream(self, path: str, *, query: Mapping[str, str]) -> Iterator[dict[str, Any]]: ...
 
 
-def _error(status: int, data: bytes | str, fallback: str = "") -> ApiError:
+def _seconds(value: object) -> float | None:
+    """A Retry-After in seconds (the HTTP-date form is not used by kube-apiserver)."""
+    try:
+        seconds = float(str(value).strip())
+    except ValueError:
+        return None
+    return seconds if 0 <= seconds < float("inf") else None
+
+
+def _error(
+    status: int, data: bytes | str, fallback: str = "", retry_after: object = None
+) -> ApiError:
     """An ApiError from a failed answer, whose body is normally a metav1.Status."""
     try:
         detail = orjson.loads(data)
@@ -72,7 +98,15 @@ def _error(status: int, data: bytes | str, fallback: str = "") -> ApiError:
     if not isinstance(detail, dict):
         detail = {}
     reason = str(detail.get("reason") or fallback)
-    return ApiError(status, reason, str(detail.get("message", "")))
+    if retry_after is None and isinstance(detail.get("details"), dict):
+        retry_after = detail["details"].get("retryAfterSeconds")
+    wait = None if retry_after is None else _seconds(retry_after)
+    return ApiError(status, reason, str(detail.get("message", "")), retry_after=wait)
+
+
+def unreachable(err: Exception, host: str, timeouts: tuple[float, float]) -> ApiError:
+    """ApiError(0) for a request that got no answer, saying in words what failed."""
+    return ApiError(0, "Unreachable", no_answer.describe(err, host, timeouts))
 
 
 class ApiTransport:
@@ -86,7 +120,16 @@ class ApiTransport:
     """
 
     def __init__(self, api: k8s_client.ApiClient) -> None:
+        # No retries inside urllib3: each would log a warning, and the loops retry with
+        # their own backoff (cluster.backoff) where retrying makes sense.
+        api.configuration.retries = False
+        api.rest_client = k8s_rest.RESTClientObject(api.configuration)
         self.api = api
+        self.timeouts = (CONNECT_TIMEOUT_SECONDS, REQUEST_TIMEOUT_SECONDS)
+
+    def bound(self, seconds: float) -> None:
+        """Give up on a request after `seconds` of silence (and on connecting, sooner)."""
+        self.timeouts = (min(CONNECT_TIMEOUT_SECONDS, seconds), seconds)
 
     def _send(
         self,
@@ -96,7 +139,7 @@ class ApiTransport:
         query: Mapping[str, str] | None,
         body: Any,
         content_type: str,
-        timeout: float,
+        timeout: tuple[float, float],
     ) -> Any:
         serialized = self.api.param_serialize(
             method=method,
@@ -109,10 +152,13 @@ class ApiTransport:
         try:
             return self.api.call_api(*serialized, _request_timeout=timeout)
         except k8s_client.ApiException as err:  # TLS failures come back as status 0
+            if not err.status:
+                text = no_answer.tls(str(err.reason or ""), self.api.configuration.host)
+                raise ApiError(0, "Unreachable", text) from None
             body_text = err.body if isinstance(err.body, bytes) else str(err.body or "")
-            raise _error(int(err.status or 0), body_text, str(err.reason)) from None
+            raise _error(int(err.status), body_text, str(err.reason)) from None
         except urllib3.exceptions.HTTPError as err:
-            raise ApiError(0, "Unreachable", str(err)) from None
+            raise unreachable(err, self.api.configuration.host, timeout) from None
 
     def request(
         self,
@@ -129,19 +175,25 @@ class ApiTransport:
             query=query,
             body=body,
             content_type=content_type,
-            timeout=REQUEST_TIMEOUT_SECONDS,
+            timeout=self.timeouts,
         )
-        data = response.read()
+        try:
+            data = response.read()
+        except urllib3.exceptions.HTTPError as err:
+            raise unreachable(err, self.api.configuration.host, self.timeouts) from None
         if response.status >= 400:
-            raise _error(response.status, data, str(response.reason))
+            wait = response.getheader("Retry-After")
+            raise _error(response.status, data, str(response.reason), wait)
         if str(response.getheader("Content-Type") or "").startswith("text/plain"):
             # A Pod's own answer through the API server's proxy (e.g. /metrics).
             return data.decode("utf-8", errors="replace")
         return orjson.loads(data) if data else None
 
     def stream(self, path: str, *, query: Mapping[str, str]) -> Iterator[dict[str, Any]]:
+        watch_seconds = float(query.get("timeoutSeconds") or WATCH_SECONDS)
+        timeouts = (self.timeouts[0], watch_seconds + self.timeouts[1])
         response = self._send(
-            "GET", path, query=query, body=None, content_type=JSON, timeout=WATCH_SECONDS + 30
+            "GET", path, query=query, body=None, content_type=JSON, timeout=timeouts
         )
         raw = response.response
         try:
@@ -155,7 +207,7 @@ class ApiTransport:
                     if line.strip():
                         yield orjson.loads(line)
         except urllib3.exceptions.HTTPError as err:
-            raise ApiError(0, "Unreachable", str(err)) from None
+            raise unreachable(err, self.api.configuration.host, timeouts) from None
         finally:
             # A watch left early must not hand a half-read connection back to the pool.
             raw.close()

@@ -4,7 +4,9 @@ The same loop serves every watched kind (namespaces, our webhook configuration, 
 certificate Secret): a full list gives a consistent snapshot and a resourceVersion; the
 watch then streams changes from that version. When the watch ends it is reopened from the
 last version seen; when that version is too old (410 Gone) or anything fails, the loop
-lists again after a growing pause. It never raises: the hot path never waits on it.
+lists again after a growing pause with jitter (`backoff`), at least as long as a
+Retry-After the server sent. It never raises: the hot path never waits on it. While the
+API server is unavailable its failures are logged at debug: `reachability` says it once.
 """
 
 from __future__ import annotations
@@ -13,6 +15,10 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
+
+from injector.cluster import reachability
+from injector.cluster.backoff import Backoff
+from injector.cluster.transport import ApiError
 
 log = logging.getLogger("injector.watch")
 
@@ -51,12 +57,12 @@ def follow(
     """Run until `stop` is set: `on_sync` gets each full list, `on_event` each change.
     `on_error`, when given, is told of each failure instead of the log (a caller that
     reports a failure once, not at every retry)."""
-    delay = first_retry
+    backoff = Backoff(first=first_retry, cap=max_retry)
     while not stop.is_set():
         try:
             items, resource_version = list_objects()
             on_sync(items)
-            delay = first_retry
+            backoff.succeeded()
             version = [resource_version]
             while not stop.is_set():
                 for kind, obj in _events(watch(version[0]), version):
@@ -67,12 +73,17 @@ def follow(
             log.info("watch expired; listing again", extra={"what": what})
             continue
         except Exception as err:  # any failure: keep the last view, try again later
+            wait = err.retry_after if isinstance(err, ApiError) else None
+            delay = backoff.failed(wait)
             if on_error is not None:
                 on_error(err)
             else:
-                log.warning("watch failed: %s", err, extra={"what": what, "retry": delay})
-        stop.wait(delay)
-        delay = min(delay * 2, max_retry)
+                level = reachability.level_for(err)
+                extra = {"what": what, "retry": round(delay, 2)}
+                log.log(level, "watch failed: %s", err, extra=extra)
+            stop.wait(delay)
+            continue
+        stop.wait(backoff.first)
 
 
 def start(name: str, target: Callable[[], None]) -> threading.Thread:

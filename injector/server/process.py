@@ -227,6 +227,8 @@ def assemble(
         require_client_certificate=bool(options.client_ca_file),
     )
     live.publish = functools.partial(setattr, state, "engine")
+    if cluster is not None:  # its outages in the metrics (cluster.reachability)
+        cluster.reachability.bind(state.metrics)
     served = prepare_certificates(options, live.engine.config, state.metrics, cluster)
     state.ready = served.ready
     log.info("certificates: %s", served.describe, extra={"mode": served.mode})

@@ -42,6 +42,17 @@ class _UvicornName(logging.Filter):
         return True
 
 
+class Urllib3AtDebug(logging.Filter):
+    """urllib3's own lines (retries, pool warnings) are shown only at debug: the API
+    client says what failed, once (injector.cluster.reachability)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.split(".")[0] != "urllib3" or record.levelno <= logging.DEBUG:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+
+
 def setup(*, level: str = "info", fmt: str = "json") -> None:
     """Route our loggers and uvicorn's through one handler."""
     handler = logging.StreamHandler(sys.stderr)
@@ -50,6 +61,7 @@ def setup(*, level: str = "info", fmt: str = "json") -> None:
         handler.setFormatter(JSONFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.addFilter(Urllib3AtDebug())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 EVENT_OUTCOMES = ("sent", "dropped", "failed")
 # Closed label sets of the certificate metrics.
 ROTATION_KINDS = ("serving", "ca")
-RELOAD_SOURCES = ("files", "directory", "secret")
+RELOAD_SOURCES = ("files", "directory", "secret", "local")
 # Where the server's settings come from: our --config file, Istio's ConfigMap `istio`
 # (key mesh) and `istio-sidecar-injector[-<revision>]` (keys values and config).
 SETTINGS_SOURCES = ("file", "istio-mesh", "istio-injector")
@@ -46,7 +46,8 @@ class Metrics:
         )
         self.events = Counter(
             "sidecar_injector_events",
-            "Events about Pods' owners, by outcome: sent, dropped (the queue was full),"
+            "Events about Pods' owners, by outcome: sent, dropped (the queue was full, or"
+            " the API server was unavailable),"
             " limited (over the namespace's budget) or failed (the API refused it or could"
             " not be reached).",
             ["outcome"],
@@ -70,6 +71,7 @@ class Metrics:
 
         self._certificates()
         self._settings()
+        self._api()
 
     def _certificates(self) -> None:
         """The serving certificate's life: what is served, rotations, refusals, caBundle."""
@@ -133,6 +135,23 @@ class Metrics:
             "1 for the version of each source in use: a ConfigMap's resourceVersion, or"
             " for the file the first 12 hex digits of its sha256.",
             ["source", "version"],
+            registry=self.registry,
+        )
+
+    def _api(self) -> None:
+        """Whether the API server answers (injector.cluster.reachability)."""
+        self.api_reachable = Gauge(
+            "sidecar_injector_api_reachable",
+            "0 from a call to the API server that got no answer (no connection, a timeout,"
+            " 429 or 5xx) until one is answered again, else 1.",
+            registry=self.registry,
+        )
+        self.api_reachable.set(1)
+        self.api_failures = Counter(
+            "sidecar_injector_api_failures",
+            "Calls to the API server that failed (an error or no answer; not 404 or 409),"
+            ' by operation, e.g. "get leases", "watch secrets", "create events".',
+            ["operation"],
             registry=self.registry,
         )
 

@@ -267,13 +267,15 @@ def test_the_audit_command_exit_status_gates_a_pipeline(
 ) -> None:
     used: list[Any] = []
 
-    def connect_user(kubeconfig: Path | None, *, context: str | None) -> kubeapi.Cluster:
-        used.append((kubeconfig, context))
+    def connect_user(
+        kubeconfig: Path | None, *, context: str | None, request_timeout: float | None = None
+    ) -> kubeapi.Cluster:
+        used.append((kubeconfig, context, request_timeout))
         return kubeapi.Cluster(api)
 
     monkeypatch.setattr(kubeapi, "connect_user", connect_user)
     assert main.main(["audit", "--kubeconfig", "kc.yaml", "--context", "dev", *args]) == status
-    assert used == [(Path("kc.yaml"), "dev")]
+    assert used == [(Path("kc.yaml"), "dev", 10.0)]
     if status == 2:
         assert "namespace nowhere not found" in capsys.readouterr().err
 

@@ -139,3 +139,25 @@ def test_on_shutdown_the_background_stops_before_uvicorn_waits_for_connections(
     server = process.DrainingServer(config, State(engine=engine), 0, background=[Leader()])
     asyncio.run(server.shutdown())
     assert order == ["lease released", "uvicorn shutdown"]
+
+
+@pytest.mark.parametrize(
+    ("level", "shown"),
+    [pytest.param("info", False, id="info"), pytest.param("debug", True, id="debug")],
+)
+def test_urllib3s_own_warnings_are_shown_only_at_debug(level: str, shown: bool) -> None:
+    root = logging.getLogger()
+    handlers, root_level = root.handlers[:], root.level
+    try:
+        logs.setup(level=level, fmt="text")
+        handler = root.handlers[0]
+        record = logging.makeLogRecord(
+            {"name": "urllib3.connectionpool", "levelno": logging.WARNING, "msg": "Retrying"}
+        )
+        assert bool(handler.filter(record)) is shown
+        assert record.levelname == "DEBUG"
+        ours = logging.makeLogRecord({"name": "injector.api", "levelno": logging.WARNING})
+        assert handler.filter(ours) and ours.levelno == logging.WARNING
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(root_level)

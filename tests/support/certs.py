@@ -124,17 +124,21 @@ def clients(
 class Link:
     """One replica's connection to the shared fake API: records its own calls and can be
     cut (every call then fails as an unreachable API server would), or refuse some verbs
-    (as RBAC or an admission policy would, with 403)."""
+    (as RBAC or an admission policy would, with 403), or answer some calls 503."""
 
     def __init__(self, api: Any) -> None:
         self.api, self.cut, self.calls = api, False, list[tuple[str, str]]()
         self.refused: set[str] = set()
+        # Calls answered 503, as by an overloaded server: "VERB /path" prefixes.
+        self.unavailable: set[str] = set()
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         if self.cut:
             raise kubeapi.ApiError(0, "Unreachable", "partitioned from the API server")
         if method in self.refused:
             raise kubeapi.ApiError(403, "Forbidden", f"{method} refused by the test")
+        if any(f"{method} {path}".startswith(call) for call in self.unavailable):
+            raise kubeapi.ApiError(503, "ServiceUnavailable", f"{method} not served now")
         self.calls.append((method, path))
         return self.api.request(method, path, **kwargs)
 
@@ -142,6 +146,8 @@ class Link:
         if self.cut:
             raise kubeapi.ApiError(0, "Unreachable", "partitioned from the API server")
         yield from self.api.stream(path, query=query)
+        if self.cut:  # cut while the watch was open: it ends in an error, not cleanly
+            raise kubeapi.ApiError(0, "Unreachable", "partitioned from the API server")
 
     def writes(self) -> list[tuple[str, str]]:
         return [(m, p) for m, p in self.calls if m in ("POST", "PUT", "PATCH")]
