@@ -84,7 +84,7 @@ def add_command(verbs: Any) -> None:
     cmd.add_argument(
         "--label",
         type=injection_label,
-        default=injection_label(DEFAULT_LABEL),
+        default=DEFAULT_LABEL,  # a string default goes through `type` too
         metavar="KEY=VALUE",
         help=f"the label to plan for: {DEFAULT_LABEL}, or {names.REVISION}=REVISION",
     )

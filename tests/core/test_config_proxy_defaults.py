@@ -46,7 +46,7 @@ def test_the_new_keys_are_read_with_their_types() -> None:
         pytest.param({"proxy": {"imagePullSecrets": [""]}},
                      "proxy.imagePullSecrets must be a list of non-empty strings", id="secret"),
         pytest.param({"mesh": {"network": 3}}, "mesh.network must be a str", id="network"),
-        pytest.param({"cni": {"enabled": "yes"}}, "cni.enabled must be a bool", id="cni"),
+        pytest.param({"cni": {"enabled": "yes"}}, "cni.enabled must be true or false", id="cni"),
     ],
 )  # fmt: skip
 def test_a_bad_value_names_its_key(data: dict[str, Any], message: str) -> None:

@@ -127,7 +127,9 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
 
 
 PARSERS = _parsers()
-COMMAND_NAMES = ["serve", "inject", "check", "audit", "certs generate", "certs inspect"]
+COMMAND_NAMES = [
+    "serve", "inject", "check", "audit", "plan", "doctor", "certs generate", "certs inspect",
+]  # fmt: skip
 
 
 def _flag_rows(command: str) -> dict[str, str]:
@@ -137,7 +139,7 @@ def _flag_rows(command: str) -> dict[str, str]:
     else:
         section = COMMANDS.split(f"\n## {command}\n", 1)[1].split("\n## ", 1)[0]
         rows = _rows(section, "| flag | default | meaning |")
-    flags = re.compile(r"`(--?[A-Za-z][-a-z]*)`")
+    flags = re.compile(r"`(--?[A-Za-z][-A-Za-z]*)`")
     return {flag: row[1] for row in rows for flag in flags.findall(row[0])}
 
 

@@ -149,7 +149,7 @@ def test_an_unreachable_cluster_is_one_line_and_exit_2(
     status, out, err = doctor()
     assert status == 2
     assert out == ""
-    assert err == "sidecar-injector: doctor: 0 Unreachable: connection refused\n"
+    assert err == "sidecar-injector: doctor: connection refused\n"
 
 
 def test_an_unusable_kubeconfig_is_one_line_and_exit_2(tmp_path: Path, capsys: Capture) -> None:
