@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -46,3 +47,15 @@ BASE_POD: dict[str, Any] = {
 def pod() -> dict[str, Any]:
     """A small Pod as a ReplicaSet controller creates it (no name, no namespace)."""
     return copy.deepcopy(BASE_POD)
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """A test that runs `serve`'s log set-up leaves the root logger writing to the
+    stream it captured; put the handlers back, so that a later test's log lines never
+    go to a closed stream ("--- Logging error ---" on stderr)."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)

@@ -86,7 +86,7 @@ def add_command(verbs: Any) -> None:
         type=injection_label,
         default=DEFAULT_LABEL,  # a string default goes through `type` too
         metavar="KEY=VALUE",
-        help=f"the label to plan for: {DEFAULT_LABEL}, or {names.REVISION}=REVISION",
+        help=f"the label: istio-injection=VALUE or {names.REVISION}=REV",
     )
     cmd.add_argument(
         "-o", "--output", choices=["text", "json"], default="text", help="report format"

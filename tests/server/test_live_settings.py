@@ -157,8 +157,7 @@ def test_an_unreadable_configmap_is_said_once_per_problem(caplog: pytest.LogCapt
         live.unreadable("istio-mesh", where, kubeapi.ApiError(0, "Unreachable", "timed out"))
     said = [r.getMessage() for r in caplog.records]
     assert said == [
-        "ConfigMap istio-system/istio: cannot be read: timed out;"
-        " keeping the settings in use"
+        "ConfigMap istio-system/istio: cannot be read: timed out; keeping the settings in use"
     ]
     live.offer_mesh({"mesh": "trustDomain: back.example"}, "3")
     assert _sample(live, "sidecar_injector_settings_healthy", source="istio-mesh") == 1
