@@ -182,10 +182,13 @@ def build(pod: Mapping[str, Any], sidecar: Sidecar, config: Config) -> Pod:
         annotations.update(own["annotations"])
     scrape = prometheus.merge(annotations, enabled=mesh.enablePrometheusMerge)
     if proxy is not None:
+        # Istio rewrites every init container's probes after the merge, istio-init's too.
+        own_init = [] if init is None else [init]
         proxy["env"] = _proxy_env(
             proxy, scrape=scrape, labels=labels, annotations=annotations,
-            containers=containers, inits=inits, sidecar=sidecar, config=config,
+            probed=(containers, inits, own_init), sidecar=sidecar, config=config,
         )  # fmt: skip
+        init = own_init[0] if own_init else None
     if sidecar.metadata is None:
         _mesh_metadata(labels, annotations, sidecar, app)
     if config.cni.enabled and init is not None:
@@ -209,11 +212,12 @@ def build(pod: Mapping[str, Any], sidecar: Sidecar, config: Config) -> Pod:
 
 def _proxy_env(
     proxy: Pod, *, scrape: dict[str, Any] | None, labels: dict[str, str],
-    annotations: Mapping[str, str], containers: list[Pod], inits: list[Pod], sidecar: Sidecar,
+    annotations: Mapping[str, str], probed: tuple[list[Pod], ...], sidecar: Sidecar,
     config: Config,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """The proxy's env with the cluster and network last, the Prometheus merge and the app
-    probes it replays (the probes are rewritten in `containers` and `inits`)."""
+    probes it replays (the probes are rewritten in the `probed` lists, which the caller
+    owns)."""
     env = _cluster_env(labels, list(proxy.get("env") or []), config.mesh)
     if scrape is not None:
         env.append(scrape)
@@ -221,8 +225,8 @@ def _proxy_env(
     default = config.mesh.rewriteAppHTTPProbers
     if probes.enabled(annotations, default=default, status_port=status_port):
         probers: dict[str, Any] = {}
-        probes.rewrite(containers, status_port=status_port, probers=probers)
-        probes.rewrite(inits, status_port=status_port, probers=probers)
+        for items in probed:
+            probes.rewrite(items, status_port=status_port, probers=probers)
         probes.merge_env(env, probers)
     return env
 

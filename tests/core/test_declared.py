@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import jsonpatch
 import pytest
 
 from injector.core import declared
@@ -123,3 +124,33 @@ def test_a_native_init_container_is_checked_against_the_declared_proxy_user(
     that runs after the native proxy as 1234 would bypass it; 1337 is not exempt then."""
     outcome = engine.inject(_native_pod(init_user), namespace="shop", ns=None)
     assert outcome.result == result, outcome.reasons
+
+
+@pytest.mark.parametrize("kind", ["readinessProbe", "livenessProbe", "startupProbe"])
+def test_a_declared_istio_init_probe_is_rewritten_once_and_stays_so(
+    engine: Engine, kind: str
+) -> None:
+    """Istio 1.20.8 rewrites the probes of every init container but istio-proxy after the
+    merge, the declared istio-init's included; reinjecting the result then changes nothing
+    (found by the property test: the probe was rewritten only on the second pass)."""
+    pod = {
+        "metadata": {"name": "p"},
+        "spec": {
+            "initContainers": [
+                {"name": "istio-init", "image": "auto", kind: {"httpGet": {"port": 8080}}}
+            ],
+            "containers": [{"name": "app", "image": "a"}],
+        },
+    }
+    first = engine.inject(pod, namespace="shop", ns=None)
+    assert first.result == "injected", first.reasons
+    result = jsonpatch.apply_patch(pod, first.ops or [])
+    init = next(c for c in result["spec"]["initContainers"] if c["name"] == "istio-init")
+    suffix = {"readinessProbe": "readyz", "livenessProbe": "livez", "startupProbe": "startupz"}
+    url = f"/app-health/istio-init/{suffix[kind]}"
+    assert init[kind] == {"httpGet": {"path": url, "port": 15020}}
+    proxy = next(c for c in result["spec"]["containers"] if c["name"] == "istio-proxy")
+    env = {e["name"]: e.get("value") for e in proxy["env"]}
+    assert env["ISTIO_KUBE_APP_PROBERS"] == f'{{"{url}":{{"httpGet":{{"port":8080}}}}}}'
+    again = engine.inject(result, namespace="shop", ns=None)
+    assert not again.ops, again.ops
