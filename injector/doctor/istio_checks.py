@@ -1,9 +1,9 @@
 """Istio's ConfigMaps: there, parsed, and what our replicas use.
 
 - `istio-config`: ConfigMaps `istio` and `istio-sidecar-injector` (`-<rev>` for istiod's
-  revision) in Istio's namespace exist and, when this build reads Istio's formats
-  (`injector.istio_config`), parse: an error fails the check (the replicas keep their last
-  good settings and miss the change), each warning (what we read but do not model) warns.
+  revision) in Istio's namespace exist and parse (`injector.istio_config`): an error
+  fails the check (the replicas keep their last good settings and miss the change), each
+  warning (what we read but do not model) warns.
 - `istio-config-current`: each running replica's /metrics, read through the API server's
   Pod proxy, report for sources `istio-mesh` and `istio-injector` the ConfigMaps'
   current resourceVersion and healthy settings. Unreadable (no RBAC for pods/proxy, a
@@ -12,15 +12,15 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
-from types import ModuleType
 from typing import Any
 
+from injector import istio_config
 from injector.cluster import kubeapi
 from injector.core import config
 from injector.doctor import report, settings_metrics
 from injector.doctor.target import Target
+from injector.istio_config import configmaps
 
 CONFIG, CURRENT = "istio-config", "istio-config-current"
 MESH, INJECTOR = "istio-mesh", "istio-injector"
@@ -32,16 +32,7 @@ ConfigMaps = dict[str, tuple[str, dict[str, Any] | None]]  # source -> (name, Co
 
 
 def configmap_names(revision: str) -> dict[str, str]:
-    suffix = f"-{revision}" if revision else ""
-    return {MESH: f"istio{suffix}", INJECTOR: f"istio-sidecar-injector{suffix}"}
-
-
-def _istio_config() -> ModuleType | None:
-    """The reader of Istio's formats, when this build has it."""
-    try:
-        return importlib.import_module("injector.istio_config")
-    except ImportError:
-        return None
+    return dict(zip((MESH, INJECTOR), configmaps.names(revision), strict=True))
 
 
 def read(target: Target) -> tuple[list[report.Check], ConfigMaps]:
@@ -80,30 +71,18 @@ def read(target: Target) -> tuple[list[report.Check], ConfigMaps]:
     return checks, found
 
 
-def _data(configmap: Mapping[str, Any] | None, key: str) -> str | None:
-    value = ((configmap or {}).get("data") or {}).get(key)
-    return value if isinstance(value, str) else None
-
-
 def parsed(target: Target, found: ConfigMaps) -> list[report.Check]:
     """Istio's reader over the ConfigMaps found: errors fail, warnings warn."""
-    module = _istio_config()
     present = {source: cm for source, (_name, cm) in found.items() if cm is not None}
-    if module is None or not present:
+    if not present:
         return []
     ns = target.istio_namespace
-    mesh_name, injector_name = found[MESH][0], found[INJECTOR][0]
     mesh, injector = present.get(MESH), present.get(INJECTOR)
-    sources = module.Sources(
-        mesh=_data(mesh, "mesh"),
-        values=_data(injector, "values"),
-        inject_config=_data(injector, "config"),
-        mesh_origin=f"ConfigMap {ns}/{mesh_name}, key mesh",
-        values_origin=f"ConfigMap {ns}/{injector_name}, key values",
-        inject_config_origin=f"ConfigMap {ns}/{injector_name}, key config",
+    sources = configmaps.sources(
+        ns, target.istio_revision, (mesh or {}).get("data"), (injector or {}).get("data")
     )
     try:
-        settings = module.load(target.config, sources)
+        settings = istio_config.load(target.config, sources)
     except config.ConfigError as err:
         hint = "fix the ConfigMap; until then the replicas keep their last good settings"
         return [report.failed(CONFIG, str(err), hint)]

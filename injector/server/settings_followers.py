@@ -27,11 +27,11 @@ from pathlib import Path
 
 import watchfiles
 
-from injector import istio_config
 from injector.cluster import kubeapi, watch
 from injector.cluster.configmap_follower import ConfigMapFollower
 from injector.core import config_file
 from injector.core.config import Config, ConfigError
+from injector.istio_config import configmaps
 from injector.server.live_settings import INJECTOR, MESH, Inputs, LiveSettings, file_version
 from injector.telemetry.metrics import Metrics
 
@@ -40,22 +40,6 @@ log = logging.getLogger("injector.settings")
 FILE_CHECK_SECONDS = 10.0
 
 Loop = Callable[[threading.Event], None]
-
-
-def configmap_names(revision: str) -> tuple[str, str]:
-    """Istio's ConfigMaps for a revision: (mesh config, injector), as its chart names them."""
-    suffix = "" if revision == "default" else f"-{revision}"
-    return f"istio{suffix}", f"istio-sidecar-injector{suffix}"
-
-
-def istio_sources(namespace: str, revision: str) -> istio_config.Sources:
-    """Istio's inputs before anything is read: none, each named where it will come from."""
-    mesh, injector = configmap_names(revision)
-    return istio_config.Sources(
-        mesh_origin=f"ConfigMap {namespace}/{mesh}, key mesh",
-        values_origin=f"ConfigMap {namespace}/{injector}, key values",
-        inject_config_origin=f"ConfigMap {namespace}/{injector}, key config",
-    )
 
 
 class ConfigFile:
@@ -105,7 +89,7 @@ def istio_followers(
     followers = []
     offers = (live.offer_mesh, live.offer_injector)
     for source, name, offer in zip(
-        (MESH, INJECTOR), configmap_names(revision), offers, strict=True
+        (MESH, INJECTOR), configmaps.names(revision), offers, strict=True
     ):
         where = f"ConfigMap {namespace}/{name}"
         followers.append(
@@ -186,7 +170,7 @@ def start_settings(
             f"istioNamespace {namespace}: Istio's ConfigMaps are read through the API:"
             " pass --kubeconfig, or run in a cluster"
         )
-    sources = istio_sources(namespace, base.revision) if namespace else None
+    sources = configmaps.sources(namespace, base.revision) if namespace else None
     live = LiveSettings(Inputs(base, sources), Metrics(), file_version=version, adjust=adjust)
     follow = followers(
         live, path=path, cluster=cluster, istio_namespace=namespace, revision=base.revision

@@ -1,12 +1,9 @@
-"""Istio's ConfigMaps, read and current: missing ones, the reader of Istio's formats
-(a stand-in with the shared interface: load(base, Sources) -> Settings, errors as
-ConfigError), and each replica's /metrics against the ConfigMaps' resourceVersions."""
+"""Istio's ConfigMaps, read and current: missing ones, Istio's formats read by
+injector.istio_config (errors fail, what is not modelled warns), and each replica's
+/metrics against the ConfigMaps' resourceVersions."""
 
 from __future__ import annotations
 
-import sys
-import types
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -15,17 +12,10 @@ from support.fake_kube import FakeApi
 
 from injector.certs import issuing
 from injector.cluster import kubeapi
-from injector.core.config import Config, ConfigError
+from injector.core.config import Config
 from injector.doctor import run, target
 
 CONFIGMAPS = doctor_cluster.ISTIO_CONFIGMAPS
-
-
-@pytest.fixture(autouse=True)
-def _no_reader(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without a stand-in, no reader of Istio's formats (whether or not this build has
-    one): each test that wants one installs its own."""
-    monkeypatch.setitem(sys.modules, "injector.istio_config", None)
 
 
 @pytest.fixture
@@ -40,63 +30,31 @@ def _lines(api: FakeApi, check: str, **options: Any) -> list[tuple[str, str]]:
     return [(c.status, c.message) for c in run.run(where) if c.check == check]
 
 
-@dataclass(frozen=True)
-class _Sources:
-    mesh: str | None = None
-    values: str | None = None
-    inject_config: str | None = None
-    mesh_origin: str = "mesh config"
-    values_origin: str = "values"
-    inject_config_origin: str = "injector config"
+def _put(api: FakeApi, name: str, **data: str) -> None:
+    api.put(CONFIGMAPS, {"metadata": {"name": name, "namespace": "istio-system"}, "data": data})
 
 
-@dataclass(frozen=True)
-class _Settings:
-    config: Config
-    warnings: tuple[str, ...]
-
-
-def _reader(monkeypatch: pytest.MonkeyPatch, load: Any) -> list[Any]:
-    """Install a stand-in `injector.istio_config`; returns the Sources it was given."""
-    seen: list[Any] = []
-    module = types.ModuleType("injector.istio_config")
-
-    def recording(base: Config, sources: Any) -> Any:
-        seen.append(sources)
-        return load(base, sources)
-
-    module.Sources = _Sources  # type: ignore[attr-defined]
-    module.load = recording  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "injector.istio_config", module)
-    return seen
-
-
-def test_the_configmaps_are_parsed_with_istios_reader_and_their_origins(
-    api: FakeApi, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    seen = _reader(monkeypatch, lambda base, sources: _Settings(base, ()))
+def test_the_configmaps_are_parsed_with_istios_reader(api: FakeApi) -> None:
     assert _lines(api, "istio-config") == [
         ("pass", "ConfigMaps istio-system/istio and istio-system/istio-sidecar-injector parse")
     ]
-    (sources,) = seen
-    assert sources.mesh == doctor_cluster.MESH
-    assert sources.values == doctor_cluster.VALUES
-    assert sources.inject_config == doctor_cluster.INJECT_CONFIG
-    assert sources.values_origin == "ConfigMap istio-system/istio-sidecar-injector, key values"
 
 
-def test_an_error_of_the_reader_fails_and_its_warnings_warn(
-    api: FakeApi, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def broken(base: Config, sources: Any) -> Any:
-        raise ConfigError("ConfigMap istio-system/istio, key mesh: trustDomain: not a string")
+def test_an_error_of_the_reader_fails_naming_the_configmap_and_key(api: FakeApi) -> None:
+    _put(api, "istio", mesh="trustDomain: [1, 2]\n")
+    ((status, message),) = _lines(api, "istio-config")
+    assert status == "fail"
+    assert message.startswith("ConfigMap istio-system/istio, key mesh: ")
+    assert "trustDomain" in message
 
-    _reader(monkeypatch, broken)
-    assert _lines(api, "istio-config") == [
-        ("fail", "ConfigMap istio-system/istio, key mesh: trustDomain: not a string")
-    ]
-    _reader(monkeypatch, lambda base, sources: _Settings(base, ("templates: not stock",)))
-    assert ("warn", "templates: not stock") in _lines(api, "istio-config")
+
+def test_what_the_reader_does_not_model_warns(api: FakeApi) -> None:
+    config = doctor_cluster.INJECT_CONFIG + "templates:\n  sidecar: |\n    spec: {}\n"
+    _put(api, "istio-sidecar-injector", values=doctor_cluster.VALUES, config=config)
+    lines = _lines(api, "istio-config")
+    assert lines[0][0] == "pass"
+    warned = [m for status, m in lines[1:] if status == "warn"]
+    assert warned and all("istio-sidecar-injector, key config" in m for m in warned), lines
 
 
 def test_missing_configmaps_are_named_and_only_warn(api: FakeApi) -> None:
@@ -106,7 +64,8 @@ def test_missing_configmaps_are_named_and_only_warn(api: FakeApi) -> None:
         (
             "warn",
             "no ConfigMap istio-system/istio-sidecar-injector: the injector keeps its own settings",
-        )
+        ),
+        ("pass", "ConfigMaps istio-system/istio parse"),
     ]
 
 

@@ -15,8 +15,8 @@ from injector.cluster import kubeapi
 from injector.core import config_file
 from injector.core.config import Config, ConfigError
 from injector.core.engine import Engine
+from injector.istio_config import configmaps
 from injector.server.live_settings import Inputs, LiveSettings
-from injector.server.settings_followers import istio_sources
 from injector.telemetry.metrics import Metrics
 
 MESH_ORIGIN = "ConfigMap istio-system/istio, key mesh"
@@ -24,7 +24,7 @@ MESH_ORIGIN = "ConfigMap istio-system/istio, key mesh"
 
 def _live(file_version: str | None = "f1") -> LiveSettings:
     live = LiveSettings(
-        Inputs(Config(), istio_sources("istio-system", "default")),
+        Inputs(Config(), configmaps.sources("istio-system", "default")),
         Metrics(),
         file_version=file_version,
     )

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from injector.istio_config import configmaps
 from injector.server import settings_followers
 
 
@@ -14,17 +15,18 @@ from injector.server import settings_followers
     ("revision", "names"),
     [
         pytest.param("default", ("istio", "istio-sidecar-injector"), id="default"),
+        pytest.param("", ("istio", "istio-sidecar-injector"), id="unnamed"),
         pytest.param("canary", ("istio-canary", "istio-sidecar-injector-canary"), id="revision"),
     ],
 )
 def test_istios_configmaps_are_named_as_istios_chart_names_them(
     revision: str, names: tuple[str, str]
 ) -> None:
-    assert settings_followers.configmap_names(revision) == names
+    assert configmaps.names(revision) == names
 
 
 def test_each_source_is_named_by_its_configmap_and_key() -> None:
-    sources = settings_followers.istio_sources("istio-system", "canary")
+    sources = configmaps.sources("istio-system", "canary")
     assert (sources.mesh, sources.values, sources.inject_config) == (None, None, None)
     assert sources.mesh_origin == "ConfigMap istio-system/istio-canary, key mesh"
     assert (
