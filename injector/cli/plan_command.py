@@ -9,10 +9,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from injector.cli import arguments
-from injector.cluster import kubeapi, plan
+from injector import istio_config
+from injector.cli import arguments, istio_flags
+from injector.cluster import istio_configmaps, kubeapi, plan
 from injector.core import config_file, grammar, names, template
+from injector.core.config import Config, ConfigError
 from injector.core.engine import Engine
+from injector.istio_config import Settings
 
 LABEL_KEYS = (names.NAMESPACE_INJECTION_LABEL, names.REVISION)
 DEFAULT_LABEL = f"{names.NAMESPACE_INJECTION_LABEL}=enabled"
@@ -40,28 +43,54 @@ def namespace_name(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{grammar.printable(text)}: {err}") from None
 
 
-def engine_for(args: argparse.Namespace) -> Engine:
-    """The engine the webhook would run: the deployed configuration file (and template
-    directory), as `audit` reads them."""
+def _base(args: argparse.Namespace) -> Config:
+    """The deployed configuration file (and template directory), as `audit` reads them;
+    checked before any call to the cluster."""
     cfg = config_file.load(args.config)
     if args.templates is not None:
         cfg = dataclasses.replace(cfg, templates=args.templates)
-    return Engine(cfg, template.load(cfg.templates))
+    files = [flag for flag, (dest, _) in istio_flags.FLAGS.items() if getattr(args, dest)]
+    if files and args.istio_namespace:
+        raise ConfigError(
+            f"--istio-namespace and {', '.join(files)} both give Istio's configuration:"
+            " pass the namespace or the files"
+        )
+    return cfg
+
+
+def settings_for(args: argparse.Namespace, base: Config, cluster: kubeapi.Cluster) -> Settings:
+    """The settings the webhook would judge with: `base`, then Istio's configuration from
+    the files the flags name, or else from the ConfigMaps of --istio-namespace (or of
+    the file's istioNamespace key, as the server follows them), read once."""
+    files = any(getattr(args, dest) for dest, _ in istio_flags.FLAGS.values())
+    namespace = args.istio_namespace or ("" if files else base.istioNamespace)
+    if not namespace:
+        return istio_flags.settings(base, args)
+    sources, notes = istio_configmaps.read(cluster, namespace, base.revision)
+    settings = istio_config.load(base, sources)
+    return dataclasses.replace(settings, warnings=(*notes, *settings.warnings))
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    engine = engine_for(args)
+    base = _base(args)
     try:
         cluster = kubeapi.connect_user(args.kubeconfig, context=args.context)
+        settings = settings_for(args, base, cluster)
+        for warning in settings.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        cfg = settings.config
         return plan.run(
             cluster,
-            engine,
+            Engine(cfg, template.load(cfg.templates)),
             namespaces=args.namespaces,
             label=args.label,
             output=args.output,
             out=sys.stdout,
         )
-    except (kubeapi.ConnectError, kubeapi.ApiError, plan.PlanError) as err:
+    except (
+        kubeapi.ConnectError, kubeapi.ApiError, plan.PlanError,
+        istio_configmaps.IstioConfigMapsError, ConfigError,
+    ) as err:  # fmt: skip
         print(f"sidecar-injector: plan: {err}", file=sys.stderr)
         return 2
 
@@ -95,4 +124,13 @@ def add_command(verbs: Any) -> None:
         "--config", type=Path, help="the deployed injector's configuration file (YAML)"
     )
     cmd.add_argument("--templates", type=Path, help="template directory, overriding the file's")
+    cmd.add_argument(
+        "--istio-namespace",
+        type=namespace_name,
+        metavar="NS",
+        help="read Istio's configuration once from its ConfigMaps in this namespace (istio,"
+        " istio-sidecar-injector; -<revision> for another revision), as the server follows"
+        " them (overrides the istioNamespace key; not with the three files below)",
+    )
+    istio_flags.add_flags(cmd)
     cmd.set_defaults(run=cmd_plan)

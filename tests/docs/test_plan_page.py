@@ -70,3 +70,23 @@ def test_the_documented_cluster_role_allows_every_call_plan_makes(
         verb = "list" if len(rest) == 1 else "get"
         assert call.method == "GET"
         assert (group, rest[0], verb) in allowed, call.path
+
+
+def test_the_documented_istio_role_allows_the_configmap_reads_and_no_more(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    role = yaml.safe_load(_block("plan-rbac-istio"))
+    namespace = role["metadata"]["namespace"]
+    (rule,) = role["rules"]
+    api = FakeApi()
+    plan_cluster.documented_shop(api, fixed=True)
+    monkeypatch.setattr(kubeapi, "connect_user", lambda *_a, **_k: kubeapi.Cluster(api))
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        main.main(["plan", "shop", "--istio-namespace", namespace])
+    reads = [c for c in api.calls if "/configmaps" in c.path]
+    assert reads, "plan read no ConfigMap"
+    prefix = f"/api/v1/namespaces/{namespace}/configmaps/"
+    for call in reads:
+        assert call.method == "GET" and call.path.startswith(prefix), call.path
+        assert "get" in rule["verbs"] and rule["resources"] == ["configmaps"]
+        assert call.path.removeprefix(prefix) in rule["resourceNames"], call.path
