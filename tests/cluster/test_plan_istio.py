@@ -22,7 +22,9 @@ VALUES = json.dumps(
     {"global": {"proxy": {"resources": {"requests": {"cpu": "250m", "memory": "200Mi"},
                                         "limits": {"cpu": "1", "memory": "512Mi"}}}}}
 )  # fmt: skip
-PER_POD = {"requests": {"cpu": "250m", "memory": "200Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}
+PER_POD = {
+    "requests": {"cpu": "250m", "memory": "200Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}
+}  # fmt: skip
 DEFAULT_PER_POD = {
     "requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "2", "memory": "1Gi"}
 }  # fmt: skip
