@@ -10,22 +10,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support import cli
 from support.servers import free_port
 
 from injector.certs import issuing, serving_cert
 from injector.cli import main
 from injector.core import config
 from injector.server import process
-
-
-def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run the command line in-process; argparse's exits count as statuses."""
-    try:
-        status = main.main(list(args))
-    except SystemExit as exit_:
-        status = int(exit_.code or 0)
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
 
 
 def _files(tmp_path: Path) -> dict[str, Path]:
@@ -82,7 +73,7 @@ def test_bad_input_is_one_line_with_exit_status_2(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, args: list[str], says: str
 ) -> None:
     files = {key: str(path) for key, path in _files(tmp_path).items()}
-    status, _out, err = _cli(capsys, *(arg.format(**files) for arg in args))
+    status, _out, err = cli.run(capsys, *(arg.format(**files) for arg in args))
     assert status == 2, err
     assert says.format(**files) in err
     assert "Traceback" not in err
@@ -101,7 +92,7 @@ def test_a_good_image_reference_is_accepted(
     ):
         path = tmp_path / "c.yaml"
         path.write_text(yaml.safe_dump({"proxy": {"image": image}}))
-        status, _out, err = _cli(capsys, "check", "--config", str(path))
+        status, _out, err = cli.run(capsys, "check", "--config", str(path))
         assert status == 0, (image, err)
 
 
@@ -110,7 +101,7 @@ def test_configuration_takes_numbers_where_kubernetes_manifests_do(
 ) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("proxy:\n  resources:\n    limits: {cpu: 3, memory: 1073741824}\n")
-    status, out, err = _cli(capsys, "check", "--config", str(path))
+    status, out, err = cli.run(capsys, "check", "--config", str(path))
     assert status == 0, err
     limits = yaml.safe_load(out)["config"]["proxy"]["resources"]["limits"]
     assert limits == {"cpu": "3", "memory": "1073741824"}
@@ -153,7 +144,7 @@ def test_a_job_injected_offline_gets_the_webhooks_classic_sidecar_warning(
     job = {"apiVersion": "batch/v1", "kind": kind, "metadata": {"name": "j"}, "spec": spec}
     path = tmp_path / "job.yaml"
     path.write_text(yaml.safe_dump(job))
-    status, _out, err = _cli(capsys, "inject", "-f", str(path))
+    status, _out, err = cli.run(capsys, "inject", "-f", str(path))
     assert status == 0
     assert "the Job will not complete while the proxy keeps running" in err
 
@@ -169,7 +160,7 @@ def test_report_lines_carry_the_namespace(
     ]  # fmt: skip
     path = tmp_path / "pods.yaml"
     path.write_text(yaml.safe_dump_all(pods))
-    status, _out, err = _cli(capsys, "inject", "-f", str(path), "-n", "web")
+    status, _out, err = cli.run(capsys, "inject", "-f", str(path), "-n", "web")
     assert status == 0
     lines = err.splitlines()
     assert lines[0].startswith("Pod shop/a: injected")
@@ -185,7 +176,7 @@ def test_inspect_says_expired_for_an_expired_certificate(
     )
     (tmp_path / "old.crt").write_bytes(old.cert_pem)
     (tmp_path / "ca.crt").write_bytes(ca.cert_pem)
-    status, out, _err = _cli(
+    status, out, _err = cli.run(
         capsys, "certs", "inspect", str(tmp_path / "old.crt"), "--bundle", str(tmp_path / "ca.crt")
     )
     report = yaml.safe_load(out)

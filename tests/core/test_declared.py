@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import jsonpatch
 import pytest
+import support
 
 from injector.core import declared
 from injector.core.engine import Engine
@@ -142,9 +142,7 @@ def test_a_declared_istio_init_probe_is_rewritten_once_and_stays_so(
             "containers": [{"name": "app", "image": "a"}],
         },
     }
-    first = engine.inject(pod, namespace="shop", ns=None)
-    assert first.result == "injected", first.reasons
-    result = jsonpatch.apply_patch(pod, first.ops or [])
+    result = support.injected(engine, pod)
     init = next(c for c in result["spec"]["initContainers"] if c["name"] == "istio-init")
     suffix = {"readinessProbe": "readyz", "livenessProbe": "livez", "startupProbe": "startupz"}
     url = f"/app-health/istio-init/{suffix[kind]}"

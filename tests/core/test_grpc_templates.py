@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import jsonpatch
 import pytest
+import support
 
 from injector.core import declared, mesh_metadata, policy
 from injector.core.engine import Engine
@@ -19,12 +19,6 @@ def _pod(templates: str, annotations: dict[str, str] | None = None, **spec: Any)
         },
         "spec": {"containers": [{"name": "app", "image": "app"}], **spec},
     }
-
-
-def _injected(engine: Engine, pod: dict[str, Any]) -> dict[str, Any]:
-    outcome = engine.inject(pod, namespace="shop", ns=None)
-    assert outcome.result == "injected", outcome.message
-    return dict(jsonpatch.apply_patch(pod, outcome.ops or []))
 
 
 def _names(items: list[dict[str, Any]] | None) -> list[str]:
@@ -41,7 +35,7 @@ def _names(items: list[dict[str, Any]] | None) -> list[str]:
 def test_each_grpc_template_injects_its_own_containers(
     engine: Engine, templates: str, inits: list[str], containers: list[str]
 ) -> None:
-    spec = _injected(engine, _pod(templates))["spec"]
+    spec = support.injected(engine, _pod(templates))["spec"]
     assert _names(spec.get("initContainers")) == inits
     assert _names(spec["containers"]) == containers
 
@@ -50,14 +44,14 @@ def test_the_agent_stays_a_regular_container_when_native_sidecars_are_asked_for(
     engine: Engine,
 ) -> None:
     pod = _pod("grpc-agent", {"sidecar.istio.io/nativeSidecar": "true"})
-    spec = _injected(engine, pod)["spec"]
+    spec = support.injected(engine, pod)["spec"]
     assert _names(spec["containers"]) == ["app", "istio-proxy"]
     assert "initContainers" not in spec
 
 
 def test_proxy_metadata_follows_the_trust_domain_in_the_agents_env(engine: Engine) -> None:
     pod = _pod("grpc-agent", {"proxy.istio.io/config": '{"proxyMetadata": {"A": "1"}}'})
-    proxy = _injected(engine, pod)["spec"]["containers"][-1]
+    proxy = support.injected(engine, pod)["spec"]["containers"][-1]
     env = _names(proxy["env"])
     assert env[env.index("TRUST_DOMAIN") :] == [
         "TRUST_DOMAIN", "A", "ISTIO_META_DNS_CAPTURE", "DISABLE_ENVOY",

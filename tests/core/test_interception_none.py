@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import jsonpatch
 import pytest
+import support
 
 from injector.core import config, config_file, template
 from injector.core.engine import Engine
@@ -17,9 +17,7 @@ def _injected(engine: Engine, annotations: dict[str, str], **spec: Any) -> dict[
         "metadata": {"name": "p", "annotations": annotations},
         "spec": {"containers": [{"name": "app", "image": "app"}], **spec},
     }
-    outcome = engine.inject(pod, namespace="shop", ns=None)
-    assert outcome.result == "injected", outcome.message
-    return dict(jsonpatch.apply_patch(pod, outcome.ops or []))
+    return support.injected(engine, pod)
 
 
 def _names(items: list[dict[str, Any]] | None) -> list[str]:

@@ -73,6 +73,14 @@ def apply(pod: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
     return copy.deepcopy(result)
 
 
+def injected(engine: Any, pod: dict[str, Any], namespace: str = "shop") -> dict[str, Any]:
+    """The Pod as `engine` injects it (in `namespace`, no Namespace object): it must be
+    injected; the input is left alone."""
+    outcome = engine.inject(pod, namespace=namespace, ns=None)
+    assert outcome.result == "injected", (outcome.reasons, outcome.message)
+    return dict(jsonpatch.apply_patch(pod, outcome.ops or []))
+
+
 @functools.cache
 def _pod_validator() -> jsonschema.Draft202012Validator:
     directory = f"kubernetes-json-schema/v{KUBERNETES_VERSION}.0-local-strict"
