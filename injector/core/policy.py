@@ -66,7 +66,8 @@ SENTENCES = {
     NAMESPACE_DISABLED: f"the namespace is labelled {names.NAMESPACE_INJECTION_LABEL}=disabled",
     POD_SECURITY_LEVEL: (
         "the namespace enforces Pod Security baseline or restricted, which forbids the"
-        " NET_ADMIN/NET_RAW capabilities the traffic redirect needs"
+        " NET_ADMIN/NET_RAW capabilities the traffic redirect needs (without Istio's CNI"
+        " plugin)"
     ),
     APP_RUNS_AS_PROXY_UID: "an app container runs as the proxy's user or group id, which the"
     " traffic redirect exempts, so its traffic would bypass the proxy",
@@ -119,7 +120,8 @@ NOTEWORTHY = frozenset(
         APP_RUNS_AS_PROXY_UID,
     }
 )
-# Pod Security levels whose capability rules forbid the init container's NET_ADMIN/NET_RAW.
+# Pod Security levels whose capability rules forbid the init container's NET_ADMIN/NET_RAW
+# (without Istio's CNI plugin, which takes the redirect out of the Pod).
 _RESTRICTIVE_LEVELS = frozenset({"baseline", "restricted"})
 
 # Ports the proxy and its agent listen on inside the Pod's network namespace.
@@ -186,8 +188,13 @@ def _hard_skips(
         found.extend(_collisions(spec, injected))
     if ns is not None and ns.labels.get(names.NAMESPACE_INJECTION_LABEL) == "disabled":
         found.append(NAMESPACE_DISABLED)
-    if ns is not None and ns.labels.get(names.PSA_ENFORCE) in _RESTRICTIVE_LEVELS:
-        # Pod Security admission runs after us and would reject the injected Pod.
+    if (
+        ns is not None
+        and ns.labels.get(names.PSA_ENFORCE) in _RESTRICTIVE_LEVELS
+        and not config.cni.enabled
+    ):
+        # Pod Security admission runs after us and would reject the injected Pod; with
+        # Istio's CNI plugin the redirect needs no capabilities and nothing is rejected.
         found.append(POD_SECURITY_LEVEL)
     # A Pod's own istio-proxy with its own user moves the exemption to that user.
     exempt = declared.exempt_id(spec, config.proxy.uid)

@@ -17,7 +17,7 @@ from typing import Any
 
 from injector import istio_config
 from injector.cluster import kubeapi
-from injector.core import config
+from injector.core.config import Config, ConfigError
 from injector.doctor import report, settings_metrics
 from injector.doctor.target import Target
 from injector.istio_config import configmaps
@@ -71,11 +71,12 @@ def read(target: Target) -> tuple[list[report.Check], ConfigMaps]:
     return checks, found
 
 
-def parsed(target: Target, found: ConfigMaps) -> list[report.Check]:
-    """Istio's reader over the ConfigMaps found: errors fail, warnings warn."""
+def parsed(target: Target, found: ConfigMaps) -> tuple[list[report.Check], Config]:
+    """Istio's reader over the ConfigMaps found: errors fail, warnings warn. Also the
+    settings the replicas would use (the injector's own when nothing parses)."""
     present = {source: cm for source, (_name, cm) in found.items() if cm is not None}
     if not present:
-        return []
+        return [], target.config
     ns = target.istio_namespace
     mesh, injector = present.get(MESH), present.get(INJECTOR)
     sources = configmaps.sources(
@@ -83,15 +84,15 @@ def parsed(target: Target, found: ConfigMaps) -> list[report.Check]:
     )
     try:
         settings = istio_config.load(target.config, sources)
-    except config.ConfigError as err:
+    except ConfigError as err:
         hint = "fix the ConfigMap; until then the replicas keep their last good settings"
-        return [report.failed(CONFIG, str(err), hint)]
+        return [report.failed(CONFIG, str(err), hint)], target.config
     checks = [
         report.warned(CONFIG, str(w), f"the injector does not apply it: see {GUIDE}")
         for w in settings.warnings
     ]
     names = " and ".join(f"{ns}/{found[s][0]}" for s in present)
-    return [report.passed(CONFIG, f"ConfigMaps {names} parse"), *checks]
+    return [report.passed(CONFIG, f"ConfigMaps {names} parse"), *checks], settings.config
 
 
 def _port(pod: Mapping[str, Any]) -> int:

@@ -95,7 +95,8 @@ def namespaces(target: Target, snapshot: Snapshot) -> list[report.Check]:
 
 
 def pod_security_levels(target: Target, snapshot: Snapshot) -> list[report.Check]:
-    return pod_security.verdicts(labelled_for_us(target, snapshot))
+    labelled = labelled_for_us(target, snapshot)
+    return pod_security.verdicts(labelled, cni=target.config.cni.enabled)
 
 
 def native_sidecar(target: Target, snapshot: Snapshot) -> list[report.Check]:

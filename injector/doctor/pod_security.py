@@ -5,7 +5,9 @@ NET_ADMIN and NET_RAW and runs as root (uid 0). The Pod Security Standards forbi
 from `baseline` up: baseline allows only its default set of capabilities (NET_ADMIN and
 NET_RAW are not in it), and restricted also requires running as non-root. A namespace
 labelled `pod-security.kubernetes.io/enforce` baseline or restricted therefore refuses
-every Pod we inject there; `warn` and `audit` at those levels only report it.
+every Pod we inject there (the webhook skips them, reason `pod_security_level`); `warn`
+and `audit` at those levels only report it. With Istio's CNI plugin the redirect leaves
+the Pod: nothing injected asks for capabilities, and no level refuses it.
 Pure: namespace labels in, verdicts out.
 """
 
@@ -34,9 +36,18 @@ def refusal(labels: Mapping[str, str], mode: str = ENFORCE) -> str | None:
     return REFUSING.get(labels.get(mode, ""))
 
 
-def verdicts(labelled: Mapping[str, Mapping[str, str]]) -> list[report.Check]:
+def verdicts(labelled: Mapping[str, Mapping[str, str]], *, cni: bool) -> list[report.Check]:
     """One line per namespace labelled for us whose level refuses (enforce: fail) or
-    reports (warn, audit: warn) our Pods; one pass line when none does."""
+    reports (warn, audit: warn) our Pods; one pass line when none does. With Istio's
+    CNI plugin (`cni`), one pass line."""
+    if cni:
+        return [
+            report.passed(
+                CHECK,
+                "Istio's CNI plugin redirects the traffic: no Pod Security level refuses"
+                " the containers we inject",
+            )
+        ]
     checks = []
     for name in sorted(labelled):
         labels = labelled[name]
@@ -45,8 +56,9 @@ def verdicts(labelled: Mapping[str, Mapping[str, str]]) -> list[report.Check]:
             checks.append(
                 report.failed(
                     CHECK,
-                    f"namespace {name} enforces Pod Security {labels[ENFORCE]}: every Pod"
-                    f" we inject there is refused ({enforced})",
+                    f"namespace {name} enforces Pod Security {labels[ENFORCE]}: its Pods are"
+                    f" not injected (pod_security_level), as injected they would be refused"
+                    f" ({enforced})",
                     HINT,
                 )
             )

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+
+import jsonpatch
 import pytest
 
-from injector.core import cni, names
+from injector.core import cni, config, names, policy, template
+from injector.core.engine import Engine
+from injector.planning import pod_security
 
 
 @pytest.mark.parametrize(
@@ -59,3 +65,41 @@ def test_the_init_container_only_validates_unprivileged() -> None:
     assert validation["securityContext"]["runAsUser"] == 1337
     assert validation["securityContext"]["runAsNonRoot"] is True
     assert init["name"] == "istio-init"
+
+
+def _cni_engine(enabled: bool) -> Engine:
+    cfg = dataclasses.replace(config.Config(), cni=config.Cni(enabled=enabled))
+    return Engine(cfg, template.load(cfg.templates))
+
+
+RESTRICTED_POD = {
+    "metadata": {"name": "p"},
+    "spec": {
+        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [
+            {
+                "name": "app",
+                "image": "app",
+                "securityContext": {
+                    "allowPrivilegeEscalation": False,
+                    "capabilities": {"drop": ["ALL"]},
+                },
+            }
+        ],
+    },
+}
+
+
+@pytest.mark.parametrize("level", ["baseline", "restricted"])
+def test_with_the_plugin_a_pod_security_level_no_longer_stops_injection(level: str) -> None:
+    """The plugin redirects the traffic, so nothing injected asks for NET_ADMIN/NET_RAW:
+    Istio's way to inject under baseline and restricted. Without it the webhook skips."""
+    ns = policy.Namespace("shop", {"istio-injection": "enabled", names.PSA_ENFORCE: level})
+    plain = _cni_engine(False).inject(copy.deepcopy(RESTRICTED_POD), namespace="shop", ns=ns)
+    assert (plain.result, plain.reasons) == ("skipped", [policy.POD_SECURITY_LEVEL])
+    engine = _cni_engine(True)
+    outcome = engine.inject(copy.deepcopy(RESTRICTED_POD), namespace="shop", ns=ns)
+    assert outcome.result == "injected", outcome.reasons
+    pod = jsonpatch.apply_patch(RESTRICTED_POD, outcome.ops or [])
+    assert [c["name"] for c in pod["spec"]["initContainers"]] == ["istio-validation"]
+    assert pod_security.judge(pod, level) == []

@@ -4,6 +4,7 @@ injector.istio_config (errors fail, what is not modelled warns), and each replic
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -127,3 +128,15 @@ def test_configmaps_refused_by_rbac_are_a_warning_and_the_run_goes_on(api: FakeA
     api.fail_next("GET", "/configmaps/istio", 403)
     lines = _lines(api, "istio-config")
     assert lines[0][0] == "warn" and "cannot read ConfigMap istio-system/istio" in lines[0][1]
+
+
+def test_pod_security_is_judged_with_istios_settings_the_cni_plugin_included(
+    api: FakeApi,
+) -> None:
+    labels = {"istio-injection": "enabled", "pod-security.kubernetes.io/enforce": "baseline"}
+    api.put(doctor_cluster.NAMESPACES, doctor_cluster.namespace("shop", **labels))
+    assert [s for s, _m in _lines(api, "pod-security")] == ["fail"]
+    values = json.dumps({**json.loads(doctor_cluster.VALUES), "istio_cni": {"enabled": True}})
+    _put(api, "istio-sidecar-injector", values=values, config=doctor_cluster.INJECT_CONFIG)
+    ((status, message),) = _lines(api, "pod-security")
+    assert status == "pass" and "CNI plugin" in message

@@ -27,11 +27,13 @@ from injector.doctor import pod_security, report, settings_metrics
 def test_baseline_and_restricted_refuse_istio_init(
     labels: dict[str, str], statuses: list[str]
 ) -> None:
-    verdicts = pod_security.verdicts({"shop": labels})
+    verdicts = pod_security.verdicts({"shop": labels}, cni=False)
     assert [v.status for v in verdicts] == statuses
     if statuses != ["pass"]:
         assert "namespace shop" in verdicts[0].message
         assert "NET_ADMIN" in verdicts[0].hint
+    (with_plugin,) = pod_security.verdicts({"shop": labels}, cni=True)
+    assert with_plugin.status == "pass" and "CNI plugin" in with_plugin.message
 
 
 def test_settings_metrics_are_read_per_source() -> None:
