@@ -18,13 +18,15 @@ from injector.core.template import Template
 def taken(template: Template, spec: Mapping[str, Any], *, default: policy.Injected) -> list[str]:
     """Reasons the Pod already has a container or volume named like one `template`
     injects, beyond the default template's (the policy checks those)."""
-    found = []
     ours = {template.proxy_name, template.init_name} - default.containers - {None}
+    extra = set(template.volume_names) - default.volumes
+    if not ours and not extra:
+        return []  # the default template, or one with no names of its own
+    found = []
     present = {c.get("name") for key in ("containers", "initContainers")
                for c in spec.get(key) or []}  # fmt: skip
     if ours & present:
         found.append(policy.CONTAINER_NAME_CONFLICT)
-    extra = set(template.volume_names) - default.volumes
     if extra & {v.get("name") for v in spec.get("volumes") or []}:
         found.append(policy.VOLUME_NAME_CONFLICT)
     return found
