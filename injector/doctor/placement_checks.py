@@ -79,7 +79,8 @@ def namespaces(target: Target, snapshot: Snapshot) -> list[report.Check]:
     labelled = sorted(labelled_for_us(target, snapshot))
     elsewhere = f"; for another injector: {_listing(others)}" if others else ""
     if labelled:
-        message = f"{len(labelled)} namespaces labelled for us: {_listing(labelled)}{elsewhere}"
+        listing = f"{_listing(labelled)}{elsewhere}"
+        message = f"{report.counted(len(labelled), 'namespace')} labelled for us: {listing}"
         checks.insert(0, report.passed(NAMESPACES, message))
     else:
         checks.insert(

@@ -78,8 +78,8 @@ def verdicts(labelled: Mapping[str, Mapping[str, str]], *, cni: bool) -> list[re
         checks.append(
             report.passed(
                 CHECK,
-                f"no Pod Security level refuses istio-init in the {len(labelled)}"
-                " namespaces labelled for us",
+                "no Pod Security level refuses istio-init in the"
+                f" {report.counted(len(labelled), 'namespace')} labelled for us",
             )
         )
     return checks

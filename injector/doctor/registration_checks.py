@@ -227,7 +227,8 @@ def _secret(target: Target, secret: Any) -> report.Check:
         )
     return report.passed(
         SECRET,
-        f"Secret {name} holds {len(material.bundle)} CA(s) and a serving certificate"
+        f"Secret {name} holds {report.counted(len(material.bundle), 'CA')} and a serving"
+        " certificate"
         f" valid until {until:%Y-%m-%dT%H:%M:%SZ}",
     )
 

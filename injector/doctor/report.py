@@ -48,6 +48,11 @@ def escaped(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+def counted(count: int, noun: str) -> str:
+    """`1 namespace`, `2 namespaces`: a count and its noun, in English."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def render_text(checks: Sequence[Check]) -> str:
     """One line per check (`[pass] id: message`), the hint indented below it, then a
     summary line."""
@@ -59,7 +64,8 @@ def render_text(checks: Sequence[Check]) -> str:
     counts = {s: sum(1 for c in checks if c.status == s) for s in (PASS, WARN, FAIL)}
     verdict = "injection is blocked or misdirected" if counts[FAIL] else "no blocking problem"
     lines.append(
-        f"{counts[PASS]} passed, {counts[WARN]} warnings, {counts[FAIL]} failed: {verdict}"
+        f"{counts[PASS]} passed, {counted(counts[WARN], 'warning')}, {counts[FAIL]} failed:"
+        f" {verdict}"
     )
     return "".join(f"{line}\n" for line in lines)
 

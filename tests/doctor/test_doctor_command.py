@@ -135,7 +135,7 @@ def test_a_namespace_moved_to_our_revision_is_not_reached_by_istiods_webhooks(
     status, out, _err = doctor("--config", str(config), "-o", "json")
     checks = _by_check(out)
     assert status == 0, out
-    assert "1 namespaces labelled for us: shop" in checks["namespaces"][0]["message"]
+    assert "1 namespace labelled for us: shop" in checks["namespaces"][0]["message"]
     assert "legacy (istio-injection=enabled" in checks["namespaces"][0]["message"]
 
 
