@@ -122,6 +122,11 @@ def test_the_namespace_and_the_files_together_are_refused_before_any_call(
             id="forbidden",
         ),
         pytest.param(
+            lambda api: api.fail_next("GET", "/configmaps/istio", 0),
+            "plan: ",
+            id="unreachable",
+        ),
+        pytest.param(
             lambda api: _istio(api, values='{"global": {"proxy": {"resources": 3}}}'),
             "plan: ConfigMap istio-system/istio-sidecar-injector, key values: ",
             id="broken-values",
