@@ -43,13 +43,18 @@ def namespace_name(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{grammar.printable(text)}: {err}") from None
 
 
+def _istio_files(args: argparse.Namespace) -> list[str]:
+    """The flags of Istio's files given on the command line."""
+    return [flag for flag, (dest, _) in istio_flags.FLAGS.items() if getattr(args, dest)]
+
+
 def _base(args: argparse.Namespace) -> Config:
     """The deployed configuration file (and template directory), as `audit` reads them;
     checked before any call to the cluster."""
     cfg = config_file.load(args.config)
     if args.templates is not None:
         cfg = dataclasses.replace(cfg, templates=args.templates)
-    files = [flag for flag, (dest, _) in istio_flags.FLAGS.items() if getattr(args, dest)]
+    files = _istio_files(args)
     if files and args.istio_namespace:
         raise ConfigError(
             f"--istio-namespace and {', '.join(files)} both give Istio's configuration:"
@@ -62,7 +67,7 @@ def settings_for(args: argparse.Namespace, base: Config, cluster: kubeapi.Cluste
     """The settings the webhook would judge with: `base`, then Istio's configuration from
     the files the flags name, or else from the ConfigMaps of --istio-namespace (or of
     the file's istioNamespace key, as the server follows them), read once."""
-    files = any(getattr(args, dest) for dest, _ in istio_flags.FLAGS.values())
+    files = _istio_files(args)
     namespace = args.istio_namespace or ("" if files else base.istioNamespace)
     if not namespace:
         return istio_flags.settings(base, args)
