@@ -228,8 +228,7 @@ def _secret(target: Target, secret: Any) -> report.Check:
     return report.passed(
         SECRET,
         f"Secret {name} holds {report.counted(len(material.bundle), 'CA')} and a serving"
-        " certificate"
-        f" valid until {until:%Y-%m-%dT%H:%M:%SZ}",
+        f" certificate valid until {until:%Y-%m-%dT%H:%M:%SZ}",
     )
 
 

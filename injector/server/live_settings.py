@@ -36,6 +36,7 @@ from injector.cluster import kubeapi
 from injector.core import template
 from injector.core.config import Config, ConfigError
 from injector.core.engine import Engine
+from injector.istio_config import configmaps
 from injector.telemetry.metrics import SETTINGS_SOURCES, Metrics
 
 log = logging.getLogger("injector.settings")
@@ -133,11 +134,12 @@ class LiveSettings:
 
     def offer_mesh(self, data: Mapping[str, str], version: str) -> None:
         """A version of ConfigMap `istio`: its key `mesh`."""
-        self._offer(MESH, version, lambda inputs: _istio(inputs, mesh=data.get("mesh")))
+        mesh = data.get(configmaps.MESH_KEY)
+        self._offer(MESH, version, lambda inputs: _istio(inputs, mesh=mesh))
 
     def offer_injector(self, data: Mapping[str, str], version: str) -> None:
         """A version of ConfigMap `istio-sidecar-injector`: its keys `values` and `config`."""
-        values, config = data.get("values"), data.get("config")
+        values, config = data.get(configmaps.VALUES_KEY), data.get(configmaps.CONFIG_KEY)
         self._offer(
             INJECTOR, version, lambda inputs: _istio(inputs, values=values, inject_config=config)
         )

@@ -49,6 +49,13 @@ def _plan(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, Any, str
     return status, orjson.loads(captured.out) if captured.out else None, captured.err
 
 
+def _values_file(tmp_path: Path) -> Path:
+    """VALUES as Istio's values file, for the offline flags."""
+    path = tmp_path / "values.json"
+    path.write_text(VALUES)
+    return path
+
+
 def _configmap_reads(api: FakeApi) -> list[str]:
     return [c.path for c in api.calls if "/configmaps" in c.path]
 
@@ -91,8 +98,7 @@ def test_without_istio_configuration_nothing_is_read_and_the_defaults_hold(
 def test_istios_files_are_read_offline_as_inject_reads_them(
     api: FakeApi, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    values = tmp_path / "values.json"
-    values.write_text(VALUES)
+    values = _values_file(tmp_path)
     status, plan, _err = _plan(capsys, "--valuesFile", str(values))
     assert status == 0
     assert plan["workloads"][0]["perPod"] == PER_POD
@@ -102,8 +108,7 @@ def test_istios_files_are_read_offline_as_inject_reads_them(
 def test_the_namespace_and_the_files_together_are_refused_before_any_call(
     api: FakeApi, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    values = tmp_path / "values.json"
-    values.write_text(VALUES)
+    values = _values_file(tmp_path)
     status, plan, err = _plan(
         capsys, "--istio-namespace", "istio-system", "--valuesFile", str(values)
     )
