@@ -12,6 +12,8 @@ over the default configuration). Each Pod template Istio injects is compared asp
 aspect (tools/corpus_compare.py); the report prints "agreeing / compared" per aspect,
 the overall share of comparisons that agree, every decision that differs, and every
 remaining difference with the settings' warnings and its explanation (EXPLAINED).
+Every case is also injected by the render plan's oracle (`Engine(render="diff")`): the
+report counts the cases whose output differs between the two (none should).
 Not part of the package, and not run in CI.
 """
 
@@ -88,6 +90,9 @@ class Tally:
     decisions: list[str] = field(default_factory=list)
     warnings: dict[str, tuple[str, ...]] = field(default_factory=dict)
     refused: int = 0
+    # Cases run both ways (render plan, and the oracle's diff), and those that differ.
+    both_ways: int = 0
+    plan_differs: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,8 @@ class Settings:
 
     engine: Engine
     warnings: tuple[str, ...]
+    # The same settings injecting by the design before render plans (the oracle).
+    oracle: Engine
 
 
 def _mesh_text(text: str, changes: dict[str, Any]) -> str:
@@ -124,7 +131,17 @@ def settings(case: istio_table.Case, read: Callable[[str], str]) -> Settings:
     base = config.Config(nativeSidecar="true" if case.native else "auto")
     loaded = istio_config.load(base, sources)
     engine = Engine(loaded.config, template.load(loaded.config.templates))
-    return Settings(engine, loaded.warnings)
+    oracle = Engine(loaded.config, template.load(loaded.config.templates), render="diff")
+    return Settings(engine, loaded.warnings, oracle)
+
+
+def both_ways(name: str, input_text: str, loaded: Settings, tally: Tally) -> None:
+    """Inject `input_text` with the render plan and with its oracle: the same output."""
+    planned = workloads.inject_text(input_text, loaded.engine, ns_labels=None)
+    diffed = workloads.inject_text(input_text, loaded.oracle, ns_labels=None)
+    tally.both_ways += 1
+    if planned != diffed:
+        tally.plan_differs.append(name)
 
 
 def _documents(text: str) -> list[Any]:
@@ -172,6 +189,7 @@ def run(case: istio_table.Case, read: Callable[[str], str], tally: Tally) -> Non
     if loaded.warnings:
         tally.warnings[f"[{case.index:02d}]"] = loaded.warnings
     source = read(f"{CORPUS}/{case.input}")
+    both_ways(label, source, loaded, tally)
     if case.expected_error:
         expect_denied(label, source, loaded.engine, tally)
     else:
@@ -188,6 +206,10 @@ def report(tally: Tally, out: Callable[[str], None]) -> None:
     share = 100 * agreeing / total if total else 0.0
     out(f"overall: {agreeing} / {total} comparisons agree ({share:.1f}%)")
     out(f"cases Istio refuses that we refuse too: {tally.refused}")
+    out(f"cases injected both ways (render plan, diff): {tally.both_ways}, "
+        f"differing: {len(tally.plan_differs)}")  # fmt: skip
+    for item in tally.plan_differs:
+        out(f"  - {item}")
     out(f"decisions that differ: {len(tally.decisions)}")
     for item in tally.decisions:
         golden = item.split("] ", 1)[1].split(":")[0].split("[")[0]

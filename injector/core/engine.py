@@ -23,6 +23,7 @@ from injector.core import (
     policy,
     proxy_config,
     proxy_resources,
+    render_plan,
     review,
     sidecar_pod,
     status_annotation,
@@ -36,6 +37,7 @@ from injector.core.memo import Memo
 from injector.core.template import Template
 
 SETTINGS_CACHE_SIZE = 1024
+PLAN_CACHE_SIZE = 256
 # Outcomes remembered, and the largest Pod (serialized) whose outcome is. A Pod is its
 # own key (its JSON): the dict's keyed hash (SipHash) of 60 KB costs 13 µs where a
 # digest cost 65 (BLAKE2b) and stays collision-proof, since equal hashes are settled by
@@ -92,8 +94,13 @@ def _outcome_bytes(outcome: Outcome) -> int:
 class Engine:
     """Injection with one configuration and template; build a new one to reconfigure."""
 
-    def __init__(self, config: Config, template: Template) -> None:
+    def __init__(
+        self, config: Config, template: Template, *, render: Literal["plan", "diff"] = "plan"
+    ) -> None:
         self.config = config
+        # "plan": a render plan per settings, the patch emitted from the fields set;
+        # "diff": the template rendered per Pod, the injected Pod diffed (the oracle).
+        self.render = render
         self.template = template
         self.fingerprint = config.fingerprint(template.text)
         self.injected = policy.Injected(
@@ -113,6 +120,11 @@ class Engine:
         # Each is bounded in bytes (memo.py): their keys come from what Pods carry.
         self._settings: Memo[tuple[Any, ...], overrides.Settings] = Memo(
             max_entries=SETTINGS_CACHE_SIZE
+        )
+        # Render plans by settings (template, ProxyConfig, shared settings' key); a
+        # plan of None: the template's per-Pod values are not slots, render per Pod.
+        self._plans: Memo[tuple[Any, ...], tuple[render_plan.Plan | None]] = Memo(
+            max_entries=PLAN_CACHE_SIZE
         )
         self._outcomes: Memo[tuple[bytes, bytes], Outcome] = Memo(
             max_entries=OUTCOME_CACHE_SIZE, max_entry_bytes=OUTCOME_MAX_ENTRY_BYTES
@@ -201,12 +213,18 @@ class Engine:
                 return Outcome("skipped", decision.reasons, decision.warnings)
             return self._reinvoked(pod, decision, annotations, effective)
         try:
-            template, resolved, config = self._resolve(pod, annotations, effective)
+            template, shared, config, key = self._checked(pod, annotations, effective)
         except overrides.Refused as refused:
             message = "cannot inject the sidecar: " + "; ".join(refused.problems)
             return Outcome(
                 "denied", [policy.INVALID_ANNOTATION], decision.warnings, message=message
             )
+        plan = self._plan(template, shared, config, key) if self.render == "plan" else None
+        resolved = overrides.settled(
+            effective, config=self.config, native_supported=self.native_supported,
+            shared=shared, values=plan.values if plan is not None
+            else overrides.shared_values(shared, self.config),
+        )  # fmt: skip
         warnings = decision.warnings + resolved.warnings + vocabulary.declined(annotations)
         native = resolved.native and template_choice.can_be_native(template, pod["spec"])
         # A Job's (or CronJob's) Pod template offline has no ownerReference yet; the
@@ -222,10 +240,13 @@ class Engine:
         taken = template_choice.taken(template, pod["spec"], default=self.injected)
         if taken:
             return Outcome("skipped", taken, warnings)
-        rendered = template.render(resolved.values)
-        if self.config.proxy.mountMtlsCerts:
-            rendered = mtls_certs.add(rendered, pod["spec"])
-        init = template_choice.init_container(template, rendered, resolved.values)
+        workload = workload or workload_identity.of_pod(pod)
+        hold = config.hold or self.config.mesh.holdApplicationUntilProxyStarts
+        rendered = self._rendered(
+            pod["spec"], template, plan, resolved.values, config,
+            hold=hold, workload=workload.env(namespace),
+        )  # fmt: skip
+        init = rendered["initContainer"]
         clashes = vocabulary.duplicates(
             pod["spec"].get("volumes"),
             rendered["volumes"],
@@ -254,38 +275,81 @@ class Engine:
             sysctls=rendered["sysctls"],
             gateway=template is self.template.named.get("gateway"),
             native=native,
+            hold=hold,
             values=resolved.values,
             status=status,
-            workload=workload or workload_identity.of_pod(pod),
-            namespace=namespace,
-            proxy_config=config,
+            workload=workload,
             app=rendered["app"],
             metadata=template.metadata if template.has_metadata else None,
         )
-        ops = patch_ops.diff(pod, sidecar_pod.build(pod, sidecar, self.config))
+        if self.render == "plan":
+            ops = sidecar_pod.patch(pod, sidecar, self.config)
+        else:
+            ops = patch_ops.diff(pod, sidecar_pod.build(pod, sidecar, self.config))
         return Outcome("injected", decision.reasons, warnings, patch=review.encode_patch(ops))
 
-    def _resolve(
-        self, pod: Any, annotations: Mapping[str, str], effective: dict[str, str]
-    ) -> tuple[Template, overrides.Resolved, proxy_config.ProxyConfig]:
-        """The Pod's template, values and ProxyConfig, or raise `overrides.Refused`."""
-        template, shared, config = self._checked(pod, annotations, effective)
-        resolved = overrides.resolve(
-            pod["spec"],
-            annotations=effective,
-            config=self.config,
-            native_supported=self.native_supported,
-            shared=shared,
-        )
-        return template, resolved, config
+    def _rendered(
+        self,
+        spec: Mapping[str, Any],
+        template: Template,
+        plan: render_plan.Plan | None,
+        values: dict[str, Any],
+        config: proxy_config.ProxyConfig,
+        *,
+        hold: bool,
+        workload: list[dict[str, str]],
+    ) -> dict[str, Any]:
+        """What the template gives this Pod ({"initContainer", "proxy", "volumes",
+        "sysctls", "app"}), the proxy and init container with their per-Pod env: the
+        plan's slots filled, or without a plan the template rendered for the Pod (then
+        `values`, the settings' values, get the Pod's own)."""
+        here = overrides.pod_values(spec)
+        if plan is not None:
+            rendered = plan.rendered
+            proxy, init = plan.proxy_for(here, workload), plan.init
+        else:
+            values.update(here)
+            rendered = template.render(values)
+            proxy = None
+            if rendered["proxy"] is not None:
+                proxy = sidecar_pod.proxy(
+                    rendered["proxy"], proxy_config=config, identity=workload, hold=hold
+                )
+            init = sidecar_pod.init(rendered["initContainer"], config)
+        found = {**rendered, "proxy": proxy, "initContainer": init}
+        if self.config.proxy.mountMtlsCerts:
+            found = mtls_certs.add(found, spec)
+        if not template_choice.keeps_init(template, values):
+            found["initContainer"] = None
+        return found
+
+    def _plan(
+        self,
+        template: Template,
+        shared: overrides.Settings,
+        config: proxy_config.ProxyConfig,
+        key: tuple[Any, ...],
+    ) -> render_plan.Plan | None:
+        """The render plan of these settings (None: the template is rendered per Pod)."""
+        key = (template.text, config, *key)
+        found = self._plans.get(key)
+        if found is None:
+            hold = config.hold or self.config.mesh.holdApplicationUntilProxyStarts
+            values = overrides.shared_values(shared, self.config)
+            built = render_plan.build(template, values, proxy_config=config, hold=hold)
+            found = (built,)
+            size = _ENTRY_OVERHEAD + (0 if built is None else built.size)
+            self._plans.put(key, found, size=size)
+        return found[0]
 
     def _checked(
         self, pod: Any, annotations: Mapping[str, str], effective: dict[str, str]
-    ) -> tuple[Template, overrides.Settings, proxy_config.ProxyConfig]:
+    ) -> tuple[Template, overrides.Settings, proxy_config.ProxyConfig, tuple[Any, ...]]:
         """What the Pod's annotations choose, checked: all that refuses a Pod, and all an
-        injected Pod seen again needs (not the per-Pod values)."""
+        injected Pod seen again needs (not the per-Pod values); last, the key the shared
+        settings are remembered by."""
         template = self._template(annotations)
-        shared = self._shared_settings(pod["spec"], effective)
+        key, shared = self._shared_settings(pod["spec"], effective)
         # The user volumes and mounts are among the shared values (the annotations').
         clashes = vocabulary.collisions(shared.vocabulary, pod["spec"], self.injected.volumes)
         if clashes:
@@ -293,7 +357,7 @@ class Engine:
         config, problem = proxy_config.problem(annotations, self._mesh_proxy_config)
         if problem:
             raise overrides.Refused([problem])
-        return template, shared, config
+        return template, shared, config, key
 
     def _template(self, annotations: Mapping[str, str]) -> Template:
         """The template the Pod names in inject.istio.io/templates (else `sidecar`)."""
@@ -312,7 +376,7 @@ class Engine:
         """An injected Pod seen again: patched only to cover app containers added since.
         Refused annotations leave it as it is; the per-Pod values are not needed."""
         try:
-            _template, shared, _config = self._checked(pod, annotations, effective)
+            _template, shared, _config, _key = self._checked(pod, annotations, effective)
         except overrides.Refused:
             return Outcome("skipped", decision.reasons, decision.warnings)
         again = sidecar_pod.reinvoke(
@@ -329,7 +393,7 @@ class Engine:
 
     def _shared_settings(
         self, spec: Mapping[str, Any], annotations: Mapping[str, str]
-    ) -> overrides.Settings:
+    ) -> tuple[tuple[Any, ...], overrides.Settings]:
         guaranteed = proxy_resources.is_guaranteed(spec)
         shaping = tuple(sorted((k, v) for k, v in annotations.items() if k in SHAPING))
         key = (guaranteed, shaping)
@@ -339,7 +403,7 @@ class Engine:
             # The values are in the key, and again (parsed) in the init arguments.
             size = sum(len(k) + 2 * len(v) for k, v in shaping) + _ENTRY_OVERHEAD
             self._settings.put(key, found, size=size)
-        return found
+        return key, found
 
     @staticmethod
     def _effective_annotations(

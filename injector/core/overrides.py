@@ -248,11 +248,31 @@ def resolve(
     """
     if shared is None:
         shared = settings(annotations, config, guaranteed=proxy_resources.is_guaranteed(spec))
+    resolved = settled(annotations, config=config, native_supported=native_supported,
+                       shared=shared, values=shared_values(shared, config))  # fmt: skip
+    resolved.values.update(pod_values(spec))
+    return resolved
+
+
+def settled(
+    annotations: Mapping[str, str],
+    *,
+    config: Config,
+    native_supported: bool | None,
+    shared: Settings,
+    values: dict[str, Any],
+) -> Resolved:
+    """What a Pod's annotations settle besides `values` (the placeholder values given):
+    whether the proxy is native, and the warnings."""
     warnings = list(shared.warnings)
-    containers = spec["containers"]
-    ports = [port for c in containers for port in c.get("ports") or []]
+    native = _native(annotations, config, native_supported, warnings)
+    return Resolved(values=values, native=native, warnings=warnings)
+
+
+def shared_values(shared: Settings, config: Config) -> dict[str, Any]:
+    """The placeholder values that follow from the settings alone (all but `pod_values`)."""
     mesh = config.mesh
-    values = {
+    return {
         **shared.vocabulary,
         # Empty: no imagePullPolicy, Kubernetes' default for the image applies (Istio's
         # chart default, values.global.imagePullPolicy "").
@@ -266,10 +286,20 @@ def resolve(
         "revision": config.revision,
         "mesh.clusterId": mesh.clusterId,
         "mesh.trustDomain": mesh.trustDomain,
+    }
+
+
+# The placeholders whose values come from the Pod itself.
+POD_VALUES = ("pod.ports", "pod.appContainers")
+
+
+def pod_values(spec: Mapping[str, Any]) -> dict[str, str]:
+    """The placeholder values of one Pod: its containers' ports (JSON) and app names."""
+    containers = spec["containers"]
+    ports = [port for c in containers for port in c.get("ports") or []]
+    return {
         "pod.ports": orjson.dumps(ports).decode(),
         "pod.appContainers": ",".join(
             c["name"] for c in containers if c["name"] != names.PROXY_CONTAINER
         ),
     }
-    native = _native(annotations, config, native_supported, warnings)
-    return Resolved(values=values, native=native, warnings=warnings)

@@ -29,7 +29,9 @@ from injector.core import (
     prometheus,
     service_account,
 )
+from injector.core import patch as patch_ops
 from injector.core.config import Config, Mesh
+from injector.core.patch import Operation
 from injector.core.proxy_config import ProxyConfig
 from injector.core.workload_identity import Workload
 
@@ -49,7 +51,8 @@ Metadata = Callable[[Mapping[str, Any]], dict[str, dict[str, str]]]
 class Sidecar:
     """What is injected into one Pod, rendered and resolved."""
 
-    # None for a template without a proxy (grpc-simple).
+    # The proxy with its per-Pod env (`proxy`, or a render plan's), None for a template
+    # without a proxy (grpc-simple); the init container with its env (`init`).
     proxy: Mapping[str, Any] | None
     init: Mapping[str, Any] | None
     volumes: list[dict[str, Any]]
@@ -58,11 +61,11 @@ class Sidecar:
     # The gateway template: its own rules for the mesh labels and default containers.
     gateway: bool
     native: bool
+    # The apps wait for the proxy (holdApplicationUntilProxyStarts): it goes first.
+    hold: bool
     values: Mapping[str, Any]
     status: str
     workload: Workload
-    namespace: str
-    proxy_config: ProxyConfig
     # What every app container gets (env, volumeMounts), from a template's "*".
     app: Mapping[str, Any] | None = None
     # The template's own labels and annotations, for a Pod's metadata values; None: the
@@ -70,17 +73,24 @@ class Sidecar:
     metadata: Metadata | None = None
 
 
-def _proxy(sidecar: Sidecar, rendered: Mapping[str, Any], hold: bool) -> dict[str, Any]:
-    """The rendered proxy with its per-Pod env (a copy: renders are shared)."""
+def proxy(
+    rendered: Mapping[str, Any],
+    *,
+    proxy_config: ProxyConfig,
+    identity: list[dict[str, Any]],
+    hold: bool,
+) -> dict[str, Any]:
+    """The rendered proxy with its per-Pod env: PROXY_CONFIG, the workload `identity`
+    before the mesh id, proxyMetadata after the trust domain (a copy: renders are shared).
+    """
     env: list[dict[str, Any]] = []
-    identity = sidecar.workload.env(sidecar.namespace)
-    metadata = sidecar.proxy_config.metadata_env()
+    metadata = proxy_config.metadata_env()
     for item in rendered.get("env") or []:
         name = item.get("name")
         if name not in _PER_POD_ENV:  # most entries: one lookup, kept as rendered
             env.append(item)
         elif name == names.ENV_PROXY_CONFIG:
-            env.append({"name": names.ENV_PROXY_CONFIG, "value": sidecar.proxy_config.env_value})
+            env.append({"name": names.ENV_PROXY_CONFIG, "value": proxy_config.env_value})
         elif name == names.ENV_APP_CONTAINERS and not item.get("value"):
             env.append({"name": names.ENV_APP_CONTAINERS})  # Istio leaves an empty value out
         elif name == names.ENV_TRUST_DOMAIN:
@@ -92,16 +102,17 @@ def _proxy(sidecar: Sidecar, rendered: Mapping[str, Any], hold: bool) -> dict[st
                 identity = []
             env.append(item)
     env += identity + metadata
-    proxy = {**rendered, "env": env}
-    if hold and "lifecycle" not in proxy:  # grpc-agent's template waits on its own
-        proxy["lifecycle"] = WAIT_FOR_PROXY
-    return proxy
+    found = {**rendered, "env": env}
+    if hold and "lifecycle" not in found:  # grpc-agent's template waits on its own
+        found["lifecycle"] = WAIT_FOR_PROXY
+    return found
 
 
-def _init(sidecar: Sidecar) -> dict[str, Any] | None:
-    if sidecar.init is None or not sidecar.proxy_config.metadata:
-        return None if sidecar.init is None else dict(sidecar.init)
-    return {**sidecar.init, "env": sidecar.proxy_config.metadata_env()}
+def init(rendered: Mapping[str, Any] | None, proxy_config: ProxyConfig) -> Mapping[str, Any] | None:
+    """The rendered init container with proxyMetadata as its env, if there is any."""
+    if rendered is None or not proxy_config.metadata:
+        return rendered
+    return {**rendered, "env": proxy_config.metadata_env()}
 
 
 def _with_declared(
@@ -150,22 +161,41 @@ def _declared_user(
 
 def build(pod: Mapping[str, Any], sidecar: Sidecar, config: Config) -> Pod:
     """The Pod with the sidecar injected, as a new object sharing unchanged parts."""
-    metadata = dict(pod.get("metadata") or {})
+    metadata, spec = compose(pod, sidecar, config)
+    return {
+        **pod,
+        "metadata": {**(pod.get("metadata") or {}), **metadata},
+        "spec": {**pod["spec"], **spec},
+    }
+
+
+def patch(pod: Mapping[str, Any], sidecar: Sidecar, config: Config) -> list[Operation]:
+    """The JSON Patch that injects the sidecar, emitted from the fields it sets (the
+    operations `patch.diff(pod, build(...))` gives, without building the Pod)."""
+    metadata, spec = compose(pod, sidecar, config)
+    return patch_ops.changes(pod, {"metadata": metadata, "spec": spec})
+
+
+def compose(
+    pod: Mapping[str, Any], sidecar: Sidecar, config: Config
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The fields injection sets in the Pod's metadata and in its spec, each in the order
+    they are set; what they replace is not changed."""
+    metadata = pod.get("metadata") or {}
     labels = dict(metadata.get("labels") or {})
     annotations = dict(metadata.get("annotations") or {})
-    spec = dict(pod["spec"])
+    spec = pod["spec"]
     mesh = config.mesh
-    hold = sidecar.proxy_config.hold or mesh.holdApplicationUntilProxyStarts
+    hold = sidecar.hold
     token = service_account.token_mount(spec)
-    init = _init(sidecar)
+    init = None if sidecar.init is None else dict(sidecar.init)
     containers, inits, proxy, init, found = _with_declared(
         list(spec["containers"]), list(spec.get("initContainers") or []),
-        None if sidecar.proxy is None
-        else service_account.with_mount(_proxy(sidecar, sidecar.proxy, hold), token),
+        None if sidecar.proxy is None else service_account.with_mount(dict(sidecar.proxy), token),
         None if init is None else service_account.with_mount(init, token),
     )  # fmt: skip
     if found["containers"] or found["initContainers"]:
-        proxy, init = _declared_user(pod["spec"], proxy, init, sidecar.values)
+        proxy, init = _declared_user(spec, proxy, init, sidecar.values)
     if sidecar.app is not None:
         found["containers"] += containers
         containers = [declared.with_additions(c, sidecar.app) for c in containers]
@@ -198,16 +228,18 @@ def build(pod: Mapping[str, Any], sidecar: Sidecar, config: Config) -> Pod:
     if any(found.values()) and names.STATUS not in annotations:
         annotations[names.PROXY_OVERRIDES] = declared.overrides_annotation(found)
     annotations[names.STATUS] = sidecar.status
+    meta_fields: dict[str, Any] = {}
     if labels or "labels" in metadata:  # grpc-simple adds none
-        metadata["labels"] = labels
-    metadata["annotations"] = annotations
-    _place(spec, containers, inits, proxy, init, native=sidecar.native, hold=hold)
-    spec["volumes"] = [*(spec.get("volumes") or []), *sidecar.volumes]
+        meta_fields["labels"] = labels
+    meta_fields["annotations"] = annotations
+    spec_fields: dict[str, Any] = {}
+    _place(spec_fields, containers, inits, proxy, init, native=sidecar.native, hold=hold)
+    spec_fields["volumes"] = [*(spec.get("volumes") or []), *sidecar.volumes]
     if config.proxy.imagePullSecrets:
-        spec["imagePullSecrets"] = _pull_secrets(spec, config.proxy.imagePullSecrets)
+        spec_fields["imagePullSecrets"] = _pull_secrets(spec, config.proxy.imagePullSecrets)
     if sidecar.sysctls:
-        spec["securityContext"] = _with_sysctls(spec.get("securityContext"), sidecar.sysctls)
-    return {**pod, "metadata": metadata, "spec": spec}
+        spec_fields["securityContext"] = _with_sysctls(spec.get("securityContext"), sidecar.sysctls)
+    return meta_fields, spec_fields
 
 
 def _proxy_env(

@@ -32,17 +32,13 @@ def taken(template: Template, spec: Mapping[str, Any], *, default: policy.Inject
     return found
 
 
-def init_container(
-    template: Template, rendered: Mapping[str, Any], values: Mapping[str, Any]
-) -> Mapping[str, Any] | None:
-    """The rendered init container; istio-init is left out under interception mode NONE
-    (no redirect), as Istio 1.20.8's template leaves it out."""
-    init: Mapping[str, Any] | None = rendered["initContainer"]
-    if template.init_name == names.INIT_CONTAINER and (
-        values.get("proxy.interceptionMode") == vocabulary.NO_REDIRECT
-    ):
-        return None
-    return init
+def keeps_init(template: Template, values: Mapping[str, Any]) -> bool:
+    """Whether the rendered init container is injected: istio-init is left out under
+    interception mode NONE (no redirect), as Istio 1.20.8's template leaves it out."""
+    return not (
+        template.init_name == names.INIT_CONTAINER
+        and values.get("proxy.interceptionMode") == vocabulary.NO_REDIRECT
+    )
 
 
 def can_be_native(template: Template, spec: Mapping[str, Any]) -> bool:

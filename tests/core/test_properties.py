@@ -1,6 +1,7 @@
 """Property-based tests: for any Pod, the answer is well-formed, the patch applies
 strictly, the result is a valid Pod that kept everything the original had, and
-re-injecting the result changes nothing.
+re-injecting the result changes nothing; and the render plan gives the patch its oracle
+(the injected Pod diffed) gives.
 
 `make test` runs the `ci` profile (a few hundred examples per property). The long run is
 `HYPOTHESIS_PROFILE=long .venv/bin/pytest tests/core/test_properties.py`.
@@ -256,6 +257,26 @@ def test_any_pod_gets_a_safe_answer(
     _probes_are_sent_to_the_agent(original, result)
     again = handler.handle(support.review(result, uid=uid), engine=engine, namespaces=lambda _n: ns)
     assert support.patch_of(again.answer) is None
+
+
+ORACLE = Engine(config.Config(), template.load(config.DEFAULT_TEMPLATES), render="diff")
+
+
+@given(pod=pods(), ns=NAMESPACES)
+def test_any_pod_gets_the_same_patch_from_the_render_plan_as_from_the_diff(
+    pod: dict[str, Any], ns: policy.Namespace | None
+) -> None:
+    answers = [
+        handler.handle(support.review(copy.deepcopy(pod)), engine=engine, namespaces=lambda _n: ns)
+        for engine in (ENGINE, ORACLE)
+    ]
+    planned, diffed = (a.answer["response"] for a in answers)
+    assert (answers[0].result, answers[0].reasons) == (answers[1].result, answers[1].reasons)
+    assert (planned.get("warnings"), planned.get("status")) == (
+        diffed.get("warnings"),
+        diffed.get("status"),
+    )
+    assert support.patch_of(answers[0].answer) == support.patch_of(answers[1].answer)
 
 
 @pytest.mark.parametrize(
