@@ -1,6 +1,7 @@
 """The cold path in-process: every Pod new, measured in ways the machine's load disturbs least.
 
     python bench/cold.py [--fixture small|large] [--count N] [--mode time|profile|loop]
+                         [--render plan|diff]
 
 Each review carries a Pod never seen before (its `bench-nonce` label differs), so nothing
 remembered by Pod content helps. Per review: `orjson.loads` of the body, `handler.handle`,
@@ -11,6 +12,10 @@ the garbage collector tuned as `serve` tunes it.
 - loop: just the reviews, for `valgrind --tool=callgrind` (run once with `--count N`
   and once with `3N`: the difference over 2N is instructions per review, without the
   first render's one-time work that a difference against `--count 0` still holds).
+
+`--render diff` injects as the engine did before render plans (the template rendered
+per Pod, the injected Pod built and diffed: the plans' oracle), for a comparison in
+the same run.
 """
 
 from __future__ import annotations
@@ -52,8 +57,9 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--mode", choices=["time", "profile", "loop"], default="time")
     parser.add_argument("--injected", action="store_true", help="Pods injected already")
+    parser.add_argument("--render", choices=["plan", "diff"], default="plan")
     args = parser.parse_args()
-    engine = inproc.engine()
+    engine = inproc.engine(args.render)
     reviews = bodies(args.fixture, args.count, again=args.injected)
     process.tune_runtime()
 
@@ -78,7 +84,8 @@ def main() -> None:
                 args.fixture, args.count, start=round_ * args.count, again=args.injected
             )  # never seen
         what = "injected already" if args.injected else "cold"
-        print(f"{what} {args.fixture}: {best * 1e6 / args.count:.1f} µs/review (best of 5)")
+        per_review = best * 1e6 / args.count
+        print(f"{what} {args.fixture} ({args.render}): {per_review:.1f} µs/review (best of 5)")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI
 
@@ -19,10 +19,11 @@ from injector.server.app import State, create_app
 from injector.telemetry import logs
 
 
-def engine() -> Engine:
-    """The engine with the default configuration and template (as `serve` has it)."""
+def engine(render: Literal["plan", "diff"] = "plan") -> Engine:
+    """The engine with the default configuration and template (as `serve` has it);
+    `render="diff"`: injecting as before render plans (their oracle)."""
     cfg = config_file.load(None)
-    return Engine(cfg, template.load(cfg.templates))
+    return Engine(cfg, template.load(cfg.templates), render=render)
 
 
 def app() -> FastAPI:

@@ -230,11 +230,12 @@ class Engine:
         # A Job's (or CronJob's) Pod template offline has no ownerReference yet; the
         # webhook sees one on the Pod the Job makes: warn alike.
         made_by_job = workload is not None and workload.kind in ("Job", "CronJob")
-        ours = self.injected.containers | self.injected.declarable_init
-        # The same exempt id as the app containers' check: a declared proxy's own user.
-        exempt = declared.exempt_id(pod["spec"], self.config.proxy.uid)
-        if native and policy.init_runs_as(pod["spec"], exempt, ours):
-            return Outcome("skipped", [policy.APP_RUNS_AS_PROXY_UID], warnings)
+        if native:
+            # The same exempt id as the app containers' check: a declared proxy's own user.
+            exempt = declared.exempt_id(pod["spec"], self.config.proxy.uid)
+            ours = self.injected.containers | self.injected.declarable_init
+            if policy.init_runs_as(pod["spec"], exempt, ours):
+                return Outcome("skipped", [policy.APP_RUNS_AS_PROXY_UID], warnings)
         if not native and (made_by_job or overrides.owned_by_job(pod)):
             warnings.append(overrides.job_warning(self.native_supported))
         taken = template_choice.taken(template, pod["spec"], default=self.injected)

@@ -94,7 +94,9 @@ def _fields(
 ) -> None:
     """One level of an object: per field add/remove, lists appended or replaced."""
     for key, value in new.items():
-        _field(ops, path, key, old.get(key, _ABSENT), value)
+        before = old.get(key, _ABSENT)
+        if before is not value:  # most fields: shared with the original, skipped here
+            _field(ops, path, key, before, value)
     for key in old:
         if key not in new and key not in _SKIPPED:
             ops.append({"op": "remove", "path": f"{path}/{escape(key)}"})

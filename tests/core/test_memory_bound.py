@@ -1,18 +1,24 @@
 """Memory stays flat however many distinct Pods come: every structure the engine keeps
 across reviews holds at most its bound, counted in entries and bytes (not RSS, which
 the allocator blurs). Pods of one workload differing in a label are what a rollout, a
-Job or a CronJob run sends: each is new to the remembered outcomes, none to the renders
-and settings, which depend only on what shapes the sidecar."""
+Job or a CronJob run sends: each is new to the remembered outcomes, none to the renders,
+settings and render plans, which depend only on what shapes the sidecar."""
 
 from __future__ import annotations
 
 import copy
 from typing import Any
 
+import orjson
 import support
 
-from injector.core import config_file, handler, template
-from injector.core.engine import OUTCOME_CACHE_SIZE, SETTINGS_CACHE_SIZE, Engine
+from injector.core import config_file, handler, names, template
+from injector.core.engine import (
+    OUTCOME_CACHE_SIZE,
+    PLAN_CACHE_SIZE,
+    SETTINGS_CACHE_SIZE,
+    Engine,
+)
 from injector.core.template import RENDER_CACHE_SIZE
 
 DISTINCT_PODS = 3 * OUTCOME_CACHE_SIZE + 7
@@ -45,6 +51,7 @@ def _kept(engine: Engine) -> dict[str, int]:
         "outcome_bytes": sum(len(o.patch or "") + len(o.message or "") for o in held),
         "settings": len(engine._settings),
         "renders": len(engine.template._cache),
+        "plans": len(engine._plans),
     }
 
 
@@ -52,7 +59,7 @@ def test_distinct_pods_never_grow_what_is_remembered_past_its_bound() -> None:
     engine = _engine()
     first = handler.handle(support.review(_pod(0)), engine=engine)
     largest_patch = len(first.answer["response"]["patch"])
-    peak = {"outcomes": 0, "outcome_bytes": 0, "settings": 0, "renders": 0}
+    peak = {"outcomes": 0, "outcome_bytes": 0, "settings": 0, "renders": 0, "plans": 0}
     for number in range(1, DISTINCT_PODS):
         handled = handler.handle(support.review(_pod(number)), engine=engine)
         assert handled.result == "injected"
@@ -65,6 +72,28 @@ def test_distinct_pods_never_grow_what_is_remembered_past_its_bound() -> None:
     )
     assert peak["settings"] == 1 <= SETTINGS_CACHE_SIZE
     assert peak["renders"] == 1 <= RENDER_CACHE_SIZE
+    assert peak["plans"] == 1 <= PLAN_CACHE_SIZE
+
+
+def test_distinct_settings_never_grow_the_render_plans_past_their_bound() -> None:
+    # Each Pod asks for its own proxy metadata: a ProxyConfig, and so a plan, of its own.
+    # The metadata is large (it lands in both containers' env), so the bytes bound comes
+    # before the count.
+    engine = _engine()
+    peak_plans, peak_bytes = 0, 0
+    for number in range(PLAN_CACHE_SIZE + 50):
+        pod = _pod(number)
+        metadata = {f"KEY_{key:03d}": f"{number:08d}" * 12 for key in range(120)}
+        pod["metadata"]["annotations"] = {
+            names.PROXY_CONFIG: orjson.dumps({"proxyMetadata": metadata}).decode()
+        }
+        handled = handler.handle(support.review(pod), engine=engine)
+        assert handled.result == "injected"
+        peak_plans = max(peak_plans, len(engine._plans))
+        peak_bytes = max(peak_bytes, engine._plans.bytes_held)
+    assert 1 < peak_plans <= PLAN_CACHE_SIZE
+    assert peak_plans < PLAN_CACHE_SIZE, "the bytes bound, not the count, limited them"
+    assert peak_bytes <= engine._plans.max_bytes
 
 
 def test_a_pod_seen_again_after_many_others_gets_the_same_answer() -> None:

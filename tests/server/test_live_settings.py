@@ -59,6 +59,21 @@ def test_a_new_version_swaps_in_a_new_engine_with_an_empty_memo() -> None:
     assert live.engine.native_supported is True, "what the cluster said is carried over"
 
 
+def test_a_new_version_injects_from_render_plans_built_again() -> None:
+    live = _live()
+    pod = support.review(_pod())["request"]["object"]
+    old = live.engine
+    before = old.inject(pod, namespace="shop", ns=None)
+    assert len(old._plans) == 1
+    live.offer_mesh({"mesh": "trustDomain: new.example"}, "7")
+    assert len(live.engine._plans) == 0
+    after = live.engine.inject(pod, namespace="shop", ns=None)
+    assert len(live.engine._plans) == 1
+    assert "new.example" in str(after.ops)
+    assert "new.example" not in str(before.ops)
+    assert old.inject(pod, namespace="shop", ns=None).patch == before.patch
+
+
 def _pod() -> dict[str, Any]:
     return {"metadata": {"name": "web"}, "spec": {"containers": [{"name": "web", "image": "x"}]}}
 
