@@ -283,11 +283,20 @@ class Engine:
             app=rendered["app"],
             metadata=template.metadata if template.has_metadata else None,
         )
-        if self.render == "plan":
-            ops = sidecar_pod.patch(pod, sidecar, self.config)
-        else:
-            ops = patch_ops.diff(pod, sidecar_pod.build(pod, sidecar, self.config))
+        ops = self._patch(pod, sidecar, plan)
         return Outcome("injected", decision.reasons, warnings, patch=review.encode_patch(ops))
+
+    def _patch(
+        self, pod: Any, sidecar: sidecar_pod.Sidecar, plan: render_plan.Plan | None
+    ) -> list[patch_ops.Operation]:
+        """The patch, emitted from the fields set (the oracle: the built Pod diffed)."""
+        if self.render == "diff":
+            return patch_ops.diff(pod, sidecar_pod.build(pod, sidecar, self.config))
+        # Mounted mTLS certificates add a volume of the Pod's own: no plan's volumes then.
+        volumes = None
+        if plan is not None and sidecar.volumes is plan.rendered["volumes"]:
+            volumes = plan.volumes
+        return sidecar_pod.patch(pod, sidecar, self.config, volumes)
 
     def _rendered(
         self,

@@ -12,17 +12,40 @@ an identity check skips those parts without comparing them. What is emitted:
   field, which stays correct whatever changed inside it.
 
 `changes` emits the same operations from the fields an injection sets, without the
-mutated copy: what the engine sends. `diff` stays as its oracle (tests run both).
+mutated copy: what the engine sends. A field it is given as `Appended` (the render
+plan's volumes) has its operations serialized already. `diff` stays as its oracle
+(tests run both).
 
 `metadata.managedFields` is never diffed nor touched.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 Operation = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Appended:
+    """For `changes`: the list field at `path` gets items appended whose operations are
+    serialized already (a render plan's volumes): `ops`, one `add <path>/-` each, and
+    `whole`, the items as one list, the value when the field was absent or null."""
+
+    path: str
+    ops: tuple[orjson.Fragment, ...]
+    whole: orjson.Fragment
+
+    @staticmethod
+    def of(path: str, items: Sequence[Any]) -> Appended:
+        ops = (orjson.dumps({"op": "add", "path": f"{path}/-", "value": i}) for i in items)
+        whole = orjson.Fragment(orjson.dumps(items))
+        return Appended(path, tuple(map(orjson.Fragment, ops)), whole)
+
 
 _MAPS = frozenset({"labels", "annotations"})
 _SKIPPED = frozenset({"managedFields"})
@@ -135,8 +158,18 @@ def changes(original: Mapping[str, Any], parts: Mapping[str, Mapping[str, Any]])
         path = f"/{part}"
         for key, before in old.items():
             if key in fields:
-                _field(ops, path, key, before, fields[key])
+                _set(ops, path, key, before, fields[key])
         for key, value in fields.items():
             if key not in old:
-                _field(ops, path, key, _ABSENT, value)
+                _set(ops, path, key, _ABSENT, value)
     return ops
+
+
+def _set(ops: list[Any], path: str, key: str, before: Any, value: Any) -> None:
+    if not isinstance(value, Appended):
+        _field(ops, path, key, before, value)
+    elif isinstance(before, list):
+        ops.extend(value.ops)  # the items after the field's own (an empty list too)
+    else:  # absent or null (pod_shape lets nothing else through): the items, whole
+        op = "add" if before is _ABSENT else "replace"
+        ops.append({"op": op, "path": value.path, "value": value.whole})

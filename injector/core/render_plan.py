@@ -12,7 +12,10 @@ when the settings change, and per Pod fills only the slots:
   settings' env (PROXY_CONFIG, proxyMetadata, the hold hook) around a marker for the
   workload's entries, exactly as `sidecar_pod.proxy` gives it;
 - the env entries whose value holds a marker are the slots; the Pod's values are put in
-  their place (an empty app list leaves the value out, as Istio does).
+  their place (an empty app list leaves the value out, as Istio does);
+- the operations that append the volumes are serialized once (`patch.Appended`). The
+  rest of the patch is serialized per Pod: splicing pre-serialized parts of the proxy
+  around its per-Pod env and mounts measured no faster than orjson serializing it.
 
 What the Pod's own containers, labels and annotations get (rewritten probes, the
 Prometheus merge, the mesh labels, the status) is per-Pod work in `sidecar_pod`, which
@@ -31,7 +34,7 @@ from typing import Any
 
 import orjson
 
-from injector.core import names, sidecar_pod
+from injector.core import names, patch, sidecar_pod
 from injector.core.overrides import POD_VALUES
 from injector.core.proxy_config import ProxyConfig
 from injector.core.template import Template
@@ -63,6 +66,8 @@ class Plan:
     workload_at: int | None
     # The init container with its settings' env.
     init: Mapping[str, Any] | None
+    # The operations that append the volumes, serialized.
+    volumes: patch.Appended
     # What the plan holds, roughly, for the memo's bound.
     size: int
 
@@ -126,5 +131,7 @@ def build(
         slots=slots,
         workload_at=workload_at,
         init=sidecar_pod.init(rendered["initContainer"], proxy_config),
-        size=len(held) + len(orjson.dumps(values)),
+        volumes=patch.Appended.of("/spec/volumes", rendered["volumes"]),
+        # The volumes once more, serialized.
+        size=len(held) + len(orjson.dumps(values)) + 2 * len(orjson.dumps(rendered["volumes"])),
     )

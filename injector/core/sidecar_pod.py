@@ -31,7 +31,6 @@ from injector.core import (
 )
 from injector.core import patch as patch_ops
 from injector.core.config import Config, Mesh
-from injector.core.patch import Operation
 from injector.core.proxy_config import ProxyConfig
 from injector.core.workload_identity import Workload
 
@@ -169,10 +168,18 @@ def build(pod: Mapping[str, Any], sidecar: Sidecar, config: Config) -> Pod:
     }
 
 
-def patch(pod: Mapping[str, Any], sidecar: Sidecar, config: Config) -> list[Operation]:
+def patch(
+    pod: Mapping[str, Any],
+    sidecar: Sidecar,
+    config: Config,
+    volumes: patch_ops.Appended | None = None,
+) -> list[Any]:
     """The JSON Patch that injects the sidecar, emitted from the fields it sets (the
-    operations `patch.diff(pod, build(...))` gives, without building the Pod)."""
+    operations `patch.diff(pod, build(...))` gives, without building the Pod).
+    `volumes`: the operations of `sidecar.volumes`, serialized already."""
     metadata, spec = compose(pod, sidecar, config)
+    if volumes is not None:
+        spec["volumes"] = volumes
     return patch_ops.changes(pod, {"metadata": metadata, "spec": spec})
 
 
