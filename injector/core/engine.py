@@ -219,7 +219,8 @@ class Engine:
             return Outcome(
                 "denied", [policy.INVALID_ANNOTATION], decision.warnings, message=message
             )
-        plan = self._plan(template, shared, config, key) if self.render == "plan" else None
+        hold = config.hold or self.config.mesh.holdApplicationUntilProxyStarts
+        plan = self._plan(template, shared, config, key, hold) if self.render == "plan" else None
         resolved = overrides.settled(
             effective, config=self.config, native_supported=self.native_supported,
             shared=shared, values=plan.values if plan is not None
@@ -242,7 +243,6 @@ class Engine:
         if taken:
             return Outcome("skipped", taken, warnings)
         workload = workload or workload_identity.of_pod(pod)
-        hold = config.hold or self.config.mesh.holdApplicationUntilProxyStarts
         rendered = self._rendered(
             pod["spec"], template, plan, resolved.values, config,
             hold=hold, workload=workload.env(namespace),
@@ -339,12 +339,12 @@ class Engine:
         shared: overrides.Settings,
         config: proxy_config.ProxyConfig,
         key: tuple[Any, ...],
+        hold: bool,
     ) -> render_plan.Plan | None:
         """The render plan of these settings (None: the template is rendered per Pod)."""
         key = (template.text, config, *key)
         found = self._plans.get(key)
         if found is None:
-            hold = config.hold or self.config.mesh.holdApplicationUntilProxyStarts
             values = overrides.shared_values(shared, self.config)
             built = render_plan.build(template, values, proxy_config=config, hold=hold)
             found = (built,)
