@@ -233,27 +233,6 @@ def settings(annotations: Mapping[str, str], config: Config, *, guaranteed: bool
     return Settings(proxy, init, args, tuple(warnings), vocab)
 
 
-def resolve(
-    spec: Mapping[str, Any],
-    *,
-    annotations: Mapping[str, str],
-    config: Config,
-    native_supported: bool | None,
-    shared: Settings | None = None,
-) -> Resolved:
-    """Resolve every placeholder value for one Pod, or raise `Refused`.
-
-    `shared` is what `settings` returned for this Pod's annotations, when the caller has
-    it already; it is computed here otherwise.
-    """
-    if shared is None:
-        shared = settings(annotations, config, guaranteed=proxy_resources.is_guaranteed(spec))
-    resolved = settled(annotations, config=config, native_supported=native_supported,
-                       shared=shared, values=shared_values(shared, config))  # fmt: skip
-    resolved.values.update(pod_values(spec))
-    return resolved
-
-
 def settled(
     annotations: Mapping[str, str],
     *,

@@ -18,12 +18,20 @@ def _resolve(
     settings: dict[str, Any] | None = None,
     native_supported: bool | None = None,
 ) -> overrides.Resolved:
-    return overrides.resolve(
-        spec or SPEC,
-        annotations=annotations,
-        config=config_file.from_mapping(settings or {}),
+    """Every placeholder value for one Pod, as the engine puts them together."""
+    config = config_file.from_mapping(settings or {})
+    spec = spec or SPEC
+    shared = overrides.settings(annotations, config, guaranteed=proxy_resources.is_guaranteed(spec))
+    values = overrides.shared_values(shared, config)
+    resolved = overrides.settled(
+        annotations,
+        config=config,
         native_supported=native_supported,
+        shared=shared,
+        values=values,
     )
+    resolved.values.update(overrides.pod_values(spec))
+    return resolved
 
 
 def test_defaults_are_istios_requests_and_limits() -> None:

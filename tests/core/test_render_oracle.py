@@ -14,6 +14,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import support
 import yaml
@@ -111,3 +112,54 @@ def test_a_plan_is_rendered_once_for_the_pods_of_one_workload(
     annotated["metadata"]["annotations"] = {"sidecar.istio.io/proxyCPU": "200m"}
     engine.inject(annotated, namespace="shop", ns=None)
     assert len(engine._plans) == 2
+
+
+def _plans(engine: Engine) -> list[Any]:
+    found = (engine._plans.get(key) for key in engine._plans)
+    return [entry[0] for entry in found if entry is not None]
+
+
+def _injected_both_ways(
+    settings: config.Config, sidecar: template.Template, pod: dict[str, Any]
+) -> tuple[Engine, list[dict[str, Any]]]:
+    """The engine that serves, after injecting the Pod, and the patch both ways gave."""
+    engines = {render: Engine(settings, sidecar, render=render) for render in ("plan", "diff")}
+    ops = _same(_both(engines, pod, None, "shop"), pod)
+    assert ops is not None
+    return engines["plan"], ops
+
+
+def test_a_template_with_a_pod_value_outside_the_proxy_env_is_rendered_per_pod(
+    tmp_path: Path, pod: dict[str, Any]
+) -> None:
+    for source in config.DEFAULT_TEMPLATES.glob("*.yaml"):
+        (tmp_path / source.name).write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    sidecar = tmp_path / template.SIDECAR_FILE
+    text = sidecar.read_text(encoding="utf-8")
+    assert "    - proxy\n    - sidecar\n" in text
+    text = text.replace(
+        "    - proxy\n    - sidecar\n",
+        "    - proxy\n    - sidecar\n    - --apps=${pod.appContainers}\n",
+    )
+    sidecar.write_text(text, encoding="utf-8")
+    engine, ops = _injected_both_ways(config.Config(), template.load(tmp_path), pod)
+    assert _plans(engine) == [None], "no plan: the Pod's value is in an argument"
+    proxies = [op["value"] for op in ops if op["path"] == "/spec/containers/-"]
+    app = ",".join(c["name"] for c in pod["spec"]["containers"])
+    assert f"--apps={app}" in proxies[0]["args"]
+
+
+def test_settings_that_hold_a_marker_character_get_no_plan(
+    default_template: template.Template, pod: dict[str, Any]
+) -> None:
+    settings = config_file.from_mapping({"mesh": {"trustDomain": "a\x00b"}})
+    engine, ops = _injected_both_ways(settings, default_template, pod)
+    assert _plans(engine) == [None]
+    assert b"a\\u0000b" in orjson.dumps(ops), "the trust domain as configured"
+
+
+def test_the_default_settings_get_a_plan(
+    default_template: template.Template, pod: dict[str, Any]
+) -> None:
+    engine, _ops = _injected_both_ways(config.Config(), default_template, pod)
+    assert [type(plan).__name__ for plan in _plans(engine)] == ["Plan"]

@@ -8,17 +8,17 @@ import jsonpatch
 import pytest
 
 from injector.core import config_file, names, overrides, template, vocabulary
-from injector.core.config import DEFAULT_TEMPLATES
+from injector.core.config import DEFAULT_TEMPLATES, Config
 from injector.core.engine import Engine
 
 SPEC: dict[str, Any] = {"containers": [{"name": "app", "image": "app"}]}
 
 
-def _values(annotations: dict[str, str]) -> dict[str, Any]:
-    resolved = overrides.resolve(
-        SPEC, annotations=annotations, config=config_file.from_mapping({}), native_supported=None
-    )
-    return resolved.values
+def _values(annotations: dict[str, str], config: Config | None = None) -> dict[str, Any]:
+    """The placeholder values the annotations' settings give (none of the Pod's own)."""
+    config = config or config_file.from_mapping({})
+    shared = overrides.settings(annotations, config, guaranteed=False)
+    return overrides.shared_values(shared, config)
 
 
 def _args(values: dict[str, Any], flag: str) -> str | None:
@@ -166,8 +166,7 @@ def test_bootstrap_override_adds_env_mount_and_configmap_volume() -> None:
 
 def test_ca_address_follows_the_revision() -> None:
     config = config_file.from_mapping({"revision": "canary"})
-    resolved = overrides.resolve(SPEC, annotations={}, config=config, native_supported=None)
-    assert resolved.values["mesh.caAddress"] == "istiod-canary.istio-system.svc:15012"
+    assert _values({}, config)["mesh.caAddress"] == "istiod-canary.istio-system.svc:15012"
     assert _values({})["mesh.caAddress"] == "istiod.istio-system.svc:15012"
 
 
