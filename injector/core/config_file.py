@@ -258,6 +258,10 @@ def _mesh(reader: Reader) -> Mesh:
         proxy_config.fields(mesh.proxyConfig)
     except proxy_config.ProxyConfigError as err:
         raise ConfigError(f"mesh.proxyConfig: {err}") from None
+    try:
+        grammar.parse_trust_domain(mesh.trustDomain)
+    except grammar.GrammarError as err:
+        raise ConfigError(f"mesh.trustDomain: {err}") from None
     return mesh
 
 

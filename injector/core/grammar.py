@@ -242,6 +242,20 @@ def parse_object_name(text: str) -> str:
     return text
 
 
+_DNS_LABEL = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?", re.ASCII)
+
+
+def parse_trust_domain(text: str) -> str:
+    """Parse a mesh trust domain as Istio 1.20.8 validates one (its ValidateTrustDomain):
+    DNS-1123 labels joined by dots, a trailing dot allowed."""
+    labels = text.removesuffix(".").split(".") if text else [""]
+    if not all(_DNS_LABEL.fullmatch(label) for label in labels):
+        raise GrammarError(
+            f"{printable(text)} is not a trust domain (DNS labels of a-z 0-9 - joined by dots)"
+        )
+    return text
+
+
 def printable(text: str, *, limit: int = 40) -> str:
     """Render an untrusted value for a message: escaped, quoted and cut to `limit`."""
     shown = text if len(text) <= limit else text[:limit] + "..."

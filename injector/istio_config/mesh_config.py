@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from injector.core import proxy_config
+from injector.core import grammar, proxy_config
 from injector.core.config import Config
 from injector.istio_config.document import Node
 
@@ -66,9 +66,14 @@ def apply(config: Config, node: Node) -> tuple[Config, list[str]]:
     for key, default in _LISTEN_PORTS.items():
         if node.get(key, int, default) != default:
             warnings.append(f"{node.origin}: {key} not modelled (istio-init's redirect port)")
+    trust_domain = node.get("trustDomain", str, mesh.trustDomain) or mesh.trustDomain
+    try:
+        grammar.parse_trust_domain(trust_domain)
+    except grammar.GrammarError as err:
+        node.fail("trustDomain", str(err))
     changed = dataclasses.replace(
         mesh,
-        trustDomain=node.get("trustDomain", str, mesh.trustDomain) or mesh.trustDomain,
+        trustDomain=trust_domain,
         enablePrometheusMerge=node.get("enablePrometheusMerge", bool, mesh.enablePrometheusMerge),
         proxyConfig=proxy,
     )

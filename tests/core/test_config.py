@@ -62,6 +62,12 @@ def test_a_file_overrides_only_what_it_names(tmp_path: Path) -> None:
         pytest.param({"server": {"reviewTimeoutSeconds": "4"}}, "server.reviewTimeoutSeconds",
                      id="string-number"),
         pytest.param(["a"], "must be a mapping", id="not-a-mapping"),
+        pytest.param({"mesh": {"trustDomain": "a\x00b"}}, r"mesh\.trustDomain: 'a\\x00b'",
+                     id="trust-domain-nul"),
+        pytest.param({"mesh": {"trustDomain": "Cluster.Local"}}, "mesh.trustDomain",
+                     id="trust-domain-uppercase"),
+        pytest.param({"mesh": {"trustDomain": "a..b"}}, "mesh.trustDomain", id="trust-domain-gap"),
+        pytest.param({"mesh": {"trustDomain": ""}}, "mesh.trustDomain", id="trust-domain-empty"),
     ],
 )  # fmt: skip
 def test_a_bad_configuration_names_the_key_and_the_problem(data: Any, problem: str) -> None:
@@ -90,3 +96,8 @@ def test_the_fingerprint_follows_what_shapes_the_sidecar_only() -> None:
     assert base.fingerprint("t") != image.fingerprint("t")
     assert base.fingerprint("t") != base.fingerprint("other template")
     assert base.fingerprint("t") == policy.fingerprint("t")
+
+
+@pytest.mark.parametrize("domain", ["cluster.local", "td-1.example.com", "example.com.", "local"])
+def test_a_trust_domain_of_dns_labels_is_accepted(domain: str) -> None:
+    assert config_file.from_mapping({"mesh": {"trustDomain": domain}}).mesh.trustDomain == domain

@@ -152,10 +152,10 @@ def test_a_template_with_a_pod_value_outside_the_proxy_env_is_rendered_per_pod(
 def test_settings_that_hold_a_marker_character_get_no_plan(
     default_template: template.Template, pod: dict[str, Any]
 ) -> None:
-    settings = config_file.from_mapping({"mesh": {"trustDomain": "a\x00b"}})
+    settings = config_file.from_mapping({"mesh": {"clusterId": "a\x00b"}})
     engine, ops = _injected_both_ways(settings, default_template, pod)
     assert _plans(engine) == [None]
-    assert b"a\\u0000b" in orjson.dumps(ops), "the trust domain as configured"
+    assert b"a\\u0000b" in orjson.dumps(ops), "the cluster id as configured"
 
 
 def test_the_default_settings_get_a_plan(

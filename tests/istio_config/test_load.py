@@ -397,6 +397,11 @@ def test_a_stock_template_is_not_warned(monkeypatch: pytest.MonkeyPatch) -> None
             id="mesh-wrong-type",
         ),
         pytest.param(
+            Sources(mesh="trustDomain: My_Cluster.local"),
+            "mesh config: key trustDomain: 'My_Cluster.local' is not a trust domain",
+            id="bad-trust-domain",
+        ),
+        pytest.param(
             Sources(mesh="defaultConfig: {drainDuration: soon}"),
             "mesh config: key defaultConfig.drainDuration: must be a duration",
             id="bad-duration",
