@@ -130,8 +130,9 @@ def settings(case: istio_table.Case, read: Callable[[str], str]) -> Settings:
     )
     base = config.Config(nativeSidecar="true" if case.native else "auto")
     loaded = istio_config.load(base, sources)
-    engine = Engine(loaded.config, template.load(loaded.config.templates))
-    oracle = Engine(loaded.config, template.load(loaded.config.templates), render="diff")
+    templates = template.load(loaded.config.templates)
+    engine = Engine(loaded.config, templates)
+    oracle = Engine(loaded.config, templates, render="diff")
     return Settings(engine, loaded.warnings, oracle)
 
 

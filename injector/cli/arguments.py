@@ -13,10 +13,11 @@ import ipaddress
 import re
 from typing import Any
 
+from injector.core import grammar
+
 # RFC 1123 host names, lower or upper case, with an optional leading wildcard label
 # (certificates may name *.example.com). Each label 1-63 characters, 253 in all.
 _LABEL = r"[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?"
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", re.ASCII)
 _DNS_NAME = re.compile(rf"(\*\.)?{_LABEL}(\.{_LABEL})*", re.ASCII)
 
 # Each command's own exit statuses, shown at the end of its --help; the top level shows
@@ -127,7 +128,7 @@ def dns_name(text: str) -> str:
 
 def namespace(text: str) -> str:
     """A namespace name: a lowercase RFC 1123 label, as Kubernetes requires."""
-    if not _DNS_LABEL.fullmatch(text):
+    if not grammar.DNS_LABEL.fullmatch(text):
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a namespace name (lowercase letters, digits and '-',"
             " at most 63, starting and ending with a letter or digit)"

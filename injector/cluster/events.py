@@ -38,7 +38,7 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from injector.cluster import kubeapi, reachability
-from injector.core import policy
+from injector.core import grammar, policy
 from injector.core.handler import Handled
 from injector.telemetry.metrics import Metrics
 
@@ -59,7 +59,6 @@ BURST, REFILL_SECONDS = 20, 3.0
 _TRACKED_NAMESPACES = 10_000
 # What a caller's text must look like to be written into an Event.
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?", re.ASCII)
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", re.ASCII)
 _GENERATED_NAME = re.compile(r"[a-z0-9][-a-z0-9.]{0,252}", re.ASCII)
 _KIND = re.compile(r"[A-Z][A-Za-z0-9]{0,62}", re.ASCII)
 _API_VERSION = re.compile(
@@ -78,7 +77,7 @@ def _well_formed(handled: Handled) -> bool:
     owner = handled.owner
     return (
         owner is not None
-        and _DNS_LABEL.fullmatch(handled.namespace) is not None
+        and grammar.DNS_LABEL.fullmatch(handled.namespace) is not None
         and _DNS_SUBDOMAIN.fullmatch(owner.name) is not None
         and _KIND.fullmatch(owner.kind) is not None
         and _API_VERSION.fullmatch(owner.api_version) is not None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -295,15 +294,11 @@ def _certificates(reader: Reader) -> Certificates:
     return cert
 
 
-# A revision or tag name: what Istio accepts for istio.io/rev (a label value, lowercase).
-_REVISION = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", re.ASCII)
-
-
 def _revision(top: Reader, default: Config) -> tuple[str, tuple[str, ...]]:
     revision = top.get("revision", str, default.revision)
     tags = top.strings("tags", default.tags)
     for where, name in (("revision", revision), *(("tags", tag) for tag in tags)):
-        if not _REVISION.fullmatch(name):
+        if not grammar.DNS_LABEL.fullmatch(name):
             raise ConfigError(f"{where}: {name!r} must be a lowercase DNS label (a-z 0-9 -)")
     if revision in tags or len(set(tags)) != len(tags):
         raise ConfigError("tags must be distinct and differ from revision")
@@ -312,7 +307,7 @@ def _revision(top: Reader, default: Config) -> tuple[str, tuple[str, ...]]:
 
 def check_namespace(name: str, where: str) -> str:
     """A namespace name (a lowercase DNS label), or a ConfigError naming `where`."""
-    if not _REVISION.fullmatch(name):
+    if not grammar.DNS_LABEL.fullmatch(name):
         raise ConfigError(f"{where}: {name!r} is not a namespace name (a lowercase DNS label)")
     return name
 

@@ -65,6 +65,8 @@ AGENT_LEVELS = ("debug", "info", "warn", "error", "fatal", "none")
 _AGENT_LEVEL = "|".join(AGENT_LEVELS)
 _AGENT_SCOPE = rf"(?:[a-z0-9_-]{{1,40}}:)?(?:{_AGENT_LEVEL})"
 _AGENT_LEVELS = re.compile(rf"{_AGENT_SCOPE}(?:,{_AGENT_SCOPE})*", re.ASCII)
+# A DNS-1123 label: a namespace name, a revision, one part of a domain.
+DNS_LABEL = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?", re.ASCII)
 _DNS_SUBDOMAIN = re.compile(
     r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*", re.ASCII
 )
@@ -242,14 +244,11 @@ def parse_object_name(text: str) -> str:
     return text
 
 
-_DNS_LABEL = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?", re.ASCII)
-
-
 def parse_trust_domain(text: str) -> str:
     """Parse a mesh trust domain as Istio 1.20.8 validates one (its ValidateTrustDomain):
     DNS-1123 labels joined by dots, a trailing dot allowed."""
     labels = text.removesuffix(".").split(".") if text else [""]
-    if not all(_DNS_LABEL.fullmatch(label) for label in labels):
+    if not all(DNS_LABEL.fullmatch(label) for label in labels):
         raise GrammarError(
             f"{printable(text)} is not a trust domain (DNS labels of a-z 0-9 - joined by dots)"
         )

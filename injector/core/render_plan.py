@@ -56,11 +56,10 @@ class Plan:
     values: dict[str, Any]
     # {"initContainer", "proxy", "volumes", "sysctls", "app"} as `Template.render` gives.
     rendered: Mapping[str, Any]
-    # The proxy with its settings' env (None: the template has none); `env` is its env
-    # with the workload marker and the slots as rendered.
+    # The proxy with its settings' env (None: the template has none), the workload's
+    # marker and the slots in it as rendered.
     proxy: Mapping[str, Any] | None
-    env: tuple[dict[str, Any], ...]
-    # (index in env, entry) of each entry whose value holds a marker.
+    # (index in the proxy's env, entry) of each entry whose value holds a marker.
     slots: tuple[tuple[int, dict[str, Any]], ...]
     # Where the workload's entries go in env (None: nowhere, no proxy).
     workload_at: int | None
@@ -78,7 +77,7 @@ class Plan:
         (`overrides.pod_values`) and its `workload` entries placed."""
         if self.proxy is None:
             return None
-        env = list(self.env)
+        env = list(self.proxy["env"])
         ports, apps = values["pod.ports"], values["pod.appContainers"]
         for index, entry in self.slots:
             value = entry["value"].replace(_PORTS, ports).replace(_APPS, apps)
@@ -127,7 +126,6 @@ def build(
         values=marked,
         rendered=rendered,
         proxy=proxy,
-        env=tuple(env),
         slots=slots,
         workload_at=workload_at,
         init=sidecar_pod.init(rendered["initContainer"], proxy_config),

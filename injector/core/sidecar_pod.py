@@ -62,6 +62,8 @@ class Sidecar:
     native: bool
     # The apps wait for the proxy (holdApplicationUntilProxyStarts): it goes first.
     hold: bool
+    # The settings' placeholder values. A render plan's hold markers for the per-Pod
+    # ones (`overrides.POD_VALUES`): read those from the Pod.
     values: Mapping[str, Any]
     status: str
     workload: Workload
